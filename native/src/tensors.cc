@@ -1,0 +1,242 @@
+// Tensor handles, their memory accounting, and moving data between JS typed arrays and tensors.
+#include "common.h"
+
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace cf {
+namespace {
+
+// Bytes are counted per storage, not per handle: a view and its base share one storage, and
+// counting both would overstate memory (and the pressure reported to V8).
+struct StorageEntry {
+  int64_t handles = 0;
+  int64_t bytes = 0;
+  bool onCpu = true;
+};
+
+struct MemoryRegistry {
+  std::mutex mutex;
+  std::unordered_map<const void*, StorageEntry> storages;
+  int64_t liveTensors = 0;
+  int64_t cpuBytes = 0;
+  int64_t deviceBytes = 0;
+  int64_t reclaimedByGc = 0;
+};
+
+MemoryRegistry& registry() {
+  static MemoryRegistry instance;
+  return instance;
+}
+
+// Returns the bytes newly counted on the CPU (for V8's external-memory hint).
+int64_t track(TensorBox& box) {
+  auto& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  reg.liveTensors += 1;
+  const at::Tensor& t = box.tensor;
+  if (!t.has_storage()) return 0;
+  const c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
+  if (impl == nullptr) return 0;
+  box.storageKey = impl;
+  StorageEntry& entry = reg.storages[impl];
+  if (entry.handles++ > 0) return 0;
+  entry.bytes = static_cast<int64_t>(impl->nbytes());
+  entry.onCpu = impl->device().is_cpu();
+  (entry.onCpu ? reg.cpuBytes : reg.deviceBytes) += entry.bytes;
+  return entry.onCpu ? entry.bytes : 0;
+}
+
+// Returns the CPU bytes no longer held by any handle.
+int64_t untrack(TensorBox& box) {
+  auto& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  reg.liveTensors -= 1;
+  if (box.storageKey == nullptr) return 0;
+  auto it = reg.storages.find(box.storageKey);
+  box.storageKey = nullptr;
+  if (it == reg.storages.end() || --it->second.handles > 0) return 0;
+  StorageEntry entry = it->second;
+  reg.storages.erase(it);
+  (entry.onCpu ? reg.cpuBytes : reg.deviceBytes) -= entry.bytes;
+  return entry.onCpu ? entry.bytes : 0;
+}
+
+void release(Napi::Env env, TensorBox& box) {
+  if (!box.tensor.defined()) return;
+  int64_t freed = untrack(box);
+  box.tensor.reset();
+  if (freed > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -freed);
+}
+
+// The safety net for handles that were never disposed: runs when V8 collects the handle.
+void finalizeBox(Napi::Env env, TensorBox* box) {
+  if (box->tensor.defined()) {
+    std::lock_guard<std::mutex> lock(registry().mutex);
+    registry().reclaimedByGc += 1;
+  }
+  release(env, *box);
+  delete box;
+}
+
+TensorBox* boxOf(const Napi::Value& value, const char* what) {
+  if (!value.IsExternal()) {
+    throw Napi::TypeError::New(value.Env(), std::string("expected a Tensor for ") + what);
+  }
+  return value.As<Napi::External<TensorBox>>().Data();
+}
+
+at::ScalarType scalarTypeArg(const Napi::Value& value) {
+  int code = value.As<Napi::Number>().Int32Value();
+  if (code < 0 || code >= static_cast<int>(at::ScalarType::NumOptions)) {
+    throw Napi::RangeError::New(value.Env(), "unknown dtype code " + std::to_string(code));
+  }
+  return static_cast<at::ScalarType>(code);
+}
+
+std::vector<int64_t> intsArg(const Napi::Value& value, const char* what) {
+  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + " must be an array of integers");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<int64_t> out(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value v = array.Get(i);
+    if (!v.IsNumber()) throw Napi::TypeError::New(value.Env(), std::string(what) + " must be an array of integers");
+    out[i] = v.As<Napi::Number>().Int64Value();
+  }
+  return out;
+}
+
+Napi::Array intsToJs(Napi::Env env, c10::IntArrayRef values) {
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(values[i])));
+  return out;
+}
+
+// fromBuffer(view: ArrayBufferView, shape: number[], dtype: number) -> handle
+// Copies the bytes: JS may reuse or detach the buffer afterwards.
+Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() && !info[0].IsDataView()) {
+    throw Napi::TypeError::New(env, "fromBuffer: expected a typed array");
+  }
+  Napi::ArrayBuffer buffer;
+  size_t offset = 0, length = 0;
+  if (info[0].IsTypedArray()) {
+    auto view = info[0].As<Napi::TypedArray>();
+    buffer = view.ArrayBuffer();
+    offset = view.ByteOffset();
+    length = view.ByteLength();
+  } else {
+    auto view = info[0].As<Napi::DataView>();
+    buffer = view.ArrayBuffer();
+    offset = view.ByteOffset();
+    length = view.ByteLength();
+  }
+  std::vector<int64_t> shape = intsArg(info[1], "shape");
+  at::ScalarType dtype = scalarTypeArg(info[2]);
+  at::Tensor out = at::empty(shape, at::TensorOptions().dtype(dtype));
+  size_t expected = out.numel() * out.element_size();
+  if (expected != length) {
+    throw Napi::RangeError::New(env, "fromBuffer: shape " + c10::str(at::IntArrayRef(shape)) + " of " +
+                                         c10::toString(dtype) + " needs " + std::to_string(expected) +
+                                         " bytes but the buffer holds " + std::to_string(length));
+  }
+  if (length > 0) std::memcpy(out.data_ptr(), static_cast<uint8_t*>(buffer.Data()) + offset, length);
+  return wrapTensor(env, std::move(out));
+}
+
+// toBuffer(handle) -> ArrayBuffer holding the tensor's elements, contiguous, in its dtype.
+Napi::Value toBuffer(const Napi::CallbackInfo& info) {
+  at::Tensor t = unwrapTensor(info[0], "toBuffer");
+  at::Tensor host = t.detach().to(at::kCPU).contiguous();
+  size_t nbytes = host.numel() * host.element_size();
+  Napi::ArrayBuffer out = Napi::ArrayBuffer::New(info.Env(), nbytes);
+  if (nbytes > 0) std::memcpy(out.Data(), host.data_ptr(), nbytes);
+  return out;
+}
+
+Napi::Value shape(const Napi::CallbackInfo& info) {
+  return intsToJs(info.Env(), unwrapTensor(info[0], "shape").sizes());
+}
+
+Napi::Value strides(const Napi::CallbackInfo& info) {
+  return intsToJs(info.Env(), unwrapTensor(info[0], "strides").strides());
+}
+
+Napi::Value storageOffset(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(unwrapTensor(info[0], "storageOffset").storage_offset()));
+}
+
+Napi::Value dtype(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<int>(unwrapTensor(info[0], "dtype").scalar_type()));
+}
+
+Napi::Value device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), unwrapTensor(info[0], "device").device().str());
+}
+
+Napi::Value dispose(const Napi::CallbackInfo& info) {
+  release(info.Env(), *boxOf(info[0], "dispose"));
+  return info.Env().Undefined();
+}
+
+Napi::Value isDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !boxOf(info[0], "isDisposed")->tensor.defined());
+}
+
+// Two handles that hold the same tensor object (not merely the same storage).
+Napi::Value sameTensor(const Napi::CallbackInfo& info) {
+  const at::Tensor& a = unwrapTensor(info[0], "sameTensor");
+  const at::Tensor& b = unwrapTensor(info[1], "sameTensor");
+  return Napi::Boolean::New(info.Env(), a.is_same(b));
+}
+
+Napi::Value memoryStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& reg = registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("liveTensors", Napi::Number::New(env, static_cast<double>(reg.liveTensors)));
+  out.Set("liveStorages", Napi::Number::New(env, static_cast<double>(reg.storages.size())));
+  out.Set("cpuBytes", Napi::Number::New(env, static_cast<double>(reg.cpuBytes)));
+  out.Set("deviceBytes", Napi::Number::New(env, static_cast<double>(reg.deviceBytes)));
+  out.Set("reclaimedByGc", Napi::Number::New(env, static_cast<double>(reg.reclaimedByGc)));
+  return out;
+}
+
+}  // namespace
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
+  if (!tensor.defined()) return env.Null();
+  auto* box = new TensorBox{std::move(tensor)};
+  int64_t added = track(*box);
+  if (added > 0) Napi::MemoryManagement::AdjustExternalMemory(env, added);
+  return Napi::External<TensorBox>::New(env, box, finalizeBox);
+}
+
+bool isTensorHandle(const Napi::Value& value) { return value.IsExternal(); }
+
+const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
+  TensorBox* box = boxOf(value, what);
+  if (!box->tensor.defined()) {
+    throw Napi::Error::New(value.Env(), std::string("Tensor used after dispose() (in ") + what + ")");
+  }
+  return box->tensor;
+}
+
+void registerTensorFunctions(Napi::Env env, Napi::Object exports) {
+  exportFunction<fromBuffer>(env, exports, "fromBuffer");
+  exportFunction<toBuffer>(env, exports, "toBuffer");
+  exportFunction<shape>(env, exports, "shape");
+  exportFunction<strides>(env, exports, "strides");
+  exportFunction<storageOffset>(env, exports, "storageOffset");
+  exportFunction<dtype>(env, exports, "dtype");
+  exportFunction<device>(env, exports, "device");
+  exportFunction<dispose>(env, exports, "dispose");
+  exportFunction<isDisposed>(env, exports, "isDisposed");
+  exportFunction<sameTensor>(env, exports, "sameTensor");
+  exportFunction<memoryStats>(env, exports, "memoryStats");
+}
+
+}  // namespace cf

@@ -1,0 +1,56 @@
+// Typed access to ATen operators through the addon's generic dispatcher. Each curated op declares
+// the schema argument names it passes positionally; a test checks them against the loaded
+// libtorch, so a renamed or reordered argument fails loudly instead of silently misbinding.
+import { native, type Handle } from './native.js';
+
+const declared: Op[] = [];
+
+export class Op {
+  private id = -1;
+
+  constructor(
+    /** Qualified name, e.g. 'aten::add'. */
+    readonly name: string,
+    /** Overload name, e.g. 'Tensor' ('' for the default overload). */
+    readonly overload: string,
+    /** Schema argument names, in the order the TS layer passes them. */
+    readonly argNames: readonly string[],
+  ) {
+    declared.push(this);
+  }
+
+  get qualifiedName(): string {
+    return this.overload ? `${this.name}.${this.overload}` : this.name;
+  }
+
+  private resolve(): number {
+    this.id = native.resolveOp(this.name, this.overload);
+    return this.id;
+  }
+
+  /** Calls the operator; tensors are passed as handles, `undefined` means the schema default. */
+  call(...args: unknown[]): unknown {
+    return native.call(this.id >= 0 ? this.id : this.resolve(), ...args);
+  }
+
+  /** Calls the operator for its side effect (in-place ops), creating no handle for the result. */
+  callDiscard(...args: unknown[]): void {
+    native.callDiscard(this.id >= 0 ? this.id : this.resolve(), ...args);
+  }
+
+  callHandle(...args: unknown[]): Handle {
+    return this.call(...args) as Handle;
+  }
+}
+
+/** Declares an operator by its qualified name with overload ('aten::add.Tensor') and argument names. */
+export function op(qualifiedName: string, argNames: readonly string[]): Op {
+  const match = /^([a-z_0-9]+::[A-Za-z_0-9]+)(?:\.([A-Za-z_0-9]+))?$/.exec(qualifiedName);
+  if (!match) throw new Error(`malformed operator name '${qualifiedName}'`);
+  return new Op(match[1]!, match[2] ?? '', argNames);
+}
+
+/** Every operator the TS layer declares (for the schema compatibility test). */
+export function declaredOps(): readonly Op[] {
+  return declared;
+}

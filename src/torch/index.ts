@@ -1,0 +1,17 @@
+// clusterfit/torch: a TypeScript tensor library over libtorch. It knows nothing of ClusterFit.
+export { Tensor, type Device, type Scalar } from './tensor.js';
+export type { DType, MemoryFormat, TypedArray } from './dtype.js';
+export { isFloatingPoint, itemSize } from './dtype.js';
+export { tidy, keep, scopeDepth } from './scope.js';
+export * from './ops/creation.js';
+export * from './ops/math.js';
+export * from './ops/reduce.js';
+export * from './ops/shape.js';
+export * from './ops/linalg.js';
+export * from './ops/convert.js';
+export * from './ops/inplace.js';
+export * from './autograd.js';
+export * from './runtime.js';
+export type { MemoryStats } from './native.js';
+export * as functional from './nn/functional.js';
+export { declaredOps, type Op } from './dispatch.js';

@@ -1,0 +1,87 @@
+// Loads the native addon (native/, built by scripts/build-native.mjs) and describes its surface.
+// Nothing outside src/torch talks to it directly.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque reference to one native at::Tensor. */
+export type Handle = { readonly __handle: unique symbol };
+
+export interface MemoryStats {
+  /** Tensor handles alive on the JS side. */
+  liveTensors: number;
+  /** Distinct storages those handles hold. */
+  liveStorages: number;
+  /** Bytes of CPU storages held by live handles (each storage counted once). */
+  cpuBytes: number;
+  /** Bytes of accelerator storages held by live handles. */
+  deviceBytes: number;
+  /** Handles that were never disposed and were freed by the garbage collector instead. */
+  reclaimedByGc: number;
+}
+
+export interface OpSchemaInfo {
+  schema: string;
+  args: { name: string; type: string; hasDefault: boolean; kwargOnly: boolean; supported: boolean }[];
+  returns: number;
+}
+
+export interface NativeAddon {
+  fromBuffer(view: ArrayBufferView, shape: readonly number[], dtype: number): Handle;
+  toBuffer(h: Handle): ArrayBuffer;
+  shape(h: Handle): number[];
+  strides(h: Handle): number[];
+  storageOffset(h: Handle): number;
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  dispose(h: Handle): void;
+  isDisposed(h: Handle): boolean;
+  sameTensor(a: Handle, b: Handle): boolean;
+  memoryStats(): MemoryStats;
+
+  resolveOp(name: string, overload: string): number;
+  call(id: number, ...args: unknown[]): unknown;
+  callDiscard(id: number, ...args: unknown[]): void;
+  opSchema(name: string, overload: string): OpSchemaInfo | null;
+
+  backward(tensors: Handle[], grads: (Handle | null)[], retainGraph: boolean | undefined, createGraph: boolean): void;
+  grad(
+    outputs: Handle[],
+    inputs: Handle[],
+    gradOutputs: (Handle | null)[],
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | null)[];
+  getGrad(h: Handle): Handle | null;
+  setGrad(h: Handle, grad: Handle | null): void;
+  requiresGrad(h: Handle): boolean;
+  isLeaf(h: Handle): boolean;
+  gradFnName(h: Handle): string | null;
+  setGradEnabled(enabled: boolean): void;
+  isGradEnabled(): boolean;
+  enterInferenceMode(): void;
+  exitInferenceMode(): void;
+  isInferenceMode(): boolean;
+  isInference(h: Handle): boolean;
+
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaDeviceCount(): number;
+  cudaSynchronize(device?: number): void;
+  buildInfo(): { torchVersion: string; cuda: boolean; parallelInfo: string };
+  scalarTypes(): Record<string, number>;
+}
+
+function load(): NativeAddon {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const file = process.env.CLUSTERFIT_NATIVE ?? join(root, 'build', 'Release', 'clusterfit_native.node');
+  if (!existsSync(file)) {
+    throw new Error(`the clusterfit native addon is not built (${file} is missing): run 'npm run build:native'`);
+  }
+  return createRequire(import.meta.url)(file) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

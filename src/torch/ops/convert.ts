@@ -1,0 +1,40 @@
+// dtype, device and memory-format conversion.
+import { dtypeCode, MEMORY_FORMAT, type DType, type MemoryFormat } from '../dtype.js';
+import { op } from '../dispatch.js';
+import { wrap, type Device, type Tensor } from '../tensor.js';
+
+const TO_DTYPE = op('aten::to.dtype', ['self', 'dtype', 'non_blocking', 'copy', 'memory_format']);
+const TO_DEVICE = op('aten::to.device', ['self', 'device', 'dtype', 'non_blocking', 'copy', 'memory_format']);
+const CLONE = op('aten::clone', ['self', 'memory_format']);
+const CONTIGUOUS = op('aten::contiguous', ['self', 'memory_format']);
+
+const DTYPES = new Set<string>(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
+
+export interface ToOptions {
+  /** Convert the dtype too, when `target` is a device. */
+  dtype?: DType;
+  /** Asynchronous host-device copy (needs pinned memory to be truly asynchronous). */
+  nonBlocking?: boolean;
+  /** Always copy, even when nothing changes. */
+  copy?: boolean;
+  memoryFormat?: MemoryFormat;
+}
+
+/** `tensor.to(dtype)` or `tensor.to(device)`; returns `self` (a new handle) when nothing changes. */
+export function to(self: Tensor, target: DType | Device, options: ToOptions = {}): Tensor {
+  const memoryFormat = options.memoryFormat === undefined ? undefined : MEMORY_FORMAT[options.memoryFormat];
+  if (DTYPES.has(target)) {
+    return wrap(TO_DTYPE.callHandle(self.handle, dtypeCode(target as DType), options.nonBlocking ?? false, options.copy ?? false, memoryFormat));
+  }
+  const dtype = dtypeCode(options.dtype ?? self.dtype);
+  return wrap(TO_DEVICE.callHandle(self.handle, target, dtype, options.nonBlocking ?? false, options.copy ?? false, memoryFormat));
+}
+
+export function clone(self: Tensor, memoryFormat?: MemoryFormat): Tensor {
+  return wrap(CLONE.callHandle(self.handle, memoryFormat === undefined ? undefined : MEMORY_FORMAT[memoryFormat]));
+}
+
+/** A tensor laid out in `memoryFormat` ('channelsLast' for NHWC convolutions). */
+export function contiguous(self: Tensor, memoryFormat: MemoryFormat = 'contiguous'): Tensor {
+  return wrap(CONTIGUOUS.callHandle(self.handle, MEMORY_FORMAT[memoryFormat]));
+}

@@ -1,0 +1,70 @@
+// In-place ops, for optimizers and initialisation. They create no new handles: the result is the
+// input tensor itself.
+import { op, type Op } from '../dispatch.js';
+import type { Tensor } from '../tensor.js';
+
+function binary(tensorOp: Op, scalarOp: Op) {
+  return (self: Tensor, other: Tensor | number, ...rest: unknown[]): void =>
+    typeof other === 'number'
+      ? scalarOp.callDiscard(self.handle, other, ...rest)
+      : tensorOp.callDiscard(self.handle, other.handle, ...rest);
+}
+
+const ADD_ = binary(op('aten::add_.Tensor', ['self', 'other', 'alpha']), op('aten::add_.Scalar', ['self', 'other', 'alpha']));
+const SUB_ = binary(op('aten::sub_.Tensor', ['self', 'other', 'alpha']), op('aten::sub_.Scalar', ['self', 'other', 'alpha']));
+export function add_(self: Tensor, other: Tensor | number, alpha?: number): void {
+  ADD_(self, other, alpha);
+}
+export function sub_(self: Tensor, other: Tensor | number, alpha?: number): void {
+  SUB_(self, other, alpha);
+}
+export const mul_ = binary(op('aten::mul_.Tensor', ['self', 'other']), op('aten::mul_.Scalar', ['self', 'other'])) as (
+  self: Tensor,
+  other: Tensor | number,
+) => void;
+export const div_ = binary(op('aten::div_.Tensor', ['self', 'other']), op('aten::div_.Scalar', ['self', 'other'])) as (
+  self: Tensor,
+  other: Tensor | number,
+) => void;
+
+const ADDCMUL_ = op('aten::addcmul_', ['self', 'tensor1', 'tensor2', 'value']);
+const ADDCDIV_ = op('aten::addcdiv_', ['self', 'tensor1', 'tensor2', 'value']);
+/** self += value * a * b */
+export function addcmul_(self: Tensor, a: Tensor, b: Tensor, value = 1): void {
+  ADDCMUL_.callDiscard(self.handle, a.handle, b.handle, value);
+}
+/** self += value * a / b */
+export function addcdiv_(self: Tensor, a: Tensor, b: Tensor, value = 1): void {
+  ADDCDIV_.callDiscard(self.handle, a.handle, b.handle, value);
+}
+
+const CLAMP_ = op('aten::clamp_', ['self', 'min', 'max']);
+export function clamp_(self: Tensor, min?: number | null, max?: number | null): void {
+  CLAMP_.callDiscard(self.handle, min ?? null, max ?? null);
+}
+
+const ZERO_ = op('aten::zero_', ['self']);
+const FILL_ = op('aten::fill_.Scalar', ['self', 'value']);
+const COPY_ = op('aten::copy_', ['self', 'src', 'non_blocking']);
+const UNIFORM_ = op('aten::uniform_', ['self', 'from', 'to']);
+const NORMAL_ = op('aten::normal_', ['self', 'mean', 'std']);
+const RELU_ = op('aten::relu_', ['self']);
+export function zero_(self: Tensor): void {
+  ZERO_.callDiscard(self.handle);
+}
+export function fill_(self: Tensor, value: number): void {
+  FILL_.callDiscard(self.handle, value);
+}
+/** Copies `source` (broadcast, any dtype or device) into `self`. */
+export function copy_(self: Tensor, source: Tensor, nonBlocking = false): void {
+  COPY_.callDiscard(self.handle, source.handle, nonBlocking);
+}
+export function uniform_(self: Tensor, from = 0, to = 1): void {
+  UNIFORM_.callDiscard(self.handle, from, to);
+}
+export function normal_(self: Tensor, mean = 0, std = 1): void {
+  NORMAL_.callDiscard(self.handle, mean, std);
+}
+export function relu_(self: Tensor): void {
+  RELU_.callDiscard(self.handle);
+}

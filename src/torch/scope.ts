@@ -1,0 +1,68 @@
+// Deterministic memory management: `tidy(fn)` frees every tensor created inside `fn` except what
+// it returns or what was `keep()`-ed. Scopes are synchronous on purpose: a scope spanning an
+// `await` would capture tensors of unrelated concurrent work (tfjs learned this the hard way).
+// Code that spans awaits uses a `tidy` per step, or explicit `dispose()` / `using`.
+
+/** Something that owns native memory and can release it. */
+export interface Disposable {
+  dispose(): void;
+  /** Set when the object must outlive every enclosing scope (see `keep`). */
+  kept?: boolean;
+}
+
+const scopes: Disposable[][] = [];
+
+/** Called by every tensor constructor: the innermost open scope takes ownership. */
+export function trackInScope(item: Disposable): void {
+  scopes[scopes.length - 1]?.push(item);
+}
+
+/** Marks `item` as surviving all enclosing `tidy` scopes; its owner disposes it explicitly. */
+export function keep<T extends Disposable>(item: T): T {
+  item.kept = true;
+  return item;
+}
+
+/** Collects every Disposable reachable in a tidy result: itself, array elements, object values. */
+function collectResult(value: unknown, into: Set<unknown>): void {
+  if (value === null || typeof value !== 'object' || into.has(value)) return;
+  into.add(value);
+  if (Array.isArray(value)) {
+    for (const item of value) collectResult(item, into);
+  } else if (value instanceof Map) {
+    for (const item of value.values()) collectResult(item, into);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value as object)) collectResult(item, into);
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created, except those in its result (which move to the
+ * enclosing scope) and those passed to `keep`. Exceptions dispose the scope too.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope: Disposable[] = [];
+  scopes.push(scope);
+  let result: T | undefined;
+  try {
+    result = fn();
+    if (result instanceof Promise) {
+      throw new Error('tidy() cannot take an async function: its tensors would outlive the scope. Use a tidy per step.');
+    }
+    return result;
+  } finally {
+    scopes.pop();
+    const survivors = new Set<unknown>();
+    collectResult(result, survivors);
+    const parent = scopes[scopes.length - 1];
+    for (const item of scope) {
+      if (survivors.has(item)) parent?.push(item);
+      else if (!item.kept) item.dispose();
+    }
+  }
+}
+
+/** How many tidy scopes are open (for diagnostics and tests). */
+export function scopeDepth(): number {
+  return scopes.length;
+}
