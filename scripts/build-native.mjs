@@ -109,7 +109,10 @@ function cxx11Abi(libtorch) {
 function nodeIncludeDir() {
   const candidates = [process.env.NODE_INCLUDE_DIR, join(dirname(process.execPath), '..', 'include', 'node')];
   const found = candidates.find((dir) => dir && existsSync(join(dir, 'node_api.h')));
-  return found ?? fail(`Node.js headers (node_api.h) not found in ${candidates.filter(Boolean).join(', ')}; set NODE_INCLUDE_DIR`);
+  return (
+    found ??
+    fail(`Node.js headers (node_api.h) not found in ${candidates.filter(Boolean).join(', ')}; set NODE_INCLUDE_DIR`)
+  );
 }
 
 function addonApiIncludeDir() {
@@ -145,10 +148,14 @@ async function main() {
     `-I${nodeIncludeDir()}`,
     `-I${addonApiIncludeDir()}`,
     // Default search paths must not be repeated with -isystem: it breaks libstdc++'s #include_next.
-    ...libtorch.includes.filter((dir) => !['/usr/include', '/usr/local/include'].includes(dir)).map((dir) => `-isystem${dir}`),
+    ...libtorch.includes
+      .filter((dir) => !['/usr/include', '/usr/local/include'].includes(dir))
+      .map((dir) => `-isystem${dir}`),
   ];
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
-  console.log(`build-native: libtorch ${version} from ${libtorch.origin}, lib ${libtorch.lib}, CUDA ${cuda ? 'yes' : 'no'}, C++11 ABI ${abi}`);
+  console.log(
+    `build-native: libtorch ${version} from ${libtorch.origin}, lib ${libtorch.lib}, CUDA ${cuda ? 'yes' : 'no'}, C++11 ABI ${abi}`,
+  );
 
   mkdirSync(objectDir, { recursive: true });
   mkdirSync(dirname(outputFile), { recursive: true });
@@ -156,7 +163,10 @@ async function main() {
   const flagsFile = join(objectDir, 'flags.sha256');
   const flagsChanged = !existsSync(flagsFile) || readFileSync(flagsFile, 'utf8') !== flagsHash;
   const files = readdirSync(sourceDir);
-  const newestHeader = Math.max(0, ...files.filter((f) => f.endsWith('.h')).map((f) => statSync(join(sourceDir, f)).mtimeMs));
+  const newestHeader = Math.max(
+    0,
+    ...files.filter((f) => f.endsWith('.h')).map((f) => statSync(join(sourceDir, f)).mtimeMs),
+  );
   const sources = files.filter((f) => f.endsWith('.cc'));
   const objects = sources.map((f) => join(objectDir, f.replace(/\.cc$/, '.o')));
   const stale = sources.filter((f, i) => {
@@ -176,7 +186,8 @@ async function main() {
   await Promise.all(Array.from({ length: jobs }, worker));
   writeFileSync(flagsFile, flagsHash);
 
-  const outputStale = !existsSync(outputFile) || objects.some((o) => statSync(o).mtimeMs > statSync(outputFile).mtimeMs);
+  const outputStale =
+    !existsSync(outputFile) || objects.some((o) => statSync(o).mtimeMs > statSync(outputFile).mtimeMs);
   if (outputStale) {
     await run('g++', [
       '-shared',

@@ -176,6 +176,12 @@ Napi::Value device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), unwrapTensor(info[0], "device").device().str());
 }
 
+// isContiguous(handle, memoryFormat code): a property of the tensor, not an operator.
+Napi::Value isContiguous(const Napi::CallbackInfo& info) {
+  auto format = static_cast<at::MemoryFormat>(info[1].As<Napi::Number>().Int32Value());
+  return Napi::Boolean::New(info.Env(), unwrapTensor(info[0], "isContiguous").is_contiguous(format));
+}
+
 Napi::Value dispose(const Napi::CallbackInfo& info) {
   release(info.Env(), *boxOf(info[0], "dispose"));
   return info.Env().Undefined();
@@ -233,6 +239,7 @@ void registerTensorFunctions(Napi::Env env, Napi::Object exports) {
   exportFunction<storageOffset>(env, exports, "storageOffset");
   exportFunction<dtype>(env, exports, "dtype");
   exportFunction<device>(env, exports, "device");
+  exportFunction<isContiguous>(env, exports, "isContiguous");
   exportFunction<dispose>(env, exports, "dispose");
   exportFunction<isDisposed>(env, exports, "isDisposed");
   exportFunction<sameTensor>(env, exports, "sameTensor");

@@ -63,7 +63,11 @@ export function grad(outputs: Tensor[], inputs: Tensor[], options: GradOptions =
 }
 
 /** Runs backward from several tensors at once (torch.autograd.backward). */
-export function backward(tensors: Tensor[], gradients?: (Tensor | null)[], options: { retainGraph?: boolean } = {}): void {
+export function backward(
+  tensors: Tensor[],
+  gradients?: (Tensor | null)[],
+  options: { retainGraph?: boolean } = {},
+): void {
   native.backward(
     tensors.map((t) => t.handle),
     (gradients ?? tensors.map(() => null)).map((g) => g?.handle ?? null),

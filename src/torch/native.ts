@@ -35,6 +35,7 @@ export interface NativeAddon {
   storageOffset(h: Handle): number;
   dtype(h: Handle): number;
   device(h: Handle): string;
+  isContiguous(h: Handle, memoryFormat: number): boolean;
   dispose(h: Handle): void;
   isDisposed(h: Handle): boolean;
   sameTensor(a: Handle, b: Handle): boolean;

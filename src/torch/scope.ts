@@ -47,7 +47,9 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) {
-      throw new Error('tidy() cannot take an async function: its tensors would outlive the scope. Use a tidy per step.');
+      throw new Error(
+        'tidy() cannot take an async function: its tensors would outlive the scope. Use a tidy per step.',
+      );
     }
     return result;
   } finally {

@@ -1,6 +1,15 @@
 // The Tensor class: one JS object per native tensor reference. Methods are thin delegations to the
 // functional ops (ops/*.ts), so the same names work as `x.add(y)` and `add(x, y)`, as in PyTorch.
-import { dtypeCode, dtypeFromCode, itemSize, MEMORY_FORMAT, typedArrayFor, type DType, type MemoryFormat, type TypedArray } from './dtype.js';
+import {
+  dtypeCode,
+  dtypeFromCode,
+  itemSize,
+  MEMORY_FORMAT,
+  typedArrayFor,
+  type DType,
+  type MemoryFormat,
+  type TypedArray,
+} from './dtype.js';
 import { op } from './dispatch.js';
 import { native, type Handle } from './native.js';
 import { trackInScope, type Disposable } from './scope.js';
@@ -100,7 +109,7 @@ export class Tensor implements Disposable {
   }
 
   isContiguous(memoryFormat: MemoryFormat = 'contiguous'): boolean {
-    return IS_CONTIGUOUS.call(this.handle, MEMORY_FORMAT[memoryFormat]) as boolean;
+    return native.isContiguous(this.handle, MEMORY_FORMAT[memoryFormat]);
   }
 
   /** True when both objects reference the same native tensor. */
@@ -124,13 +133,15 @@ export class Tensor implements Disposable {
   toArray(): number[] {
     const data = this.data();
     if (data instanceof BigInt64Array) return Array.from(data, Number);
-    if (this.dtype === 'float16' || this.dtype === 'bfloat16') return Array.from(convert.to(this, 'float32').data() as Float32Array);
+    if (this.dtype === 'float16' || this.dtype === 'bfloat16')
+      return Array.from(convert.to(this, 'float32').data() as Float32Array);
     return Array.from(data as ArrayLike<number>);
   }
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.numel !== 1) throw new Error(`item() needs a tensor with one element, this one has shape [${this.shape.join(', ')}]`);
+    if (this.numel !== 1)
+      throw new Error(`item() needs a tensor with one element, this one has shape [${this.shape.join(', ')}]`);
     const value = ITEM.call(this.handle);
     return typeof value === 'boolean' ? Number(value) : (value as number);
   }
@@ -167,7 +178,12 @@ export class Tensor implements Disposable {
   }
 
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward([this.handle], [gradient ? gradient.handle : null], options.retainGraph, options.createGraph ?? false);
+    native.backward(
+      [this.handle],
+      [gradient ? gradient.handle : null],
+      options.retainGraph,
+      options.createGraph ?? false,
+    );
   }
 
   detach(): Tensor {
@@ -429,7 +445,6 @@ export function optionalDtype(dtype: DType | undefined): number | undefined {
 }
 
 // Ops the class itself calls.
-const IS_CONTIGUOUS = op('aten::is_contiguous.memory_format', ['self', 'memory_format']);
 const ITEM = op('aten::item', ['self']);
 const REQUIRES_GRAD_ = op('aten::requires_grad_', ['self', 'requires_grad']);
 const DETACH = op('aten::detach', ['self']);

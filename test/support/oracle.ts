@@ -41,7 +41,12 @@ export interface OracleRequest {
 export const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
 
 // The oracle lives in the source tree (test/support), not in dist/.
-const ORACLE_PY = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'test', 'support', 'oracle.py');
+const ORACLE_PY = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
+  'test',
+  'support',
+  'oracle.py',
+);
 
 function encode(t: Tensor): EncodedTensor {
   const bytes = new Uint8Array(t.data().buffer);
@@ -62,7 +67,9 @@ export class Oracle {
   constructor() {
     this.child = spawn(PYTHON, [ORACLE_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    createInterface({ input: this.child.stdout }).on('line', (line) => this.pending.shift()?.(JSON.parse(line) as Reply));
+    createInterface({ input: this.child.stdout }).on('line', (line) =>
+      this.pending.shift()?.(JSON.parse(line) as Reply),
+    );
     this.child.on('exit', (code) => {
       for (const resolveReply of this.pending.splice(0)) {
         resolveReply({ error: `the PyTorch oracle (${PYTHON}) exited with ${code}: ${this.stderr}` });
@@ -83,7 +90,8 @@ export class Oracle {
       this.pending.push(resolveReply);
       this.child.stdin.write(JSON.stringify(message) + '\n');
     });
-    if (reply.error) throw new Error(`PyTorch oracle failed on \`${request.code}\`: ${reply.error}\n${reply.trace ?? ''}`);
+    if (reply.error)
+      throw new Error(`PyTorch oracle failed on \`${request.code}\`: ${reply.error}\n${reply.trace ?? ''}`);
     return {
       outputs: (reply.outputs ?? []).map(decode),
       grads: Object.fromEntries(Object.entries(reply.grads ?? {}).map(([k, v]) => [k, decode(v) as Tensor | null])),

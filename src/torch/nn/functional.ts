@@ -96,7 +96,17 @@ export function avgPool2d(
   options: PoolOptions & { countIncludePad?: boolean; divisorOverride?: number } = {},
 ): Tensor {
   const { stride = kernelSize, padding = 0, ceilMode = false, countIncludePad = true, divisorOverride } = options;
-  return wrap(AVG_POOL2D.callHandle(input.handle, kernelSize, stride, padding, ceilMode, countIncludePad, divisorOverride ?? null));
+  return wrap(
+    AVG_POOL2D.callHandle(
+      input.handle,
+      kernelSize,
+      stride,
+      padding,
+      ceilMode,
+      countIncludePad,
+      divisorOverride ?? null,
+    ),
+  );
 }
 
 const ADAPTIVE_AVG_POOL2D = op('aten::adaptive_avg_pool2d', ['self', 'output_size']);
@@ -122,7 +132,14 @@ export function softmax(input: Tensor, dim: number): Tensor {
 const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
 export type Reduction = keyof typeof REDUCTION;
 
-const CROSS_ENTROPY = op('aten::cross_entropy_loss', ['self', 'target', 'weight', 'reduction', 'ignore_index', 'label_smoothing']);
+const CROSS_ENTROPY = op('aten::cross_entropy_loss', [
+  'self',
+  'target',
+  'weight',
+  'reduction',
+  'ignore_index',
+  'label_smoothing',
+]);
 export interface CrossEntropyOptions {
   weight?: Tensor | null;
   reduction?: Reduction;
@@ -133,13 +150,28 @@ export interface CrossEntropyOptions {
 /** Cross entropy of logits `input` (N x C) against class indices `target` (N). */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { weight = null, reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0 } = options;
-  return wrap(CROSS_ENTROPY.callHandle(input.handle, target.handle, weight?.handle ?? null, REDUCTION[reduction], ignoreIndex, labelSmoothing));
+  return wrap(
+    CROSS_ENTROPY.callHandle(
+      input.handle,
+      target.handle,
+      weight?.handle ?? null,
+      REDUCTION[reduction],
+      ignoreIndex,
+      labelSmoothing,
+    ),
+  );
 }
 
 const NLL_LOSS = op('aten::nll_loss_nd', ['self', 'target', 'weight', 'reduction', 'ignore_index']);
-export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
+export function nllLoss(
+  input: Tensor,
+  target: Tensor,
+  options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {},
+): Tensor {
   const { weight = null, reduction = 'mean', ignoreIndex = -100 } = options;
-  return wrap(NLL_LOSS.callHandle(input.handle, target.handle, weight?.handle ?? null, REDUCTION[reduction], ignoreIndex));
+  return wrap(
+    NLL_LOSS.callHandle(input.handle, target.handle, weight?.handle ?? null, REDUCTION[reduction], ignoreIndex),
+  );
 }
 
 const MSE_LOSS = op('aten::mse_loss', ['self', 'target', 'reduction']);

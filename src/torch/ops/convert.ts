@@ -8,7 +8,18 @@ const TO_DEVICE = op('aten::to.device', ['self', 'device', 'dtype', 'non_blockin
 const CLONE = op('aten::clone', ['self', 'memory_format']);
 const CONTIGUOUS = op('aten::contiguous', ['self', 'memory_format']);
 
-const DTYPES = new Set<string>(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
+const DTYPES = new Set<string>([
+  'float32',
+  'float64',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+]);
 
 export interface ToOptions {
   /** Convert the dtype too, when `target` is a device. */
@@ -24,10 +35,20 @@ export interface ToOptions {
 export function to(self: Tensor, target: DType | Device, options: ToOptions = {}): Tensor {
   const memoryFormat = options.memoryFormat === undefined ? undefined : MEMORY_FORMAT[options.memoryFormat];
   if (DTYPES.has(target)) {
-    return wrap(TO_DTYPE.callHandle(self.handle, dtypeCode(target as DType), options.nonBlocking ?? false, options.copy ?? false, memoryFormat));
+    return wrap(
+      TO_DTYPE.callHandle(
+        self.handle,
+        dtypeCode(target as DType),
+        options.nonBlocking ?? false,
+        options.copy ?? false,
+        memoryFormat,
+      ),
+    );
   }
   const dtype = dtypeCode(options.dtype ?? self.dtype);
-  return wrap(TO_DEVICE.callHandle(self.handle, target, dtype, options.nonBlocking ?? false, options.copy ?? false, memoryFormat));
+  return wrap(
+    TO_DEVICE.callHandle(self.handle, target, dtype, options.nonBlocking ?? false, options.copy ?? false, memoryFormat),
+  );
 }
 
 export function clone(self: Tensor, memoryFormat?: MemoryFormat): Tensor {

@@ -53,7 +53,9 @@ export function tensor(data: Nested | TypedArray, options: CreateOptions & { sha
   const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as (number | boolean)[];
   const expected = shape.reduce((a, b) => a * b, 1);
   if (flat.length !== expected) {
-    throw new Error(`tensor(): the data has ${flat.length} elements but shape [${shape.join(', ')}] needs ${expected} (ragged nested arrays are not allowed)`);
+    throw new Error(
+      `tensor(): the data has ${flat.length} elements but shape [${shape.join(', ')}] needs ${expected} (ragged nested arrays are not allowed)`,
+    );
   }
   const isBool = typeof flat[0] === 'boolean';
   const dtype = options.dtype ?? (isBool ? 'bool' : 'float32');
@@ -146,7 +148,15 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
 
 const ZEROS_LIKE = op('aten::zeros_like', ['self', 'dtype', 'layout', 'device', 'pin_memory', 'memory_format']);
 const ONES_LIKE = op('aten::ones_like', ['self', 'dtype', 'layout', 'device', 'pin_memory', 'memory_format']);
-const FULL_LIKE = op('aten::full_like', ['self', 'fill_value', 'dtype', 'layout', 'device', 'pin_memory', 'memory_format']);
+const FULL_LIKE = op('aten::full_like', [
+  'self',
+  'fill_value',
+  'dtype',
+  'layout',
+  'device',
+  'pin_memory',
+  'memory_format',
+]);
 const EMPTY_LIKE = op('aten::empty_like', ['self', 'dtype', 'layout', 'device', 'pin_memory', 'memory_format']);
 export function zerosLike(self: Tensor, options: CreateOptions = {}): Tensor {
   return created(wrap(ZEROS_LIKE.callHandle(self.handle, ...factory(options))), options);

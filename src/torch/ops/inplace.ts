@@ -10,8 +10,14 @@ function binary(tensorOp: Op, scalarOp: Op) {
       : tensorOp.callDiscard(self.handle, other.handle, ...rest);
 }
 
-const ADD_ = binary(op('aten::add_.Tensor', ['self', 'other', 'alpha']), op('aten::add_.Scalar', ['self', 'other', 'alpha']));
-const SUB_ = binary(op('aten::sub_.Tensor', ['self', 'other', 'alpha']), op('aten::sub_.Scalar', ['self', 'other', 'alpha']));
+const ADD_ = binary(
+  op('aten::add_.Tensor', ['self', 'other', 'alpha']),
+  op('aten::add_.Scalar', ['self', 'other', 'alpha']),
+);
+const SUB_ = binary(
+  op('aten::sub_.Tensor', ['self', 'other', 'alpha']),
+  op('aten::sub_.Scalar', ['self', 'other', 'alpha']),
+);
 export function add_(self: Tensor, other: Tensor | number, alpha?: number): void {
   ADD_(self, other, alpha);
 }

@@ -21,7 +21,12 @@ export function bmm(self: Tensor, other: Tensor): Tensor {
   return wrap(BMM.callHandle(self.handle, other.handle));
 }
 /** beta * self + alpha * (mat1 @ mat2) */
-export function addmm(self: Tensor, mat1: Tensor, mat2: Tensor, options: { beta?: number; alpha?: number } = {}): Tensor {
+export function addmm(
+  self: Tensor,
+  mat1: Tensor,
+  mat2: Tensor,
+  options: { beta?: number; alpha?: number } = {},
+): Tensor {
   return wrap(ADDMM.callHandle(self.handle, mat1.handle, mat2.handle, options.beta ?? 1, options.alpha ?? 1));
 }
 export function dot(self: Tensor, other: Tensor): Tensor {

@@ -18,8 +18,14 @@ function unary(unaryOp: Op) {
   return (self: Tensor): Tensor => wrap(unaryOp.callHandle(self.handle));
 }
 
-const ADD = binary(op('aten::add.Tensor', ['self', 'other', 'alpha']), op('aten::add.Scalar', ['self', 'other', 'alpha']));
-const SUB = binary(op('aten::sub.Tensor', ['self', 'other', 'alpha']), op('aten::sub.Scalar', ['self', 'other', 'alpha']));
+const ADD = binary(
+  op('aten::add.Tensor', ['self', 'other', 'alpha']),
+  op('aten::add.Scalar', ['self', 'other', 'alpha']),
+);
+const SUB = binary(
+  op('aten::sub.Tensor', ['self', 'other', 'alpha']),
+  op('aten::sub.Scalar', ['self', 'other', 'alpha']),
+);
 
 /** self + alpha * other */
 export function add(self: Tensor, other: Operand, alpha?: number): Tensor {
@@ -105,12 +111,30 @@ export function clamp(self: Tensor, min?: number | null, max?: number | null): T
 }
 
 type Comparison = (self: Tensor, other: Operand) => Tensor;
-export const eq = binary(op('aten::eq.Tensor', ['self', 'other']), op('aten::eq.Scalar', ['self', 'other'])) as Comparison;
-export const ne = binary(op('aten::ne.Tensor', ['self', 'other']), op('aten::ne.Scalar', ['self', 'other'])) as Comparison;
-export const lt = binary(op('aten::lt.Tensor', ['self', 'other']), op('aten::lt.Scalar', ['self', 'other'])) as Comparison;
-export const le = binary(op('aten::le.Tensor', ['self', 'other']), op('aten::le.Scalar', ['self', 'other'])) as Comparison;
-export const gt = binary(op('aten::gt.Tensor', ['self', 'other']), op('aten::gt.Scalar', ['self', 'other'])) as Comparison;
-export const ge = binary(op('aten::ge.Tensor', ['self', 'other']), op('aten::ge.Scalar', ['self', 'other'])) as Comparison;
+export const eq = binary(
+  op('aten::eq.Tensor', ['self', 'other']),
+  op('aten::eq.Scalar', ['self', 'other']),
+) as Comparison;
+export const ne = binary(
+  op('aten::ne.Tensor', ['self', 'other']),
+  op('aten::ne.Scalar', ['self', 'other']),
+) as Comparison;
+export const lt = binary(
+  op('aten::lt.Tensor', ['self', 'other']),
+  op('aten::lt.Scalar', ['self', 'other']),
+) as Comparison;
+export const le = binary(
+  op('aten::le.Tensor', ['self', 'other']),
+  op('aten::le.Scalar', ['self', 'other']),
+) as Comparison;
+export const gt = binary(
+  op('aten::gt.Tensor', ['self', 'other']),
+  op('aten::gt.Scalar', ['self', 'other']),
+) as Comparison;
+export const ge = binary(
+  op('aten::ge.Tensor', ['self', 'other']),
+  op('aten::ge.Scalar', ['self', 'other']),
+) as Comparison;
 
 const WHERE = op('aten::where.self', ['condition', 'self', 'other']);
 /** Elements of `self` where `condition` holds, else of `other` (broadcast together). */

@@ -80,10 +80,20 @@ export function asStrided(self: Tensor, shape: number[], strides: number[], stor
 const CAT = op('aten::cat', ['tensors', 'dim']);
 const STACK = op('aten::stack', ['tensors', 'dim']);
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(CAT.callHandle(tensors.map((t) => t.handle), dim));
+  return wrap(
+    CAT.callHandle(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(STACK.callHandle(tensors.map((t) => t.handle), dim));
+  return wrap(
+    STACK.callHandle(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 
 const SPLIT = op('aten::split.Tensor', ['self', 'split_size', 'dim']);
@@ -91,7 +101,8 @@ const SPLIT_WITH_SIZES = op('aten::split_with_sizes', ['self', 'split_sizes', 'd
 const CHUNK = op('aten::chunk', ['self', 'chunks', 'dim']);
 /** Splits into pieces of `size` (the last may be smaller), or of the given sizes. */
 export function split(self: Tensor, size: number | number[], dim = 0): Tensor[] {
-  const result = typeof size === 'number' ? SPLIT.call(self.handle, size, dim) : SPLIT_WITH_SIZES.call(self.handle, size, dim);
+  const result =
+    typeof size === 'number' ? SPLIT.call(self.handle, size, dim) : SPLIT_WITH_SIZES.call(self.handle, size, dim);
   return wrapAll(result as Handle[]);
 }
 export function chunk(self: Tensor, chunks: number, dim = 0): Tensor[] {
@@ -121,7 +132,12 @@ export function indexAdd(self: Tensor, dim: number, index: Tensor, source: Tenso
 }
 /** Advanced indexing, self[i0, i1, ...]; null leaves a dimension whole. */
 export function index(self: Tensor, indices: (Tensor | null)[]): Tensor {
-  return wrap(INDEX.callHandle(self.handle, indices.map((t) => t?.handle ?? null)));
+  return wrap(
+    INDEX.callHandle(
+      self.handle,
+      indices.map((t) => t?.handle ?? null),
+    ),
+  );
 }
 export function maskedFill(self: Tensor, mask: Tensor, value: number): Tensor {
   return wrap(MASKED_FILL.callHandle(self.handle, mask.handle, value));
