@@ -14,4 +14,4 @@ export * from './autograd.js';
 export * from './runtime.js';
 export type { MemoryStats } from './native.js';
 export * as functional from './nn/functional.js';
-export { declaredOps, type Op } from './dispatch.js';
+export { op, declaredOps, type Op } from './dispatch.js';
