@@ -1,0 +1,107 @@
+// Datasets: lists of samples (index, path, label). Sample indices mean the same as in torchvision's
+// ImageFolder and VISSL's disk_filelist, so labels and features written by either line up.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNpy } from './npy.js';
+
+export interface Sample {
+  readonly index: number;
+  readonly path: string;
+  readonly label: number;
+}
+
+export interface Dataset {
+  readonly samples: readonly Sample[];
+  /** Class names in label order, when the labels are classes (image folders). */
+  readonly classes?: readonly string[];
+}
+
+/** torchvision.datasets.folder.IMG_EXTENSIONS (0.14), matched case-insensitively as torchvision does. */
+export const IMG_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'];
+
+/**
+ * Python's sorted() order on str: by code point. UTF-8 byte order is code point order, whereas
+ * JS's default sort compares UTF-16 code units and differs above U+FFFF.
+ */
+export function pythonCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function isImageFile(name: string): boolean {
+  const lower = name.toLowerCase();
+  return IMG_EXTENSIONS.some((ext) => lower.endsWith(ext));
+}
+
+/** Every directory under `dir` (itself included) with its file names, as os.walk(followlinks=True). */
+function walk(dir: string): { root: string; files: string[] }[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const isDir = (e: (typeof entries)[number]): boolean =>
+    e.isDirectory() || (e.isSymbolicLink() && statSync(join(dir, e.name)).isDirectory());
+  const here = { root: dir, files: entries.filter((e) => !isDir(e)).map((e) => e.name) };
+  return [here, ...entries.filter(isDir).flatMap((e) => walk(join(dir, e.name)))];
+}
+
+/**
+ * root/<class>/<...>/<image>, as torchvision.datasets.ImageFolder: classes are the sorted
+ * sub-folder names, and within a class `sorted(os.walk(dir))` then `sorted(fnames)`.
+ */
+export function imageFolder(root: string): Dataset {
+  let classes: string[];
+  try {
+    classes = readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statSync(join(root, e.name)).isDirectory()))
+      .map((e) => e.name)
+      .sort(pythonCompare);
+  } catch (error) {
+    throw new Error(`image folder ${root} cannot be read: ${(error as Error).message}`);
+  }
+  if (classes.length === 0)
+    throw new Error(`image folder ${root} has no class sub-folders (expected root/<class>/<image>)`);
+  const samples: Sample[] = [];
+  classes.forEach((name, label) => {
+    const dirs = walk(join(root, name)).sort((a, b) => pythonCompare(a.root, b.root));
+    for (const { root: dir, files } of dirs) {
+      for (const file of files.filter(isImageFile).sort(pythonCompare)) {
+        samples.push({ index: samples.length, path: join(dir, file), label });
+      }
+    }
+  });
+  if (samples.length === 0)
+    throw new Error(`image folder ${root} has no images with extensions ${IMG_EXTENSIONS.join(' ')}`);
+  return { samples, classes };
+}
+
+/**
+ * Labels from a .npy as VISSL reads them: integers as they are; strings mapped to the index of
+ * their value among the sorted unique values.
+ */
+function readLabels(path: string): number[] {
+  const content = readNpy(path);
+  if (content.kind === 'ints') return content.values;
+  const ids = new Map([...new Set(content.values)].sort(pythonCompare).map((name, id) => [name, id]));
+  return content.values.map((name) => ids.get(name) as number);
+}
+
+/**
+ * VISSL's disk_filelist: a .npy of image paths and, optionally, a .npy of labels aligned with it.
+ * Without labels the label is the sample index (VISSL's LABEL_TYPE sample_index).
+ */
+export function diskFilelist(imagesNpy: string, labelsNpy?: string): Dataset {
+  const paths = readNpy(imagesNpy);
+  if (paths.kind !== 'strings')
+    throw new Error(`${imagesNpy}: expected an array of image paths (strings), found integers`);
+  const samples = paths.values.map((path, index) => ({ index, path, label: index }));
+  return labelsNpy === undefined ? { samples } : withLabels({ samples }, labelsNpy);
+}
+
+/** The dataset with its labels replaced by those in a .npy (ClusterFit's cluster ids). */
+export function withLabels(dataset: Dataset, labelsNpy: string): Dataset {
+  const labels = readLabels(labelsNpy);
+  if (labels.length !== dataset.samples.length) {
+    throw new Error(
+      `${labelsNpy} has ${labels.length} labels but the dataset has ${dataset.samples.length} images; ` +
+        `the labels must be aligned with the image list (one per image, same order)`,
+    );
+  }
+  return { samples: dataset.samples.map((s, i) => ({ ...s, label: labels[i] as number })) };
+}

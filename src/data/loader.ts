@@ -1,0 +1,216 @@
+// The data loader: a pool of worker threads decodes and crops batches, prefetching a configurable
+// number ahead; the main thread collates each into one contiguous tensor and applies the batched
+// photometric transforms on the training device.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { tensor, type Device, type Tensor } from '../torch/index.js';
+import type { Dataset, Sample } from './datasets.js';
+import { applyPhotometric } from './photometric.js';
+import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
+import { distributedIndices } from './sampler.js';
+import { parseTransforms, type Pipeline, type TransformConfig } from './transforms.js';
+
+export interface LoaderOptions {
+  dataset: Dataset;
+  /** VISSL transform list, e.g. [{name: 'RandomResizedCrop', size: 224}, {name: 'ToTensor'}]. */
+  transforms: TransformConfig[];
+  /** Images per batch (per rank); the all-rotations RotNet variant yields 4 outputs per image. */
+  batchSize: number;
+  /** Worker threads; default: the number of cores. */
+  numWorkers?: number;
+  /** Batches in flight ahead of the consumer; default: 2 per worker. */
+  prefetch?: number;
+  seed?: number;
+  shuffle?: boolean;
+  /** Drop the last, smaller batch. */
+  dropLast?: boolean;
+  rank?: number;
+  worldSize?: number;
+  /** DistributedSampler's drop_last: drop the tail instead of padding to equal shares per rank. */
+  dropUneven?: boolean;
+  /** A missing or corrupt image: 'throw' (default) an error naming it, or 'skip' it and count it. */
+  onError?: 'throw' | 'skip';
+  /** Decode large JPEG/WebP at reduced size when the crop is much larger than the output. */
+  shrinkOnLoad?: boolean;
+  /** Where the batches go; photometric transforms run there. */
+  device?: Device;
+}
+
+export interface Batch {
+  /** N x 3 x H x W: float32 when the transforms include ToTensor, else uint8. */
+  images: Tensor;
+  /** N int64 labels (dataset labels, cluster ids, or rotation indices). */
+  labels: Tensor;
+  /** The dataset index of each image. */
+  indices: Int32Array;
+  dispose(): void;
+}
+
+/** Worker threads with their own message routing; each is referenced only while it has work, so an
+ * idle pool never keeps the process alive. */
+class WorkerPool {
+  private readonly workers: { worker: Worker; pending: Map<number, (r: BatchResult) => void> }[];
+  private nextId = 0;
+  private failed: Error | null = null;
+
+  constructor(count: number, config: WorkerConfig) {
+    this.workers = Array.from({ length: count }, () => {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config });
+      const pending = new Map<number, (r: BatchResult) => void>();
+      worker.on('message', (result: BatchResult) => {
+        pending.get(result.id)?.(result);
+        pending.delete(result.id);
+        if (pending.size === 0) worker.unref();
+      });
+      worker.on('error', (error) => (this.failed = error));
+      worker.unref();
+      return { worker, pending };
+    });
+  }
+
+  run(epoch: number, samples: Sample[]): Promise<BatchResult> {
+    if (this.failed) return Promise.reject(new Error(`a loader worker died: ${this.failed.message}`));
+    const slot = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const request: BatchRequest = {
+      id: this.nextId++,
+      epoch,
+      samples: samples.map(({ index, path, label }) => ({ index, path, label })),
+    };
+    return new Promise((resolve, reject) => {
+      slot.pending.set(request.id, resolve);
+      slot.worker.once('error', reject);
+      slot.worker.ref();
+      slot.worker.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+  }
+}
+
+export class DataLoader {
+  readonly pipeline: Pipeline;
+  /** Images skipped in the last epoch (onError 'skip'), with the reason. */
+  skipped: Failure[] = [];
+  private readonly pool: WorkerPool;
+  private readonly options: Required<Omit<LoaderOptions, 'transforms'>>;
+
+  constructor(options: LoaderOptions) {
+    const numWorkers = options.numWorkers ?? availableParallelism();
+    this.options = {
+      numWorkers,
+      prefetch: 2 * numWorkers,
+      seed: 0,
+      shuffle: true,
+      dropLast: false,
+      rank: 0,
+      worldSize: 1,
+      dropUneven: false,
+      onError: 'throw',
+      shrinkOnLoad: true,
+      device: 'cpu',
+      ...options,
+    };
+    if (!(this.options.batchSize >= 1))
+      throw new Error(`loader: batchSize must be at least 1, got ${this.options.batchSize}`);
+    this.pipeline = parseTransforms(options.transforms);
+    // sharp runs on libuv's thread pool (4 threads unless told otherwise, shared by all workers);
+    // this only takes effect if nothing has used the pool yet, so set it in the environment for certain.
+    process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, numWorkers));
+    this.pool = new WorkerPool(numWorkers, {
+      geometric: this.pipeline.geometric,
+      outputSize: this.pipeline.outputSize,
+      copies: this.pipeline.copies,
+      seed: this.options.seed,
+      shrinkOnLoad: this.options.shrinkOnLoad,
+    });
+  }
+
+  /** The batches of an epoch for this rank, as lists of samples. */
+  private batchesOf(epoch: number): Sample[][] {
+    const { dataset, batchSize, dropLast } = this.options;
+    const order = distributedIndices(dataset.samples.length, { ...this.options, epoch });
+    const batches: Sample[][] = [];
+    for (let start = 0; start < order.length; start += batchSize) {
+      const slice = order.slice(start, start + batchSize);
+      if (slice.length < batchSize && dropLast) break;
+      batches.push(slice.map((i) => dataset.samples[i] as Sample));
+    }
+    return batches;
+  }
+
+  /** Batches per epoch on this rank. */
+  stepsPerEpoch(epoch = 0): number {
+    return this.batchesOf(epoch).length;
+  }
+
+  /** The batches of `epoch`, from `startStep` on (to resume mid-epoch). Dispose each batch. */
+  async *epoch(epoch: number, { startStep = 0 } = {}): AsyncGenerator<Batch> {
+    const batches = this.batchesOf(epoch).slice(startStep);
+    this.skipped = [];
+    const inFlight: Promise<BatchResult>[] = [];
+    let submitted = 0;
+    const fill = (): void => {
+      while (submitted < batches.length && inFlight.length < this.options.prefetch) {
+        inFlight.push(this.pool.run(epoch, batches[submitted++] as Sample[]));
+      }
+    };
+    fill();
+    while (inFlight.length > 0) {
+      const result = await (inFlight.shift() as Promise<BatchResult>);
+      fill();
+      this.handleFailures(result.failures);
+      if (result.indices.length > 0) yield this.collate(result, epoch);
+    }
+    if (this.skipped.length > 0) {
+      const examples = this.skipped.slice(0, 5).map((f) => `${f.path} (${f.message})`);
+      console.warn(
+        `data loader: skipped ${this.skipped.length} unreadable image(s) in epoch ${epoch}: ${examples.join('; ')}`,
+      );
+    }
+  }
+
+  private handleFailures(failures: Failure[]): void {
+    if (failures.length === 0) return;
+    if (this.options.onError === 'skip') {
+      this.skipped.push(...failures);
+      return;
+    }
+    const list = failures.map((f) => `${f.path}: ${f.message}`).join('\n  ');
+    throw new Error(
+      `cannot load image(s):\n  ${list}\n(fix or remove the file, or set onError: 'skip' to skip and count unreadable images)`,
+    );
+  }
+
+  private collate(result: BatchResult, epoch: number): Batch {
+    const [height, width] = this.pipeline.outputSize;
+    const count = result.indices.length;
+    const pixels = tensor(new Uint8Array(result.pixels), { shape: [count, height, width, 3] });
+    const keys = Array.from(result.indices, (index, i) => ({ index, copy: result.copies[i] as number }));
+    const images = applyPhotometric(
+      pixels,
+      this.pipeline.photometric,
+      keys,
+      this.options.seed,
+      epoch,
+      this.options.device,
+    );
+    pixels.dispose();
+    const labels = tensor(result.labels, { dtype: 'int64', device: this.options.device });
+    return {
+      images,
+      labels,
+      indices: result.indices,
+      dispose: () => {
+        images.dispose();
+        labels.dispose();
+      },
+    };
+  }
+
+  /** Stops the worker threads. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,257 @@
+// Transforms configured by VISSL's names and parameters ({name: 'RandomResizedCrop', size: 224}),
+// split into the geometric part that runs per image on the workers (with sharp) and the
+// photometric part that runs batched on tensors on the training device.
+import { centerCropBox, randomResizedCropBox, resizedSize, type Box } from './crop-params.js';
+import type { Rng } from './rng.js';
+
+export interface TransformConfig {
+  name: string;
+  [param: string]: unknown;
+}
+
+export type GeometricStep =
+  | { kind: 'Resize'; size: number | [number, number] }
+  | { kind: 'CenterCrop'; size: [number, number] }
+  | { kind: 'RandomResizedCrop'; size: [number, number]; scale: [number, number]; ratio: [number, number] }
+  | { kind: 'RandomHorizontalFlip'; p: number }
+  /** VISSL's ImgRotatePil; `allRotations` is the Gidaris et al. RotNet variant (all four per image). */
+  | { kind: 'ImgRotatePil'; numAngles: number; allRotations: boolean };
+
+export type PhotometricStep =
+  | { kind: 'ColorJitter'; factors: JitterRanges }
+  | { kind: 'RandomGrayscale'; p: number }
+  | { kind: 'ToTensor' }
+  | { kind: 'Normalize'; mean: number[]; std: number[] };
+
+/** The range of each ColorJitter factor, or null when that adjustment is off (torchvision's None). */
+export interface JitterRanges {
+  brightness: [number, number] | null;
+  contrast: [number, number] | null;
+  saturation: [number, number] | null;
+  hue: [number, number] | null;
+}
+
+/** A concrete geometric operation on one image; angles are counter-clockwise, the canvas is kept. */
+export type GeometricOp =
+  | { op: 'rotate'; angle: 0 | 90 | 180 | 270 }
+  | { op: 'resize'; height: number; width: number }
+  | { op: 'pad'; left: number; top: number; right: number; bottom: number }
+  | { op: 'crop'; box: Box }
+  | { op: 'flip' };
+
+export interface Pipeline {
+  geometric: GeometricStep[];
+  photometric: PhotometricStep[];
+  /** [height, width] of every output image. */
+  outputSize: [number, number];
+  /** Outputs per input image: 4 for the all-rotations RotNet variant, else 1. */
+  copies: number;
+}
+
+const PARAMS: Record<string, string[]> = {
+  Resize: ['size', 'interpolation'],
+  CenterCrop: ['size'],
+  RandomResizedCrop: ['size', 'scale', 'ratio', 'interpolation'],
+  RandomHorizontalFlip: ['p'],
+  ImgRotatePil: ['num_angles', 'num_rotations_per_img'],
+  ColorJitter: ['brightness', 'contrast', 'saturation', 'hue'],
+  RandomGrayscale: ['p'],
+  ToTensor: [],
+  Normalize: ['mean', 'std'],
+};
+
+function fail(config: TransformConfig, message: string): never {
+  throw new Error(`transform ${JSON.stringify(config)}: ${message}`);
+}
+
+function pair(config: TransformConfig, key: string, fallback?: [number, number]): [number, number] {
+  const value = config[key] ?? fallback;
+  if (typeof value === 'number') return [value, value];
+  if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number'))
+    return value as [number, number];
+  return fail(config, `'${key}' must be a number or a list of two numbers`);
+}
+
+function numberParam(config: TransformConfig, key: string, fallback: number): number {
+  const value = config[key] ?? fallback;
+  if (typeof value !== 'number') fail(config, `'${key}' must be a number`);
+  return value;
+}
+
+/** torchvision ColorJitter._check_input: v means [1 - v, 1 + v] (hue: [-v, v]); [c, c] means off. */
+function jitterRange(config: TransformConfig, key: string, center: number): [number, number] | null {
+  const value = config[key];
+  if (value === undefined || value === 0) return null;
+  const range: [number, number] =
+    typeof value === 'number'
+      ? [Math.max(center - value, center === 1 ? 0 : -value), center + value]
+      : pair(config, key);
+  if (center === 0 && (range[0] < -0.5 || range[1] > 0.5)) fail(config, `hue must lie in [-0.5, 0.5]`);
+  return range[0] === center && range[1] === center ? null : range;
+}
+
+function parseGeometric(config: TransformConfig): GeometricStep | null {
+  if ('interpolation' in config && config.interpolation !== 'bilinear' && config.interpolation !== 2) {
+    fail(config, 'only bilinear interpolation (the default) is supported');
+  }
+  switch (config.name) {
+    case 'Resize':
+      return { kind: 'Resize', size: typeof config.size === 'number' ? config.size : pair(config, 'size') };
+    case 'CenterCrop':
+      return { kind: 'CenterCrop', size: pair(config, 'size') };
+    case 'RandomResizedCrop':
+      return {
+        kind: 'RandomResizedCrop',
+        size: pair(config, 'size'),
+        scale: pair(config, 'scale', [0.08, 1]),
+        ratio: pair(config, 'ratio', [3 / 4, 4 / 3]),
+      };
+    case 'RandomHorizontalFlip':
+      return { kind: 'RandomHorizontalFlip', p: numberParam(config, 'p', 0.5) };
+    case 'ImgRotatePil': {
+      const perImage = numberParam(config, 'num_rotations_per_img', 1);
+      const numAngles = numberParam(config, 'num_angles', 4);
+      if (numAngles !== 4) fail(config, 'only num_angles 4 (multiples of 90 degrees) is supported');
+      if (perImage !== 1 && perImage !== 4)
+        fail(config, 'num_rotations_per_img must be 1 (VISSL) or 4 (all rotations in the batch)');
+      return { kind: 'ImgRotatePil', numAngles, allRotations: perImage === 4 };
+    }
+    default:
+      return null;
+  }
+}
+
+function parsePhotometric(config: TransformConfig): PhotometricStep {
+  switch (config.name) {
+    case 'ColorJitter':
+      return {
+        kind: 'ColorJitter',
+        factors: {
+          brightness: jitterRange(config, 'brightness', 1),
+          contrast: jitterRange(config, 'contrast', 1),
+          saturation: jitterRange(config, 'saturation', 1),
+          hue: jitterRange(config, 'hue', 0),
+        },
+      };
+    case 'RandomGrayscale':
+      return { kind: 'RandomGrayscale', p: numberParam(config, 'p', 0.1) };
+    case 'ToTensor':
+      return { kind: 'ToTensor' };
+    case 'Normalize': {
+      const [mean, std] = [config.mean, config.std];
+      if (!Array.isArray(mean) || !Array.isArray(std) || mean.length !== 3 || std.length !== 3)
+        fail(config, "'mean' and 'std' must be lists of 3 numbers");
+      return { kind: 'Normalize', mean: mean as number[], std: std as number[] };
+    }
+    default:
+      return fail(config, `unknown transform; supported: ${Object.keys(PARAMS).join(', ')}`);
+  }
+}
+
+/** The output size after the steps, when it does not depend on the input size. */
+function fixedOutputSize(steps: GeometricStep[]): [number, number] | null {
+  let size: [number, number] | null = null;
+  for (const step of steps) {
+    if (step.kind === 'CenterCrop' || step.kind === 'RandomResizedCrop') size = step.size;
+    if (step.kind === 'Resize') size = Array.isArray(step.size) ? step.size : null;
+  }
+  return size;
+}
+
+/** Parses a VISSL transform list (DATA.TRAIN.TRANSFORMS). */
+export function parseTransforms(configs: TransformConfig[]): Pipeline {
+  const geometric: GeometricStep[] = [];
+  const photometric: PhotometricStep[] = [];
+  for (const config of configs) {
+    const unknown = Object.keys(config).filter((k) => k !== 'name' && !(PARAMS[config.name] ?? []).includes(k));
+    if (PARAMS[config.name] && unknown.length > 0)
+      fail(config, `unknown parameter(s) ${unknown.join(', ')}; known: ${PARAMS[config.name]?.join(', ')}`);
+    const step = parseGeometric(config);
+    if (step === null) {
+      photometric.push(parsePhotometric(config));
+      continue;
+    }
+    // Flips commute with per-pixel colour changes; crops, resizes and rotations (black bars) change
+    // the image statistics ColorJitter's contrast uses, so those must come before it.
+    if (step.kind !== 'RandomHorizontalFlip' && photometric.length > 0) {
+      fail(
+        config,
+        'geometric transforms (crops, resizes, rotations) must come before ColorJitter, RandomGrayscale, ToTensor and Normalize',
+      );
+    }
+    geometric.push(step);
+  }
+  const normalize = photometric.findIndex((s) => s.kind === 'Normalize');
+  if (normalize >= 0 && !photometric.slice(0, normalize).some((s) => s.kind === 'ToTensor')) {
+    throw new Error('transforms: Normalize needs ToTensor before it (it works on [0, 1] floats)');
+  }
+  const needsFloat = photometric.some((s) => s.kind === 'ColorJitter' || s.kind === 'RandomGrayscale');
+  if (needsFloat && !photometric.some((s) => s.kind === 'ToTensor')) {
+    throw new Error(
+      'transforms: ColorJitter and RandomGrayscale run batched on [0, 1] float tensors here; add ToTensor to the list',
+    );
+  }
+  const outputSize = fixedOutputSize(geometric);
+  if (outputSize === null) {
+    throw new Error(
+      'transforms: images of a batch must share one size; end the geometric transforms with CenterCrop, RandomResizedCrop or Resize to [h, w]',
+    );
+  }
+  const copies = geometric.some((s) => s.kind === 'ImgRotatePil' && s.allRotations) ? 4 : 1;
+  return { geometric, photometric, outputSize, copies };
+}
+
+/** The random draws of RandomResizedCrop, from our per-sample generator. */
+function drawsFrom(rng: Rng): {
+  uniform(low: number, high: number): number;
+  randint(low: number, high: number): number;
+} {
+  return { uniform: (low, high) => rng.uniformRange(low, high), randint: (low, high) => rng.randint(low, high) };
+}
+
+/**
+ * Turns the steps into concrete operations for one image of the given size: draws the random
+ * parameters from `rng` and tracks the size through the steps. `copy` picks the rotation of the
+ * all-rotations variant. Returns the operations and the label a rotation sets (else null).
+ */
+export function planGeometry(
+  steps: GeometricStep[],
+  height: number,
+  width: number,
+  rng: Rng,
+  copy: number,
+): { ops: GeometricOp[]; label: number | null } {
+  const ops: GeometricOp[] = [];
+  let [h, w] = [height, width];
+  let label: number | null = null;
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'ImgRotatePil': {
+        label = step.allRotations ? copy : rng.randint(0, step.numAngles);
+        ops.push({ op: 'rotate', angle: ((label * 360) / step.numAngles) as 0 | 90 | 180 | 270 });
+        break;
+      }
+      case 'Resize':
+        [h, w] = resizedSize(h, w, step.size);
+        ops.push({ op: 'resize', height: h, width: w });
+        break;
+      case 'CenterCrop': {
+        const { pad, box } = centerCropBox(h, w, step.size);
+        if (pad.some((p) => p > 0)) ops.push({ op: 'pad', left: pad[0], top: pad[1], right: pad[2], bottom: pad[3] });
+        ops.push({ op: 'crop', box });
+        [h, w] = step.size;
+        break;
+      }
+      case 'RandomResizedCrop': {
+        const box = randomResizedCropBox(h, w, step.scale, step.ratio, drawsFrom(rng));
+        ops.push({ op: 'crop', box }, { op: 'resize', height: step.size[0], width: step.size[1] });
+        [h, w] = step.size;
+        break;
+      }
+      case 'RandomHorizontalFlip':
+        if (rng.uniform() < step.p) ops.push({ op: 'flip' });
+        break;
+    }
+  }
+  return { ops, label };
+}
