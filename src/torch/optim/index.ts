@@ -1,0 +1,3 @@
+// clusterfit/torch optim: optimizers and parameter schedules (torch.optim).
+export { SGD, type SGDOptions, type ParamGroup, type ParamGroupSpec, type SGDStateDict } from './sgd.js';
+export * from './lr-scheduler.js';
