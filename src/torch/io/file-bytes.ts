@@ -1,0 +1,32 @@
+// Positioned reads from a file descriptor. Large ranges are read in slices because one JS
+// buffer cannot exceed about 2 GB, while storages and feature files can.
+import { readSync } from 'node:fs';
+
+/** Slice size for large reads: big enough to be fast, small enough to stay far below buffer limits. */
+export const SLICE_BYTES = 64 * 1024 * 1024;
+
+/** Reads exactly `length` bytes at `position`; throws naming the file when it ends early. */
+export function readExactly(fd: number, length: number, position: number, path: string): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, position + done);
+    if (n === 0) throw new Error(`${path}: unexpected end of file at byte ${position + done} (truncated file?)`);
+    done += n;
+  }
+  return buffer;
+}
+
+/** Calls `consume` with consecutive pieces of [position, position + length), each at most `sliceBytes`. */
+export function readSlices(
+  fd: number,
+  path: string,
+  position: number,
+  length: number,
+  sliceBytes: number,
+  consume: (piece: Buffer, offset: number) => void,
+): void {
+  for (let offset = 0; offset < length; offset += sliceBytes) {
+    consume(readExactly(fd, Math.min(sliceBytes, length - offset), position + offset, path), offset);
+  }
+}
