@@ -19,10 +19,18 @@ interface Stages {
   resized: boolean;
   postExtract: boolean;
   closed: boolean; // after extend or flop nothing spatial may follow
+  rotated: boolean; // sharp flops before it rotates, so a flip after a rotation needs a new pipeline
 }
 
 class Canvas {
-  private stages: Stages = { fresh: true, preExtract: false, resized: false, postExtract: false, closed: false };
+  private stages: Stages = {
+    fresh: true,
+    preExtract: false,
+    resized: false,
+    postExtract: false,
+    closed: false,
+    rotated: false,
+  };
 
   constructor(
     private pipeline: sharp.Sharp,
@@ -34,7 +42,7 @@ class Canvas {
   private async materialise(): Promise<void> {
     const { data, info } = await this.finish();
     this.pipeline = sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } });
-    this.stages = { fresh: true, preExtract: false, resized: false, postExtract: false, closed: false };
+    this.stages = { fresh: true, preExtract: false, resized: false, postExtract: false, closed: false, rotated: false };
   }
 
   finish(): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
@@ -74,7 +82,7 @@ class Canvas {
         this.height += op.top + op.bottom;
         break;
       case 'flip':
-        if (this.stages.closed) await this.materialise();
+        if (this.stages.closed || this.stages.rotated) await this.materialise();
         this.pipeline.flop();
         this.stages.closed = true;
         break;
@@ -87,6 +95,7 @@ class Canvas {
     if (angle === 0) return;
     if (!this.stages.fresh) await this.materialise();
     this.pipeline.rotate(360 - angle); // sharp turns clockwise
+    this.stages.rotated = true;
     const { width, height } = this;
     if (angle === 180 || width === height) return;
     const offset = quarterTurnOffset(height, width, angle);

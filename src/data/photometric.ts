@@ -33,7 +33,7 @@ const JITTERS = ['brightness', 'contrast', 'saturation', 'hue'] as const;
 type Jitter = (typeof JITTERS)[number];
 
 /** torchvision ColorJitter.get_params: a random order of the four, then each enabled factor. */
-function drawJitter(ranges: JitterRanges, rng: Rng): { order: number[]; factors: number[] } {
+export function drawJitter(ranges: JitterRanges, rng: Rng): { order: number[]; factors: number[] } {
   const order = rng.permutation(4);
   const factors = JITTERS.map((name) => {
     const range = ranges[name];
