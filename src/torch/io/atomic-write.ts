@@ -5,25 +5,44 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
+/** A file being written under a temporary name until `commit` moves it into place. */
+export class AtomicFile {
+  readonly fd: number;
+  readonly #temporary: string;
+
+  constructor(readonly path: string) {
+    this.#temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    this.fd = openSync(this.#temporary, 'wx');
+  }
+
+  commit(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(this.#temporary, this.path);
+    // The rename itself is durable only once the folder's entry is on disk.
+    const folder = openSync(dirname(this.path), 'r');
+    try {
+      fsyncSync(folder);
+    } finally {
+      closeSync(folder);
+    }
+  }
+
+  /** Drops the temporary file; the target is untouched. */
+  abort(): void {
+    closeSync(this.fd);
+    rmSync(this.#temporary, { force: true });
+  }
+}
+
 /** Creates or replaces `path` with what `write` writes to the file descriptor it is given. */
 export function writeFileAtomic(path: string, write: (fd: number) => void): void {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(temporary, 'wx');
+  const file = new AtomicFile(path);
   try {
-    write(fd);
-    fsyncSync(fd);
+    write(file.fd);
   } catch (error) {
-    closeSync(fd);
-    rmSync(temporary, { force: true });
+    file.abort();
     throw error;
   }
-  closeSync(fd);
-  renameSync(temporary, path);
-  // The rename itself is durable only once the folder's entry is on disk.
-  const folder = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(folder);
-  } finally {
-    closeSync(folder);
-  }
+  file.commit();
 }

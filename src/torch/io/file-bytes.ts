@@ -1,6 +1,6 @@
 // Positioned reads from a file descriptor. Large ranges are read in slices because one JS
 // buffer cannot exceed about 2 GB, while storages and feature files can.
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 
 /** Slice size for large reads: big enough to be fast, small enough to stay far below buffer limits. */
 export const SLICE_BYTES = 64 * 1024 * 1024;
@@ -28,5 +28,23 @@ export function readSlices(
 ): void {
   for (let offset = 0; offset < length; offset += sliceBytes) {
     consume(readExactly(fd, Math.min(sliceBytes, length - offset), position + offset, path), offset);
+  }
+}
+
+/** Writes all of `bytes` at `position`. */
+export function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+/** Sequential writes to a file descriptor, from the start of the file. */
+export class SequentialWriter {
+  position = 0;
+
+  constructor(readonly fd: number) {}
+
+  write(bytes: Uint8Array): void {
+    writeAll(this.fd, bytes, this.position);
+    this.position += bytes.length;
   }
 }

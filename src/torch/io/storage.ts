@@ -5,7 +5,8 @@ import { itemSize, type DType } from '../dtype.js';
 import { op } from '../dispatch.js';
 import type { Tensor } from '../tensor.js';
 import { empty, fromBytes } from '../ops/creation.js';
-import { asStrided, narrow } from '../ops/shape.js';
+import { asStrided, narrow, view } from '../ops/shape.js';
+import { contiguous } from '../ops/convert.js';
 import { SLICE_BYTES } from './file-bytes.js';
 
 /** A consumer of consecutive byte pieces of one storage, as file readers deliver them. */
@@ -154,4 +155,29 @@ export function writeGroupBytes(group: StorageGroup, write: (piece: Uint8Array) 
 
 export function groupBytes(group: StorageGroup): number {
   return (group.end - group.start) * itemSize(group.dtype);
+}
+
+/** A tensor's elements in row-major order, handed over in slices. */
+export function writeTensorBytes(t: Tensor, write: (piece: Uint8Array) => void): void {
+  const dense = contiguous(t);
+  try {
+    writeGroupBytes(
+      { dtype: dense.dtype, base: dense, start: dense.storageOffset, end: dense.storageOffset + dense.numel },
+      write,
+    );
+  } finally {
+    dense.dispose();
+  }
+}
+
+/** A tensor of `shape` from bytes delivered piece by piece (see storageFromPieces). */
+export function tensorFromPieces(dtype: DType, shape: number[], source: PieceSource): Tensor {
+  const flat = storageFromPieces(
+    dtype,
+    shape.reduce((a, b) => a * b, 1),
+    source,
+  );
+  const shaped = view(flat, shape);
+  flat.dispose();
+  return shaped;
 }

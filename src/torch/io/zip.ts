@@ -2,9 +2,9 @@
 // found through the central directory, STORED and DEFLATE entries are read, zip64 is honoured
 // (PyTorch writes zip64 for entries over 4 GB), and entries are written STORED with their data
 // aligned to 64 bytes, as torch.save aligns them.
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';
-import { readExactly, readSlices } from './file-bytes.js';
+import { readExactly, readSlices, SequentialWriter, writeAll } from './file-bytes.js';
 
 export interface ZipEntry {
   name: string;
@@ -180,14 +180,10 @@ interface WrittenEntry {
 /** Writes a STORED zip archive sequentially to an open file descriptor. */
 export class ZipWriter {
   readonly #entries: WrittenEntry[] = [];
-  #position = 0;
+  readonly #out: SequentialWriter;
 
-  constructor(private readonly fd: number) {}
-
-  #write(bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, this.#position + done);
-    this.#position += bytes.length;
+  constructor(fd: number) {
+    this.#out = new SequentialWriter(fd);
   }
 
   /**
@@ -196,7 +192,7 @@ export class ZipWriter {
    */
   addEntry(name: string, size: number, produce: (write: (piece: Uint8Array) => void) => void): void {
     const nameBytes = Buffer.from(name, 'utf8');
-    const offset = this.#position;
+    const offset = this.#out.position;
     const zip64 = size >= U32_MAX;
     const fixedLength = 30 + nameBytes.length + (zip64 ? 20 : 0) + 4;
     const padding = (64 - ((offset + fixedLength) % 64)) % 64;
@@ -220,25 +216,25 @@ export class ZipWriter {
     header.writeUInt16LE(0x4246, p);
     header.writeUInt16LE(padding, p + 2);
     header.fill(0x5a, p + 4);
-    this.#write(header);
+    this.#out.write(header);
 
     let crc = 0;
     let written = 0;
     produce((piece) => {
       crc = crc32(piece, crc);
       written += piece.length;
-      this.#write(piece);
+      this.#out.write(piece);
     });
     if (written !== size) throw new Error(`zip entry '${name}': ${written} bytes written but ${size} announced`);
     const crcBytes = Buffer.alloc(4);
     crcBytes.writeUInt32LE(crc >>> 0, 0);
-    writeSync(this.fd, crcBytes, 0, 4, offset + 14);
+    writeAll(this.#out.fd, crcBytes, offset + 14);
     this.#entries.push({ name: nameBytes, crc: crc >>> 0, size, offset });
   }
 
   /** Writes the central directory (zip64 when needed); the archive is complete afterwards. */
   finish(): void {
-    const directoryOffset = this.#position;
+    const directoryOffset = this.#out.position;
     for (const entry of this.#entries) {
       const zip64 = entry.size >= U32_MAX || entry.offset >= U32_MAX;
       const record = Buffer.alloc(46 + entry.name.length + (zip64 ? 28 : 0));
@@ -260,12 +256,12 @@ export class ZipWriter {
         record.writeBigUInt64LE(BigInt(entry.size), p + 12);
         record.writeBigUInt64LE(BigInt(entry.offset), p + 20);
       }
-      this.#write(record);
+      this.#out.write(record);
     }
-    const directorySize = this.#position - directoryOffset;
+    const directorySize = this.#out.position - directoryOffset;
     const count = this.#entries.length;
     if (directoryOffset >= U32_MAX || count >= 0xffff) {
-      const zip64Offset = this.#position;
+      const zip64Offset = this.#out.position;
       const record = Buffer.alloc(56 + 20);
       record.writeUInt32LE(ZIP64_EOCD_SIGNATURE, 0);
       record.writeBigUInt64LE(44n, 4);
@@ -278,7 +274,7 @@ export class ZipWriter {
       record.writeUInt32LE(ZIP64_LOCATOR_SIGNATURE, 56);
       record.writeBigUInt64LE(BigInt(zip64Offset), 64);
       record.writeUInt32LE(1, 72);
-      this.#write(record);
+      this.#out.write(record);
     }
     const end = Buffer.alloc(22);
     end.writeUInt32LE(EOCD_SIGNATURE, 0);
@@ -286,6 +282,6 @@ export class ZipWriter {
     end.writeUInt16LE(Math.min(count, 0xffff), 10);
     end.writeUInt32LE(Math.min(directorySize, U32_MAX), 12);
     end.writeUInt32LE(Math.min(directoryOffset, U32_MAX), 16);
-    this.#write(end);
+    this.#out.write(end);
   }
 }
