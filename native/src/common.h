@@ -10,22 +10,17 @@
 
 namespace cf {
 
-// One JS-visible reference to an at::Tensor. Disposing drops exactly this reference; the storage
-// lives on while other tensors (views, module parameters, autograd) still hold it.
-struct TensorBox {
-  at::Tensor tensor;
-  const void* storageKey = nullptr;  // storage this box was registered under, for byte accounting
-};
-
-// Wraps `tensor` in a new JS handle (an External); an undefined tensor becomes null.
+// A JS handle is a number naming a slot of a native table that holds one at::Tensor reference
+// (with a generation, so a stale handle is reported, never misread). Numbers cost V8 nothing to
+// create or collect, unlike an External with a finalizer; the JS side adds a GC safety net only
+// for tensors that no scope owns. Disposing drops exactly this reference: the storage lives on
+// while views, module parameters or autograd still hold it.
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
 
 // The tensor behind a JS handle. Throws a TypeError naming `what` for a non-handle and an Error
 // for a handle that was disposed.
-const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what);
+at::Tensor unwrapTensor(const Napi::Value& value, const char* what);
 
-// True when `value` is a tensor handle (disposed or not).
-bool isTensorHandle(const Napi::Value& value);
 
 // Converts a libtorch error into a JS Error: the first line is the message, the rest (libtorch's
 // context lines) goes to `error.detail`.

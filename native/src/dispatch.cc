@@ -41,10 +41,27 @@ struct ArgSpec {
   c10::optional<c10::IValue> defaultValue;
 };
 
+// Unboxed calls for the most frequent signatures (elementwise and matrix ops): they skip the
+// IValue stack, which is most of the per-call cost of a tiny op.
+using UnaryFn = at::Tensor(const at::Tensor&);
+using BinaryFn = at::Tensor(const at::Tensor&, const at::Tensor&);
+using BinaryAlphaFn = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&);
+using ScalarFn = at::Tensor(const at::Tensor&, const at::Scalar&);
+using ScalarAlphaFn = at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&);
+
+struct FastPaths {
+  c10::optional<c10::TypedOperatorHandle<UnaryFn>> unary;
+  c10::optional<c10::TypedOperatorHandle<BinaryFn>> binary;
+  c10::optional<c10::TypedOperatorHandle<BinaryAlphaFn>> binaryAlpha;
+  c10::optional<c10::TypedOperatorHandle<ScalarFn>> scalar;
+  c10::optional<c10::TypedOperatorHandle<ScalarAlphaFn>> scalarAlpha;
+};
+
 struct OpEntry {
   c10::OperatorHandle handle;
   std::string displayName;
   std::vector<ArgSpec> args;
+  FastPaths fast;
 };
 
 std::vector<OpEntry>& operators() {
@@ -128,7 +145,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& spec, cons
   }
   switch (spec.kind) {
     case Kind::Tensor:
-      if (!isTensorHandle(v)) argError(env, op, spec, "must be a Tensor");
+      if (!v.IsNumber()) argError(env, op, spec, "must be a Tensor");
       return unwrapTensor(v, spec.name.c_str());
     case Kind::Int: return toInt(env, op, spec, v);
     case Kind::Float:
@@ -257,6 +274,39 @@ std::string overloadsOf(const std::string& name) {
   return out.empty() ? " (none: no operator has this name)" : out;
 }
 
+template <class Fn>
+c10::optional<c10::TypedOperatorHandle<Fn>> typedIfMatches(const c10::OperatorHandle& handle) {
+  try {
+    return handle.typed<Fn>();
+  } catch (const c10::Error&) {
+    return c10::nullopt;  // the C++ signature differs (e.g. SymInt): the boxed path serves it
+  }
+}
+
+// Picks an unboxed path when the schema is one of the fast shapes: Tensor and Scalar arguments
+// only, one Tensor result, no mutation (in-place ops return a reference and take the boxed path).
+FastPaths fastPathsFor(const c10::OperatorHandle& handle, const std::vector<ArgSpec>& args) {
+  FastPaths fast;
+  const c10::FunctionSchema& schema = handle.schema();
+  if (schema.is_mutable() || schema.returns().size() != 1 ||
+      schema.returns()[0].type()->kind() != c10::TypeKind::TensorType) {
+    return fast;
+  }
+  std::string shape;
+  for (const ArgSpec& arg : args) {
+    if (arg.optional) return fast;
+    if (arg.kind == Kind::Tensor) shape += 'T';
+    else if (arg.kind == Kind::Scalar) shape += 'S';
+    else return fast;
+  }
+  if (shape == "T") fast.unary = typedIfMatches<UnaryFn>(handle);
+  else if (shape == "TT") fast.binary = typedIfMatches<BinaryFn>(handle);
+  else if (shape == "TTS") fast.binaryAlpha = typedIfMatches<BinaryAlphaFn>(handle);
+  else if (shape == "TS") fast.scalar = typedIfMatches<ScalarFn>(handle);
+  else if (shape == "TSS") fast.scalarAlpha = typedIfMatches<ScalarAlphaFn>(handle);
+  return fast;
+}
+
 // resolveOp(name: string, overload: string) -> id
 Napi::Value resolveOp(const Napi::CallbackInfo& info) {
   static std::unordered_map<std::string, uint32_t> ids;
@@ -272,6 +322,7 @@ Napi::Value resolveOp(const Napi::CallbackInfo& info) {
   }
   OpEntry entry{*handle, overload.empty() ? name : key, {}};
   for (const auto& arg : handle->schema().arguments()) entry.args.push_back(specOf(arg));
+  entry.fast = fastPathsFor(entry.handle, entry.args);
   auto& ops = operators();
   uint32_t id = static_cast<uint32_t>(ops.size());
   ops.push_back(std::move(entry));
@@ -279,9 +330,47 @@ Napi::Value resolveOp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), id);
 }
 
+Napi::Value argAt(const Napi::CallbackInfo& info, size_t i) {
+  return i + 1 < info.Length() ? info[i + 1] : info.Env().Undefined();
+}
+
+at::Tensor tensorAt(const Napi::CallbackInfo& info, const OpEntry& op, size_t i) {
+  Napi::Value v = argAt(info, i);
+  if (v.IsUndefined() || v.IsNull()) argError(info.Env(), op, op.args[i], "is required");
+  if (!v.IsNumber()) argError(info.Env(), op, op.args[i], "must be a Tensor");
+  return unwrapTensor(v, op.args[i].name.c_str());
+}
+
+at::Scalar scalarAt(const Napi::CallbackInfo& info, const OpEntry& op, size_t i) {
+  return toIValue(info.Env(), op, op.args[i], argAt(info, i)).toScalar();
+}
+
+// The unboxed call for this op's signature, or an undefined tensor when it has none. Arguments
+// are converted into locals first so that errors name the first bad argument (C++ leaves the
+// evaluation order of call arguments unspecified).
+at::Tensor callFast(const Napi::CallbackInfo& info, const OpEntry& op) {
+  const FastPaths& f = op.fast;
+  at::Tensor self = tensorAt(info, op, 0);
+  if (f.unary) return f.unary->call(self);
+  if (f.binary || f.binaryAlpha) {
+    at::Tensor other = tensorAt(info, op, 1);
+    if (f.binary) return f.binary->call(self, other);
+    return f.binaryAlpha->call(self, other, scalarAt(info, op, 2));
+  }
+  at::Scalar first = scalarAt(info, op, 1);
+  if (f.scalar) return f.scalar->call(self, first);
+  return f.scalarAlpha->call(self, first, scalarAt(info, op, 2));
+}
+
+bool hasFastPath(const OpEntry& op) {
+  const FastPaths& f = op.fast;
+  return f.unary || f.binary || f.binaryAlpha || f.scalar || f.scalarAlpha;
+}
+
 // call(id, ...args) -> result: a Tensor handle, a number, or an array for several returns.
 Napi::Value call(const Napi::CallbackInfo& info) {
   const OpEntry& op = entryArg(info);
+  if (hasFastPath(op) && info.Length() - 1 <= op.args.size()) return wrapTensor(info.Env(), callFast(info, op));
   torch::jit::Stack stack = buildStack(info, op);
   op.handle.callBoxed(stack);
   if (stack.empty()) return info.Env().Undefined();

@@ -1,6 +1,7 @@
 // Tensor handles, their memory accounting, and moving data between JS typed arrays and tensors.
 #include "common.h"
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -16,8 +17,21 @@ struct StorageEntry {
   bool onCpu = true;
 };
 
-struct MemoryRegistry {
+struct Slot {
+  at::Tensor tensor;
+  uint32_t generation = 1;
+  const void* storageKey = nullptr;  // storage this slot was counted under
+};
+
+// Handle = generation * kSlotSpace + index. Generations start at 1, so small integers are never
+// valid handles, and a slot's generation grows on every release, so a stale handle never names
+// the slot's next tensor.
+constexpr double kSlotSpace = 4194304.0;  // 2^22 slots
+
+struct HandleTable {
   std::mutex mutex;
+  std::vector<Slot> slots;
+  std::vector<uint32_t> freeSlots;
   std::unordered_map<const void*, StorageEntry> storages;
   int64_t liveTensors = 0;
   int64_t cpuBytes = 0;
@@ -25,66 +39,65 @@ struct MemoryRegistry {
   int64_t reclaimedByGc = 0;
 };
 
-MemoryRegistry& registry() {
-  static MemoryRegistry instance;
+HandleTable& table() {
+  static HandleTable instance;
   return instance;
 }
 
-// Returns the bytes newly counted on the CPU (for V8's external-memory hint).
-int64_t track(TensorBox& box) {
-  auto& reg = registry();
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  reg.liveTensors += 1;
-  const at::Tensor& t = box.tensor;
-  if (!t.has_storage()) return 0;
-  const c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
+// Counts the slot's storage; returns the CPU bytes newly held (for V8's external-memory hint).
+int64_t countStorage(HandleTable& t, Slot& slot) {
+  if (!slot.tensor.has_storage()) return 0;
+  const c10::StorageImpl* impl = slot.tensor.storage().unsafeGetStorageImpl();
   if (impl == nullptr) return 0;
-  box.storageKey = impl;
-  StorageEntry& entry = reg.storages[impl];
+  slot.storageKey = impl;
+  StorageEntry& entry = t.storages[impl];
   if (entry.handles++ > 0) return 0;
   entry.bytes = static_cast<int64_t>(impl->nbytes());
   entry.onCpu = impl->device().is_cpu();
-  (entry.onCpu ? reg.cpuBytes : reg.deviceBytes) += entry.bytes;
+  (entry.onCpu ? t.cpuBytes : t.deviceBytes) += entry.bytes;
   return entry.onCpu ? entry.bytes : 0;
 }
 
 // Returns the CPU bytes no longer held by any handle.
-int64_t untrack(TensorBox& box) {
-  auto& reg = registry();
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  reg.liveTensors -= 1;
-  if (box.storageKey == nullptr) return 0;
-  auto it = reg.storages.find(box.storageKey);
-  box.storageKey = nullptr;
-  if (it == reg.storages.end() || --it->second.handles > 0) return 0;
+int64_t uncountStorage(HandleTable& t, Slot& slot) {
+  if (slot.storageKey == nullptr) return 0;
+  auto it = t.storages.find(slot.storageKey);
+  slot.storageKey = nullptr;
+  if (it == t.storages.end() || --it->second.handles > 0) return 0;
   StorageEntry entry = it->second;
-  reg.storages.erase(it);
-  (entry.onCpu ? reg.cpuBytes : reg.deviceBytes) -= entry.bytes;
+  t.storages.erase(it);
+  (entry.onCpu ? t.cpuBytes : t.deviceBytes) -= entry.bytes;
   return entry.onCpu ? entry.bytes : 0;
 }
 
-void release(Napi::Env env, TensorBox& box) {
-  if (!box.tensor.defined()) return;
-  int64_t freed = untrack(box);
-  box.tensor.reset();
+// The slot a handle names, or null when it was released (or never existed).
+Slot* slotOf(HandleTable& t, const Napi::Value& value, const char* what) {
+  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), std::string("expected a Tensor for ") + what);
+  double handle = value.As<Napi::Number>().DoubleValue();
+  double generation = std::floor(handle / kSlotSpace);
+  double index = handle - generation * kSlotSpace;
+  if (!(index >= 0 && index < static_cast<double>(t.slots.size()))) return nullptr;
+  Slot& slot = t.slots[static_cast<size_t>(index)];
+  return slot.generation == generation && slot.tensor.defined() ? &slot : nullptr;
+}
+
+void release(Napi::Env env, const Napi::Value& handle, bool byGc) {
+  HandleTable& t = table();
+  int64_t freed = 0;
+  at::Tensor dropped;  // destroyed after the lock is released: freeing memory can take a while
+  {
+    std::lock_guard<std::mutex> lock(t.mutex);
+    Slot* slot = slotOf(t, handle, "dispose");
+    if (slot == nullptr) return;  // disposing twice is allowed
+    freed = uncountStorage(t, *slot);
+    dropped = std::move(slot->tensor);
+    slot->tensor.reset();
+    slot->generation += 1;
+    t.freeSlots.push_back(static_cast<uint32_t>(slot - t.slots.data()));
+    t.liveTensors -= 1;
+    if (byGc) t.reclaimedByGc += 1;
+  }
   if (freed > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -freed);
-}
-
-// The safety net for handles that were never disposed: runs when V8 collects the handle.
-void finalizeBox(Napi::Env env, TensorBox* box) {
-  if (box->tensor.defined()) {
-    std::lock_guard<std::mutex> lock(registry().mutex);
-    registry().reclaimedByGc += 1;
-  }
-  release(env, *box);
-  delete box;
-}
-
-TensorBox* boxOf(const Napi::Value& value, const char* what) {
-  if (!value.IsExternal()) {
-    throw Napi::TypeError::New(value.Env(), std::string("expected a Tensor for ") + what);
-  }
-  return value.As<Napi::External<TensorBox>>().Data();
 }
 
 at::ScalarType scalarTypeArg(const Napi::Value& value) {
@@ -182,13 +195,16 @@ Napi::Value isContiguous(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), unwrapTensor(info[0], "isContiguous").is_contiguous(format));
 }
 
+// dispose(handle, byGc?): drops the handle's reference; `byGc` counts a safety-net release.
 Napi::Value dispose(const Napi::CallbackInfo& info) {
-  release(info.Env(), *boxOf(info[0], "dispose"));
+  release(info.Env(), info[0], info[1].ToBoolean().Value());
   return info.Env().Undefined();
 }
 
 Napi::Value isDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !boxOf(info[0], "isDisposed")->tensor.defined());
+  HandleTable& t = table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  return Napi::Boolean::New(info.Env(), slotOf(t, info[0], "isDisposed") == nullptr);
 }
 
 // Two handles that hold the same tensor object (not merely the same storage).
@@ -200,7 +216,7 @@ Napi::Value sameTensor(const Napi::CallbackInfo& info) {
 
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto& reg = registry();
+  HandleTable& reg = table();
   std::lock_guard<std::mutex> lock(reg.mutex);
   Napi::Object out = Napi::Object::New(env);
   out.Set("liveTensors", Napi::Number::New(env, static_cast<double>(reg.liveTensors)));
@@ -215,20 +231,36 @@ Napi::Value memoryStats(const Napi::CallbackInfo& info) {
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) return env.Null();
-  auto* box = new TensorBox{std::move(tensor)};
-  int64_t added = track(*box);
+  HandleTable& t = table();
+  int64_t added = 0;
+  double handle = 0;
+  {
+    std::lock_guard<std::mutex> lock(t.mutex);
+    uint32_t index;
+    if (t.freeSlots.empty()) {
+      index = static_cast<uint32_t>(t.slots.size());
+      if (index >= kSlotSpace) throw Napi::Error::New(env, "too many live tensors (4M handles): dispose tensors or use tidy()");
+      t.slots.emplace_back();
+    } else {
+      index = t.freeSlots.back();
+      t.freeSlots.pop_back();
+    }
+    Slot& slot = t.slots[index];
+    slot.tensor = std::move(tensor);
+    added = countStorage(t, slot);
+    t.liveTensors += 1;
+    handle = slot.generation * kSlotSpace + index;
+  }
   if (added > 0) Napi::MemoryManagement::AdjustExternalMemory(env, added);
-  return Napi::External<TensorBox>::New(env, box, finalizeBox);
+  return Napi::Number::New(env, handle);
 }
 
-bool isTensorHandle(const Napi::Value& value) { return value.IsExternal(); }
-
-const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
-  TensorBox* box = boxOf(value, what);
-  if (!box->tensor.defined()) {
-    throw Napi::Error::New(value.Env(), std::string("Tensor used after dispose() (in ") + what + ")");
-  }
-  return box->tensor;
+at::Tensor unwrapTensor(const Napi::Value& value, const char* what) {
+  HandleTable& t = table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  Slot* slot = slotOf(t, value, what);
+  if (slot == nullptr) throw Napi::Error::New(value.Env(), std::string("Tensor used after dispose() (in ") + what + ")");
+  return slot->tensor;
 }
 
 void registerTensorFunctions(Napi::Env env, Napi::Object exports) {

@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque reference to one native at::Tensor. */
-export type Handle = { readonly __handle: unique symbol };
+/** An opaque reference to one native at::Tensor (a number naming a slot of the addon's table). */
+export type Handle = number & { readonly __handle: unique symbol };
 
 export interface MemoryStats {
   /** Tensor handles alive on the JS side. */
@@ -36,7 +36,8 @@ export interface NativeAddon {
   dtype(h: Handle): number;
   device(h: Handle): string;
   isContiguous(h: Handle, memoryFormat: number): boolean;
-  dispose(h: Handle): void;
+  /** Drops the handle's reference; `byGc` marks a release by the garbage-collection safety net. */
+  dispose(h: Handle, byGc?: boolean): void;
   isDisposed(h: Handle): boolean;
   sameTensor(a: Handle, b: Handle): boolean;
   memoryStats(): MemoryStats;

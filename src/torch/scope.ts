@@ -8,18 +8,24 @@ export interface Disposable {
   dispose(): void;
   /** Set when the object must outlive every enclosing scope (see `keep`). */
   kept?: boolean;
+  /** Called when no scope owns the object any more: it then relies on its own safety net. */
+  leaveScopes?(): void;
 }
 
 const scopes: Disposable[][] = [];
 
-/** Called by every tensor constructor: the innermost open scope takes ownership. */
-export function trackInScope(item: Disposable): void {
-  scopes[scopes.length - 1]?.push(item);
+/** Called by every tensor constructor: the innermost open scope takes ownership. Returns false
+ * when no scope is open. */
+export function trackInScope(item: Disposable): boolean {
+  const scope = scopes[scopes.length - 1];
+  scope?.push(item);
+  return scope !== undefined;
 }
 
 /** Marks `item` as surviving all enclosing `tidy` scopes; its owner disposes it explicitly. */
 export function keep<T extends Disposable>(item: T): T {
   item.kept = true;
+  item.leaveScopes?.();
   return item;
 }
 
@@ -58,8 +64,10 @@ export function tidy<T>(fn: () => T): T {
     collectResult(result, survivors);
     const parent = scopes[scopes.length - 1];
     for (const item of scope) {
-      if (survivors.has(item)) parent?.push(item);
-      else if (!item.kept) item.dispose();
+      if (item.kept) continue;
+      if (!survivors.has(item)) item.dispose();
+      else if (parent) parent.push(item);
+      else item.leaveScopes?.();
     }
   }
 }

@@ -25,15 +25,28 @@ export type Device = string;
 
 export type Scalar = number | boolean;
 
+// The safety net for tensors that are never disposed: when V8 collects one, its native reference
+// is dropped (and counted in memoryStats().reclaimedByGc). Registering costs about as much as a tiny
+// op, so only tensors that no tidy scope owns are registered: a scope frees its tensors anyway.
+const collected = new FinalizationRegistry<Handle>((handle) => native.dispose(handle, true));
+
 export class Tensor implements Disposable {
   kept?: boolean;
   #handle: Handle;
   #disposed = false;
+  #inSafetyNet = false;
 
   /** Wraps a native handle; the new tensor belongs to the innermost `tidy` scope, if any. */
   constructor(handle: Handle) {
     this.#handle = handle;
-    trackInScope(this);
+    if (!trackInScope(this)) this.leaveScopes();
+  }
+
+  /** No scope owns this tensor any more: the garbage collector will free it if nothing else does. */
+  leaveScopes(): void {
+    if (this.#inSafetyNet || this.#disposed) return;
+    this.#inSafetyNet = true;
+    collected.register(this, this.#handle, this);
   }
 
   /** The native handle, for passing to operators. Throws once the tensor is disposed. */
@@ -48,6 +61,7 @@ export class Tensor implements Disposable {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    if (this.#inSafetyNet) collected.unregister(this);
     native.dispose(this.#handle);
   }
 
