@@ -7,7 +7,7 @@ import type { DType } from '../dtype.js';
 import { itemSize } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { contiguous } from '../ops/convert.js';
-import { permute, view } from '../ops/shape.js';
+import { permute } from '../ops/shape.js';
 import { AtomicFile, writeFileAtomic } from './atomic-write.js';
 import { readExactly, readSlices, SequentialWriter, writeAll } from './file-bytes.js';
 import { tensorFromPieces, writeTensorBytes } from './storage.js';
@@ -142,11 +142,6 @@ export class NpyReader {
     this.#fd = openSync(path, 'r');
     try {
       this.header = readHeader(this.#fd, path);
-      if (this.header.fortranOrder && this.header.shape.length > 1) {
-        throw new Error(
-          `${path}: Fortran-ordered arrays cannot be read by rows; use readNpy, or save with np.ascontiguousarray`,
-        );
-      }
       if (this.header.dataOffset + this.#rowBytes() * this.rows > fstatSync(this.#fd).size) {
         throw new Error(`${path}: the file is shorter than its header says (truncated?)`);
       }
@@ -178,14 +173,24 @@ export class NpyReader {
     }
   }
 
-  /** Rows [start, end) as a tensor of shape [end - start, ...rowShape] (numeric arrays). */
+  /**
+   * Rows [start, end) as a tensor of shape [end - start, ...rowShape] (numeric arrays). A
+   * Fortran-ordered array can only be read whole, since its rows are not contiguous in the file.
+   */
   read(start = 0, end = this.rows): Tensor {
     const element = this.header.element;
     if (!('dtype' in element)) throw new Error(`${this.path}: holds strings ('<U${element.unicode}'); use readStrings`);
     this.#check(start, end);
+    const fortran = this.header.fortranOrder && this.header.shape.length > 1;
+    if (fortran && (start !== 0 || end !== this.rows)) {
+      throw new Error(
+        `${this.path}: a Fortran-ordered array cannot be read by row ranges; save it with np.ascontiguousarray`,
+      );
+    }
     const shape = this.header.shape.length === 0 ? [] : [end - start, ...this.rowShape];
     const rowBytes = this.#rowBytes();
-    return tensorFromPieces(element.dtype, shape, (sliceBytes, consume) =>
+    // Fortran order is C order of the reversed shape: read that, then reverse the axes.
+    const stored = tensorFromPieces(element.dtype, fortran ? [...shape].reverse() : shape, (sliceBytes, consume) =>
       readSlices(
         this.#fd,
         this.path,
@@ -195,6 +200,15 @@ export class NpyReader {
         consume,
       ),
     );
+    if (!fortran) return stored;
+    const reversed = permute(
+      stored,
+      shape.map((_, i) => shape.length - 1 - i),
+    );
+    const result = contiguous(reversed);
+    stored.dispose();
+    reversed.dispose();
+    return result;
   }
 
   /** Elements of rows [start, end) of a unicode string array, in row-major order. */
@@ -222,19 +236,7 @@ export class NpyReader {
 export function readNpy(path: string): Tensor | string[] {
   const reader = new NpyReader(path);
   try {
-    if ('unicode' in reader.header.element) return reader.readStrings();
-    if (!reader.header.fortranOrder || reader.header.shape.length < 2) return reader.read();
-    // Fortran order is C order of the reversed shape: read that, then transpose all axes.
-    const reversed = [...reader.header.shape].reverse();
-    const flat = reader.read();
-    const stored = view(flat, reversed);
-    const transposed = permute(
-      stored,
-      reversed.map((_, i) => reversed.length - 1 - i),
-    );
-    const result = contiguous(transposed);
-    for (const t of [flat, stored, transposed]) t.dispose();
-    return result;
+    return 'unicode' in reader.header.element ? reader.readStrings() : reader.read();
   } finally {
     reader.close();
   }
