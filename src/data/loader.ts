@@ -49,20 +49,27 @@ export interface Batch {
 /** Worker threads with their own message routing; each is referenced only while it has work, so an
  * idle pool never keeps the process alive. */
 class WorkerPool {
-  private readonly workers: { worker: Worker; pending: Map<number, (r: BatchResult) => void> }[];
+  private readonly workers: {
+    worker: Worker;
+    pending: Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void }>;
+  }[];
   private nextId = 0;
   private failed: Error | null = null;
 
   constructor(count: number, config: WorkerConfig) {
     this.workers = Array.from({ length: count }, () => {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config });
-      const pending = new Map<number, (r: BatchResult) => void>();
+      const pending = new Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void }>();
       worker.on('message', (result: BatchResult) => {
-        pending.get(result.id)?.(result);
+        pending.get(result.id)?.resolve(result);
         pending.delete(result.id);
         if (pending.size === 0) worker.unref();
       });
-      worker.on('error', (error) => (this.failed = error));
+      worker.on('error', (error) => {
+        this.failed = error;
+        for (const { reject } of pending.values()) reject(new Error(`a loader worker died: ${error.message}`));
+        pending.clear();
+      });
       worker.unref();
       return { worker, pending };
     });
@@ -77,8 +84,7 @@ class WorkerPool {
       samples: samples.map(({ index, path, label }) => ({ index, path, label })),
     };
     return new Promise((resolve, reject) => {
-      slot.pending.set(request.id, resolve);
-      slot.worker.once('error', reject);
+      slot.pending.set(request.id, { resolve, reject });
       slot.worker.ref();
       slot.worker.postMessage(request);
     });

@@ -13,6 +13,8 @@ const [outH, outW] = config.outputSize;
 const imageBytes = outH * outW * 3;
 // Parallelism comes from many images at once, not from threads inside one image's operations.
 sharp.concurrency(1);
+// Every image is seen once per epoch: libvips' operation cache would only hold memory.
+sharp.cache(false);
 
 /** The outputs of one sample: `copies` transformed images, each with its label. */
 async function transformSample(
