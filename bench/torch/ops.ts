@@ -49,19 +49,41 @@ function tinyOpMicros(): number {
   return ((performance.now() - start) / tinyIterations) * 1000;
 }
 
+/** The same op inside tidy, as a training step runs it: results are freed by the scope. */
+function tinyOpInTidyMicros(): number {
+  const a = torch.ones([1]);
+  const b = torch.ones([1]);
+  const perScope = 1000;
+  const start = performance.now();
+  for (let i = 0; i < tinyIterations / perScope; i++) {
+    torch.tidy(() => {
+      for (let j = 0; j < perScope; j++) torch.add(a, b);
+    });
+  }
+  return ((performance.now() - start) / tinyIterations) * 1000;
+}
+
 function convBlockImagesPerSecond(block: Block): number {
   torch.manualSeed(0);
   const { batch: n, channels: c, size: h } = block;
   const memoryFormat = block.channels_last ? 'channelsLast' : 'contiguous';
   const x = torch.keep(torch.randn([n, c, h, h], { device }).contiguous(memoryFormat));
-  const w = torch.keep(torch.tidy(() => torch.randn([c, c, 3, 3], { device }).mul(0.05).contiguous(memoryFormat)).requiresGrad_(true));
+  const w = torch.keep(
+    torch.tidy(() => torch.randn([c, c, 3, 3], { device }).mul(0.05).contiguous(memoryFormat)).requiresGrad_(true),
+  );
   const gamma = torch.keep(torch.ones([c], { device, requiresGrad: true }));
   const beta = torch.keep(torch.zeros([c], { device, requiresGrad: true }));
   const mean = torch.keep(torch.zeros([c], { device }));
   const variance = torch.keep(torch.ones([c], { device }));
   const step = (): void =>
     torch.tidy(() => {
-      const y = F.relu(F.batchNorm(F.conv2d(x, w, null, { padding: 1 }), mean, variance, { weight: gamma, bias: beta, training: true }));
+      const y = F.relu(
+        F.batchNorm(F.conv2d(x, w, null, { padding: 1 }), mean, variance, {
+          weight: gamma,
+          bias: beta,
+          training: true,
+        }),
+      );
       y.sum().backward();
       for (const p of [w, gamma, beta]) p.grad = null;
     });
@@ -77,7 +99,12 @@ function convBlockImagesPerSecond(block: Block): number {
 }
 
 function runPyTorch(): { tinyOpUs: number; convBlock: number[]; torch: string } {
-  const script = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'bench', 'peers', 'torch_ops.py');
+  const script = join(
+    resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
+    'bench',
+    'peers',
+    'torch_ops.py',
+  );
   const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
   const config = JSON.stringify({ threads, device, tinyIterations, blocks });
   const result = spawnSync(python, [script, config], { encoding: 'utf8' });
@@ -86,11 +113,22 @@ function runPyTorch(): { tinyOpUs: number; convBlock: number[]; torch: string } 
 }
 
 torch.setNumThreads(threads);
-const ours = { tinyOpUs: tinyOpMicros(), convBlock: blocks.map(convBlockImagesPerSecond) };
+const ours = {
+  tinyOpUs: tinyOpMicros(),
+  tinyOpInTidyUs: tinyOpInTidyMicros(),
+  convBlock: blocks.map(convBlockImagesPerSecond),
+};
 const peer = runPyTorch();
 
-console.log(`device ${device}, ${threads} threads; ours: libtorch ${torch.buildInfo().torchVersion}, peer: PyTorch ${peer.torch}`);
-console.log(`tiny op (add, 1 element): ours ${ours.tinyOpUs.toFixed(2)} us/op, PyTorch ${peer.tinyOpUs.toFixed(2)} us/op, ratio ${(peer.tinyOpUs / ours.tinyOpUs).toFixed(2)}x (>1: ours has less overhead)`);
+console.log(
+  `device ${device}, ${threads} threads; ours: libtorch ${torch.buildInfo().torchVersion}, peer: PyTorch ${peer.torch}`,
+);
+console.log(
+  `tiny op (add, 1 element) + dispose: ours ${ours.tinyOpUs.toFixed(2)} us/op, PyTorch ${peer.tinyOpUs.toFixed(2)} us/op, ratio ${(peer.tinyOpUs / ours.tinyOpUs).toFixed(2)}x (>1: ours has less overhead)`,
+);
+console.log(
+  `tiny op inside tidy: ours ${ours.tinyOpInTidyUs.toFixed(2)} us/op, PyTorch ${peer.tinyOpUs.toFixed(2)} us/op, ratio ${(peer.tinyOpUs / ours.tinyOpInTidyUs).toFixed(2)}x`,
+);
 blocks.forEach((block, i) => {
   const label = `conv3x3+bn+relu fwd+bwd, batch ${block.batch}, ${block.channels}ch, ${block.size}x${block.size}${block.channels_last ? ', channels-last' : ''}`;
   const a = ours.convBlock[i]!;

@@ -251,8 +251,16 @@ const OpEntry& entryArg(const Napi::CallbackInfo& info) {
   return ops[id];
 }
 
+// Arguments given: trailing undefineds do not count (the TS layer passes a fixed number of
+// arguments, leaving the rest undefined, which avoids allocating an array per call).
+size_t givenArgs(const Napi::CallbackInfo& info) {
+  size_t n = info.Length();
+  while (n > 1 && info[n - 1].IsUndefined()) --n;
+  return n - 1;
+}
+
 torch::jit::Stack buildStack(const Napi::CallbackInfo& info, const OpEntry& op) {
-  size_t given = info.Length() - 1;
+  size_t given = givenArgs(info);
   if (given > op.args.size()) {
     throw Napi::TypeError::New(info.Env(), op.displayName + " takes at most " + std::to_string(op.args.size()) +
                                                " arguments but got " + std::to_string(given));
@@ -370,7 +378,7 @@ bool hasFastPath(const OpEntry& op) {
 // call(id, ...args) -> result: a Tensor handle, a number, or an array for several returns.
 Napi::Value call(const Napi::CallbackInfo& info) {
   const OpEntry& op = entryArg(info);
-  if (hasFastPath(op) && info.Length() - 1 <= op.args.size()) return wrapTensor(info.Env(), callFast(info, op));
+  if (hasFastPath(op) && givenArgs(info) <= op.args.size()) return wrapTensor(info.Env(), callFast(info, op));
   torch::jit::Stack stack = buildStack(info, op);
   op.handle.callBoxed(stack);
   if (stack.empty()) return info.Env().Undefined();

@@ -4,23 +4,15 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
-#include <unordered_map>
+#include <unordered_set>
 
 namespace cf {
 namespace {
 
-// Bytes are counted per storage, not per handle: a view and its base share one storage, and
-// counting both would overstate memory (and the pressure reported to V8).
-struct StorageEntry {
-  int64_t handles = 0;
-  int64_t bytes = 0;
-  bool onCpu = true;
-};
-
 struct Slot {
   at::Tensor tensor;
   uint32_t generation = 1;
-  const void* storageKey = nullptr;  // storage this slot was counted under
+  int64_t hintedBytes = 0;  // CPU bytes this slot reported to V8 as external memory
 };
 
 // Handle = generation * kSlotSpace + index. Generations start at 1, so small integers are never
@@ -28,15 +20,17 @@ struct Slot {
 // the slot's next tensor.
 constexpr double kSlotSpace = 4194304.0;  // 2^22 slots
 
+// V8 is told about external memory in steps of this size rather than per tensor: the hint only
+// steers when V8 collects garbage, and a call per tiny tensor would cost as much as the op.
+constexpr int64_t kHintStep = 1 << 20;
+
 struct HandleTable {
   std::mutex mutex;
   std::vector<Slot> slots;
   std::vector<uint32_t> freeSlots;
-  std::unordered_map<const void*, StorageEntry> storages;
   int64_t liveTensors = 0;
-  int64_t cpuBytes = 0;
-  int64_t deviceBytes = 0;
   int64_t reclaimedByGc = 0;
+  int64_t unreportedBytes = 0;  // external-memory change not yet passed to V8
 };
 
 HandleTable& table() {
@@ -44,30 +38,27 @@ HandleTable& table() {
   return instance;
 }
 
-// Counts the slot's storage; returns the CPU bytes newly held (for V8's external-memory hint).
-int64_t countStorage(HandleTable& t, Slot& slot) {
-  if (!slot.tensor.has_storage()) return 0;
-  const c10::StorageImpl* impl = slot.tensor.storage().unsafeGetStorageImpl();
-  if (impl == nullptr) return 0;
-  slot.storageKey = impl;
-  StorageEntry& entry = t.storages[impl];
-  if (entry.handles++ > 0) return 0;
-  entry.bytes = static_cast<int64_t>(impl->nbytes());
-  entry.onCpu = impl->device().is_cpu();
-  (entry.onCpu ? t.cpuBytes : t.deviceBytes) += entry.bytes;
-  return entry.onCpu ? entry.bytes : 0;
+// The bytes of a tensor's storage when this handle is its only owner (a fresh op result): the
+// memory that disposing the handle frees. Shared storages are not hinted again.
+int64_t ownedCpuBytes(const at::Tensor& tensor) {
+  if (!tensor.has_storage() || !tensor.device().is_cpu()) return 0;
+  const c10::Storage& storage = tensor.storage();
+  return storage.use_count() == 1 ? static_cast<int64_t>(storage.nbytes()) : 0;
 }
 
-// Returns the CPU bytes no longer held by any handle.
-int64_t uncountStorage(HandleTable& t, Slot& slot) {
-  if (slot.storageKey == nullptr) return 0;
-  auto it = t.storages.find(slot.storageKey);
-  slot.storageKey = nullptr;
-  if (it == t.storages.end() || --it->second.handles > 0) return 0;
-  StorageEntry entry = it->second;
-  t.storages.erase(it);
-  (entry.onCpu ? t.cpuBytes : t.deviceBytes) -= entry.bytes;
-  return entry.onCpu ? entry.bytes : 0;
+// Passes accumulated external-memory changes to V8 once they are worth a call. Must be called
+// without the table lock held: V8 may start a garbage collection from it.
+void hintV8(Napi::Env env, int64_t delta) {
+  HandleTable& t = table();
+  int64_t pending;
+  {
+    std::lock_guard<std::mutex> lock(t.mutex);
+    t.unreportedBytes += delta;
+    if (t.unreportedBytes < kHintStep && t.unreportedBytes > -kHintStep) return;
+    pending = t.unreportedBytes;
+    t.unreportedBytes = 0;
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, pending);
 }
 
 // The slot a handle names, or null when it was released (or never existed).
@@ -89,7 +80,8 @@ void release(Napi::Env env, const Napi::Value& handle, bool byGc) {
     std::lock_guard<std::mutex> lock(t.mutex);
     Slot* slot = slotOf(t, handle, "dispose");
     if (slot == nullptr) return;  // disposing twice is allowed
-    freed = uncountStorage(t, *slot);
+    freed = slot->hintedBytes;
+    slot->hintedBytes = 0;
     dropped = std::move(slot->tensor);
     slot->tensor.reset();
     slot->generation += 1;
@@ -97,7 +89,7 @@ void release(Napi::Env env, const Napi::Value& handle, bool byGc) {
     t.liveTensors -= 1;
     if (byGc) t.reclaimedByGc += 1;
   }
-  if (freed > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -freed);
+  if (freed > 0) hintV8(env, -freed);
 }
 
 at::ScalarType scalarTypeArg(const Napi::Value& value) {
@@ -214,16 +206,26 @@ Napi::Value sameTensor(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), a.is_same(b));
 }
 
+// Exact figures, computed on demand by visiting every live handle (each storage counted once):
+// this keeps creating and disposing handles free of bookkeeping.
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  HandleTable& reg = table();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  HandleTable& t = table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  std::unordered_set<const c10::StorageImpl*> seen;
+  int64_t cpuBytes = 0, deviceBytes = 0;
+  for (const Slot& slot : t.slots) {
+    if (!slot.tensor.defined() || !slot.tensor.has_storage()) continue;
+    const c10::StorageImpl* impl = slot.tensor.storage().unsafeGetStorageImpl();
+    if (impl == nullptr || !seen.insert(impl).second) continue;
+    (impl->device().is_cpu() ? cpuBytes : deviceBytes) += static_cast<int64_t>(impl->nbytes());
+  }
   Napi::Object out = Napi::Object::New(env);
-  out.Set("liveTensors", Napi::Number::New(env, static_cast<double>(reg.liveTensors)));
-  out.Set("liveStorages", Napi::Number::New(env, static_cast<double>(reg.storages.size())));
-  out.Set("cpuBytes", Napi::Number::New(env, static_cast<double>(reg.cpuBytes)));
-  out.Set("deviceBytes", Napi::Number::New(env, static_cast<double>(reg.deviceBytes)));
-  out.Set("reclaimedByGc", Napi::Number::New(env, static_cast<double>(reg.reclaimedByGc)));
+  out.Set("liveTensors", Napi::Number::New(env, static_cast<double>(t.liveTensors)));
+  out.Set("liveStorages", Napi::Number::New(env, static_cast<double>(seen.size())));
+  out.Set("cpuBytes", Napi::Number::New(env, static_cast<double>(cpuBytes)));
+  out.Set("deviceBytes", Napi::Number::New(env, static_cast<double>(deviceBytes)));
+  out.Set("reclaimedByGc", Napi::Number::New(env, static_cast<double>(t.reclaimedByGc)));
   return out;
 }
 
@@ -247,11 +249,11 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
     }
     Slot& slot = t.slots[index];
     slot.tensor = std::move(tensor);
-    added = countStorage(t, slot);
+    added = slot.hintedBytes = ownedCpuBytes(slot.tensor);
     t.liveTensors += 1;
     handle = slot.generation * kSlotSpace + index;
   }
-  if (added > 0) Napi::MemoryManagement::AdjustExternalMemory(env, added);
+  if (added > 0) hintV8(env, added);
   return Napi::Number::New(env, handle);
 }
 

@@ -4,6 +4,7 @@
 import { native, type Handle } from './native.js';
 
 const declared: Op[] = [];
+const MAX_ARGS = 9;
 
 export class Op {
   private id = -1;
@@ -16,6 +17,7 @@ export class Op {
     /** Schema argument names, in the order the TS layer passes them. */
     readonly argNames: readonly string[],
   ) {
+    if (argNames.length > MAX_ARGS) throw new Error(`${name}: the call methods pass at most ${MAX_ARGS} arguments`);
     declared.push(this);
   }
 
@@ -28,18 +30,52 @@ export class Op {
     return this.id;
   }
 
+  // The call methods take a fixed number of parameters rather than `...args`: a rest parameter
+  // and a spread would allocate arrays on every call, which costs as much as a tiny op's kernel.
+  // Unused trailing parameters stay undefined, which the addon treats as "not given".
+
   /** Calls the operator; tensors are passed as handles, `undefined` means the schema default. */
-  call(...args: unknown[]): unknown {
-    return native.call(this.id >= 0 ? this.id : this.resolve(), ...args);
+  call(
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+    e?: unknown,
+    f?: unknown,
+    g?: unknown,
+    h?: unknown,
+    i?: unknown,
+  ): unknown {
+    return native.call(this.id >= 0 ? this.id : this.resolve(), a, b, c, d, e, f, g, h, i);
   }
 
   /** Calls the operator for its side effect (in-place ops), creating no handle for the result. */
-  callDiscard(...args: unknown[]): void {
-    native.callDiscard(this.id >= 0 ? this.id : this.resolve(), ...args);
+  callDiscard(
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+    e?: unknown,
+    f?: unknown,
+    g?: unknown,
+    h?: unknown,
+    i?: unknown,
+  ): void {
+    native.callDiscard(this.id >= 0 ? this.id : this.resolve(), a, b, c, d, e, f, g, h, i);
   }
 
-  callHandle(...args: unknown[]): Handle {
-    return this.call(...args) as Handle;
+  callHandle(
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+    e?: unknown,
+    f?: unknown,
+    g?: unknown,
+    h?: unknown,
+    i?: unknown,
+  ): Handle {
+    return native.call(this.id >= 0 ? this.id : this.resolve(), a, b, c, d, e, f, g, h, i) as Handle;
   }
 }
 

@@ -15,3 +15,6 @@ export * from './runtime.js';
 export type { MemoryStats } from './native.js';
 export * as functional from './nn/functional.js';
 export { op, declaredOps, type Op } from './dispatch.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * as io from './io/index.js';

@@ -92,9 +92,10 @@ const ARANGE = op('aten::arange.start_step', ['start', 'end', 'step', 'dtype', '
 const LINSPACE = op('aten::linspace', ['start', 'end', 'steps', 'dtype', 'layout', 'device', 'pin_memory']);
 const EYE = op('aten::eye.m', ['n', 'm', 'dtype', 'layout', 'device', 'pin_memory']);
 
-function factory(options: CreateOptions, defaultDtype?: DType): [number | undefined, undefined, string | undefined] {
+/** The dtype code a factory passes (undefined: libtorch infers it, as arange does). */
+function dtypeArg(options: CreateOptions, defaultDtype?: DType): number | undefined {
   const dtype = options.dtype ?? defaultDtype;
-  return [dtype === undefined ? undefined : dtypeCode(dtype), undefined, options.device];
+  return dtype === undefined ? undefined : dtypeCode(dtype);
 }
 
 function created(t: Tensor, options: CreateOptions): Tensor {
@@ -103,33 +104,36 @@ function created(t: Tensor, options: CreateOptions): Tensor {
 }
 
 export function zeros(shape: number[], options: CreateOptions = {}): Tensor {
-  return created(wrap(ZEROS.callHandle(shape, ...factory(options, 'float32'))), options);
+  return created(wrap(ZEROS.callHandle(shape, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 export function ones(shape: number[], options: CreateOptions = {}): Tensor {
-  return created(wrap(ONES.callHandle(shape, ...factory(options, 'float32'))), options);
+  return created(wrap(ONES.callHandle(shape, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 /** Uninitialised memory: every element must be written before it is read. */
 export function empty(shape: number[], options: CreateOptions = {}): Tensor {
-  return created(wrap(EMPTY.callHandle(shape, ...factory(options, 'float32'))), options);
+  return created(wrap(EMPTY.callHandle(shape, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 export function full(shape: number[], value: number, options: CreateOptions = {}): Tensor {
-  return created(wrap(FULL.callHandle(shape, value, ...factory(options, 'float32'))), options);
+  return created(wrap(FULL.callHandle(shape, value, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 /** Uniform on [0, 1). */
 export function rand(shape: number[], options: CreateOptions = {}): Tensor {
-  return created(wrap(RAND.callHandle(shape, ...factory(options, 'float32'))), options);
+  return created(wrap(RAND.callHandle(shape, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 /** Standard normal. */
 export function randn(shape: number[], options: CreateOptions = {}): Tensor {
-  return created(wrap(RANDN.callHandle(shape, ...factory(options, 'float32'))), options);
+  return created(wrap(RANDN.callHandle(shape, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 /** Integers uniform on [low, high), int64 unless told otherwise. */
 export function randint(low: number, high: number, shape: number[], options: CreateOptions = {}): Tensor {
-  return created(wrap(RANDINT.callHandle(low, high, shape, ...factory(options, 'int64'))), options);
+  return created(
+    wrap(RANDINT.callHandle(low, high, shape, dtypeArg(options, 'int64'), undefined, options.device)),
+    options,
+  );
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, options: CreateOptions = {}): Tensor {
-  return created(wrap(RANDPERM.callHandle(n, ...factory(options, 'int64'))), options);
+  return created(wrap(RANDPERM.callHandle(n, dtypeArg(options, 'int64'), undefined, options.device)), options);
 }
 /**
  * Values from start to end (exclusive) by step, as torch.arange: integral arguments give int64,
@@ -137,13 +141,16 @@ export function randperm(n: number, options: CreateOptions = {}): Tensor {
  */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
   const [from, until] = end === undefined ? [0, start] : [start, end];
-  return created(wrap(ARANGE.callHandle(from, until, step, ...factory(options))), options);
+  return created(wrap(ARANGE.callHandle(from, until, step, dtypeArg(options), undefined, options.device)), options);
 }
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
-  return created(wrap(LINSPACE.callHandle(start, end, steps, ...factory(options, 'float32'))), options);
+  return created(
+    wrap(LINSPACE.callHandle(start, end, steps, dtypeArg(options, 'float32'), undefined, options.device)),
+    options,
+  );
 }
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
-  return created(wrap(EYE.callHandle(n, m, ...factory(options, 'float32'))), options);
+  return created(wrap(EYE.callHandle(n, m, dtypeArg(options, 'float32'), undefined, options.device)), options);
 }
 
 const ZEROS_LIKE = op('aten::zeros_like', ['self', 'dtype', 'layout', 'device', 'pin_memory', 'memory_format']);
@@ -159,14 +166,14 @@ const FULL_LIKE = op('aten::full_like', [
 ]);
 const EMPTY_LIKE = op('aten::empty_like', ['self', 'dtype', 'layout', 'device', 'pin_memory', 'memory_format']);
 export function zerosLike(self: Tensor, options: CreateOptions = {}): Tensor {
-  return created(wrap(ZEROS_LIKE.callHandle(self.handle, ...factory(options))), options);
+  return created(wrap(ZEROS_LIKE.callHandle(self.handle, dtypeArg(options), undefined, options.device)), options);
 }
 export function onesLike(self: Tensor, options: CreateOptions = {}): Tensor {
-  return created(wrap(ONES_LIKE.callHandle(self.handle, ...factory(options))), options);
+  return created(wrap(ONES_LIKE.callHandle(self.handle, dtypeArg(options), undefined, options.device)), options);
 }
 export function fullLike(self: Tensor, value: number, options: CreateOptions = {}): Tensor {
-  return created(wrap(FULL_LIKE.callHandle(self.handle, value, ...factory(options))), options);
+  return created(wrap(FULL_LIKE.callHandle(self.handle, value, dtypeArg(options), undefined, options.device)), options);
 }
 export function emptyLike(self: Tensor, options: CreateOptions = {}): Tensor {
-  return created(wrap(EMPTY_LIKE.callHandle(self.handle, ...factory(options))), options);
+  return created(wrap(EMPTY_LIKE.callHandle(self.handle, dtypeArg(options), undefined, options.device)), options);
 }

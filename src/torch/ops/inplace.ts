@@ -4,10 +4,10 @@ import { op, type Op } from '../dispatch.js';
 import type { Tensor } from '../tensor.js';
 
 function binary(tensorOp: Op, scalarOp: Op) {
-  return (self: Tensor, other: Tensor | number, ...rest: unknown[]): void =>
+  return (self: Tensor, other: Tensor | number, extra?: unknown): void =>
     typeof other === 'number'
-      ? scalarOp.callDiscard(self.handle, other, ...rest)
-      : tensorOp.callDiscard(self.handle, other.handle, ...rest);
+      ? scalarOp.callDiscard(self.handle, other, extra)
+      : tensorOp.callDiscard(self.handle, other.handle, extra);
 }
 
 const ADD_ = binary(

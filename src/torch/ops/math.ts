@@ -6,11 +6,11 @@ import { wrap, type Tensor } from '../tensor.js';
 type Operand = Tensor | number;
 
 function binary(tensorOp: Op, scalarOp: Op) {
-  return (self: Tensor, other: Operand, ...rest: unknown[]): Tensor =>
+  return (self: Tensor, other: Operand, extra?: unknown): Tensor =>
     wrap(
       typeof other === 'number'
-        ? scalarOp.callHandle(self.handle, other, ...rest)
-        : tensorOp.callHandle(self.handle, other.handle, ...rest),
+        ? scalarOp.callHandle(self.handle, other, extra)
+        : tensorOp.callHandle(self.handle, other.handle, extra),
     );
 }
 
