@@ -45,7 +45,7 @@ function fromPython() {
     'import json, torch',
     'from torch.utils import cpp_extension as c',
     'print(json.dumps({"includes": c.include_paths(), "lib": c.library_paths()[0],',
-    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI)}))',
+    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__.split("+")[0]}))',
   ].join('\n');
   let found;
   try {
@@ -53,7 +53,7 @@ function fromPython() {
   } catch (error) {
     fail(`LIBTORCH_USE_PYTORCH=1 but '${python} -c "import torch"' failed: ${error.message}\n${INSTALL_HELP}`);
   }
-  return { origin: `PyTorch (${python})`, includes: found.includes, lib: found.lib, abi: found.abi };
+  return { origin: `PyTorch (${python})`, includes: found.includes, lib: found.lib, abi: found.abi, version: found.version };
 }
 
 function fromSystem() {
@@ -130,7 +130,7 @@ function run(command, args) {
 
 async function main() {
   const libtorch = findLibtorch();
-  const version = torchVersion(libtorch.includes);
+  const version = libtorch.version ?? torchVersion(libtorch.includes);
   const cuda = existsSync(join(libtorch.lib, 'libtorch_cuda.so'));
   const abi = cxx11Abi(libtorch);
   const flags = [
