@@ -53,7 +53,13 @@ function fromPython() {
   } catch (error) {
     fail(`LIBTORCH_USE_PYTORCH=1 but '${python} -c "import torch"' failed: ${error.message}\n${INSTALL_HELP}`);
   }
-  return { origin: `PyTorch (${python})`, includes: found.includes, lib: found.lib, abi: found.abi, version: found.version };
+  return {
+    origin: `PyTorch (${python})`,
+    includes: found.includes,
+    lib: found.lib,
+    abi: found.abi,
+    version: found.version,
+  };
 }
 
 function fromSystem() {
