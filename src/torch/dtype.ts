@@ -31,6 +31,11 @@ for (const [dtype, c10Name] of Object.entries(C10_NAMES) as [DType, string][]) {
   DTYPE_OF.set(code, dtype);
 }
 
+/** True when `value` names a dtype ('float32', ...) rather than, say, a device. */
+export function isDType(value: string): value is DType {
+  return CODE_OF.has(value as DType);
+}
+
 export function dtypeCode(dtype: DType): number {
   const code = CODE_OF.get(dtype);
   if (code === undefined) {

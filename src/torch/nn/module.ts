@@ -12,7 +12,7 @@
 // model first, then build the optimizer. An optimizer built before fails loudly on its first step.
 import { noGrad } from '../autograd.js';
 import type { DType } from '../dtype.js';
-import { isFloatingPoint } from '../dtype.js';
+import { isDType, isFloatingPoint } from '../dtype.js';
 import { keep } from '../scope.js';
 import type { Device, Tensor } from '../tensor.js';
 
@@ -236,7 +236,7 @@ export class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * tensors are replaced (see the note at the top of this file): build optimizers afterwards.
    */
   to(target: Device | DType): this {
-    const isDtype = DTYPE_NAMES.has(target);
+    const isDtype = isDType(target);
     return this.#apply((t) => {
       if (isDtype && !isFloatingPoint(t.dtype)) return null;
       return t.to(target);
@@ -291,19 +291,6 @@ export function clearGrad(p: Tensor, setToNone: boolean): void {
   grad.zero_();
   grad.dispose();
 }
-
-const DTYPE_NAMES = new Set<string>([
-  'float32',
-  'float64',
-  'float16',
-  'bfloat16',
-  'int64',
-  'int32',
-  'int16',
-  'int8',
-  'uint8',
-  'bool',
-]);
 
 function join(prefix: string, name: string): string {
   return prefix === '' ? name : `${prefix}.${name}`;

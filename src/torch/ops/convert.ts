@@ -1,5 +1,5 @@
 // dtype, device and memory-format conversion.
-import { dtypeCode, MEMORY_FORMAT, type DType, type MemoryFormat } from '../dtype.js';
+import { dtypeCode, isDType, MEMORY_FORMAT, type DType, type MemoryFormat } from '../dtype.js';
 import { op } from '../dispatch.js';
 import { wrap, type Device, type Tensor } from '../tensor.js';
 
@@ -7,19 +7,6 @@ const TO_DTYPE = op('aten::to.dtype', ['self', 'dtype', 'non_blocking', 'copy', 
 const TO_DEVICE = op('aten::to.device', ['self', 'device', 'dtype', 'non_blocking', 'copy', 'memory_format']);
 const CLONE = op('aten::clone', ['self', 'memory_format']);
 const CONTIGUOUS = op('aten::contiguous', ['self', 'memory_format']);
-
-const DTYPES = new Set<string>([
-  'float32',
-  'float64',
-  'float16',
-  'bfloat16',
-  'int64',
-  'int32',
-  'int16',
-  'int8',
-  'uint8',
-  'bool',
-]);
 
 export interface ToOptions {
   /** Convert the dtype too, when `target` is a device. */
@@ -34,7 +21,7 @@ export interface ToOptions {
 /** `tensor.to(dtype)` or `tensor.to(device)`; returns `self` (a new handle) when nothing changes. */
 export function to(self: Tensor, target: DType | Device, options: ToOptions = {}): Tensor {
   const memoryFormat = options.memoryFormat === undefined ? undefined : MEMORY_FORMAT[options.memoryFormat];
-  if (DTYPES.has(target)) {
+  if (isDType(target)) {
     return wrap(
       TO_DTYPE.callHandle(
         self.handle,
