@@ -1,0 +1,93 @@
+// What a run tells the person watching it and the tools reading after it: one JSON line of metrics
+// per logging step, always (appended to `metrics.jsonl` in the run folder, and printed on stdout
+// when stdout is not a terminal, so `| jq` works); a progress bar with rate and ETA on a terminal;
+// and human messages on stderr.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface RunLoggerOptions {
+  /** Where JSON lines are appended; none: not kept. */
+  metricsFile?: string;
+  /** Print JSON lines on stdout. Default: when stdout is not a terminal. */
+  jsonToStdout?: boolean;
+  /** Show a progress bar on stderr. Default: when stderr is a terminal. */
+  progressBar?: boolean;
+  /** No human messages at all (tests). */
+  quiet?: boolean;
+}
+
+/** Seconds as 1h02m, 3m05s or 12s. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+export class RunLogger {
+  readonly #metricsFile: string | undefined;
+  readonly #jsonToStdout: boolean;
+  readonly #progressBar: boolean;
+  readonly #quiet: boolean;
+  #barVisible = false;
+  #lastBarAt = 0;
+
+  constructor(options: RunLoggerOptions = {}) {
+    this.#metricsFile = options.metricsFile;
+    this.#quiet = options.quiet ?? false;
+    this.#jsonToStdout = options.jsonToStdout ?? !process.stdout.isTTY;
+    this.#progressBar = !this.#quiet && (options.progressBar ?? process.stderr.isTTY === true);
+    if (this.#metricsFile) mkdirSync(dirname(this.#metricsFile), { recursive: true });
+  }
+
+  /** One metrics record: `{"event": ..., "time": ..., ...fields}`. */
+  metrics(event: string, fields: Record<string, unknown>): void {
+    const line = JSON.stringify({ event, time: new Date().toISOString(), ...fields });
+    if (this.#metricsFile) appendFileSync(this.#metricsFile, line + '\n');
+    if (this.#jsonToStdout) {
+      this.#clearBar();
+      process.stdout.write(line + '\n');
+    }
+  }
+
+  info(message: string): void {
+    if (this.#quiet) return;
+    this.#clearBar();
+    process.stderr.write(message + '\n');
+  }
+
+  warn(message: string): void {
+    this.#clearBar();
+    process.stderr.write(`warning: ${message}\n`);
+  }
+
+  /**
+   * Redraws the progress line (at most 10 times a second): `label [#####.....] 120/500 85.3 img/s ETA 4s`.
+   * `rate` is items per second of whatever unit `unit` names.
+   */
+  progress(label: string, done: number, total: number, rate: number, unit: string, extra = ''): void {
+    if (!this.#progressBar) return;
+    const now = Date.now();
+    if (done < total && now - this.#lastBarAt < 100) return;
+    this.#lastBarAt = now;
+    const width = 24;
+    const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
+    const eta = rate > 0 ? formatDuration((total - done) / rate) : '?';
+    const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
+    const line = `${label} [${bar}] ${done}/${total} ${rate.toFixed(1)} ${unit}/s ETA ${eta}${extra ? ' ' + extra : ''}`;
+    process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
+    this.#barVisible = true;
+  }
+
+  /** Ends the current progress line so the next message starts on its own line. */
+  endProgress(): void {
+    this.#clearBar();
+  }
+
+  #clearBar(): void {
+    if (!this.#barVisible) return;
+    process.stderr.write('\r\x1b[K');
+    this.#barVisible = false;
+  }
+}

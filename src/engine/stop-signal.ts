@@ -1,0 +1,33 @@
+// Ctrl-C as a request, not a kill: the first SIGINT (or SIGTERM, as a scheduler sends) asks the
+// running loop to stop at the next step boundary, where it checkpoints; a second one exits at once.
+export interface StopSignal {
+  readonly requested: boolean;
+}
+
+export interface StopHandler extends StopSignal {
+  /** Removes the signal handlers. */
+  dispose(): void;
+}
+
+export function stopOnSignals(onFirst: (signal: string) => void = () => {}): StopHandler {
+  let requested = false;
+  const handle = (signal: NodeJS.Signals): void => {
+    if (requested) process.exit(signal === 'SIGINT' ? 130 : 143);
+    requested = true;
+    onFirst(signal);
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+  return {
+    get requested() {
+      return requested;
+    },
+    dispose() {
+      process.off('SIGINT', handle);
+      process.off('SIGTERM', handle);
+    },
+  };
+}
+
+/** A stop signal that is never raised (library use without signal handling). */
+export const NEVER_STOP: StopSignal = { requested: false };

@@ -1,0 +1,223 @@
+// The training loop every training task shares (RotNet pretraining, ClusterFit training, linear
+// evaluation of heads on a frozen trunk): epochs of SGD steps with the LR VISSL's schedule gives,
+// top-k meters, periodic tests, checkpoints every CHECKPOINT_FREQUENCY epochs, and a clean stop
+// (Ctrl-C) that checkpoints the exact step reached so the same command resumes there.
+import type { DataLoader } from '../data/index.js';
+import { keep, noGrad, tidy, zeros, type Device, type Tensor } from '../torch/index.js';
+import type { AnyModule } from '../torch/nn/index.js';
+import type { SGD } from '../torch/optim/index.js';
+import type { LossFunction } from './loss.js';
+import type { VisslLrSchedule } from './lr-schedule.js';
+import { AccuracyMeter } from './meters.js';
+import type { RunLogger } from './run-logger.js';
+import type { StopSignal } from './stop-signal.js';
+
+/** Where a run is: `step` batches of `epoch` are done; `iteration` counts all steps of the run. */
+export interface TrainPosition {
+  epoch: number;
+  step: number;
+  iteration: number;
+}
+
+/** Saves the model and optimizer as they are at `position`; `final` marks the end of training. */
+export type SaveCheckpoint = (position: TrainPosition, info: { final: boolean; loss: number }) => void;
+
+export interface TrainerOptions {
+  /** forward(images) gives one output (N x C) per head. */
+  model: AnyModule;
+  loss: LossFunction;
+  optimizer: SGD;
+  schedule: VisslLrSchedule;
+  trainLoader: DataLoader;
+  /** Test data; tested every `testEveryNumEpoch` epochs and after the last. */
+  testLoader?: DataLoader;
+  testEveryNumEpoch?: number;
+  numEpochs: number;
+  /** Start here instead of at the beginning (a resumed run). */
+  start?: TrainPosition;
+  logger: RunLogger;
+  /** A metrics line every this many steps (LOG_FREQUENCY). */
+  logFrequency: number;
+  /** Checkpoint every this many epochs (CHECKPOINT_FREQUENCY), after the last, and on a stop. */
+  checkpointFrequency: number;
+  saveCheckpoint?: SaveCheckpoint;
+  stop?: StopSignal;
+  /** METERS.accuracy_list_meter.topk_values. */
+  topk: number[];
+  device: Device;
+  channelsLast?: boolean;
+  /** Name of the task in metrics lines ('train', 'linear_eval', ...). */
+  phaseName?: string;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  /** Accuracy per model output, e.g. [{top1: 61.2, top5: 97.0}]. */
+  accuracy: Record<string, number>[];
+}
+
+export interface TrainSummary {
+  /** True when training ran to the last epoch; false when it stopped early on request. */
+  completed: boolean;
+  position: TrainPosition;
+  train: EpochMetrics[];
+  test: EpochMetrics[];
+  seconds: number;
+}
+
+function outputsOf(result: unknown): Tensor[] {
+  return Array.isArray(result) ? (result as Tensor[]) : [result as Tensor];
+}
+
+export async function train(options: TrainerOptions): Promise<TrainSummary> {
+  const { model, optimizer, schedule, trainLoader, logger, numEpochs } = options;
+  const phase = options.phaseName ?? 'train';
+  const stepsPerEpoch = trainLoader.stepsPerEpoch();
+  if (stepsPerEpoch === 0) {
+    throw new Error('the training data gives no batch: the dataset is smaller than one batch with DROP_LAST, or empty');
+  }
+  const position: TrainPosition = { ...(options.start ?? { epoch: 0, step: 0, iteration: 0 }) };
+  const summary: TrainSummary = { completed: false, position, train: [], test: [], seconds: 0 };
+  const started = performance.now();
+  const meters: AccuracyMeter[] = [];
+  const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
+  let lastLoss = NaN;
+
+  try {
+    while (position.epoch < numEpochs) {
+      model.train();
+      meters.forEach((m) => m.reset());
+      lossSum.zero_();
+      let stepsThisEpoch = 0;
+      const epochStarted = performance.now();
+      let images = 0;
+      for await (const batch of trainLoader.epoch(position.epoch, { startStep: position.step })) {
+        const lr = schedule.lrAt({
+          epoch: position.epoch,
+          iteration: position.step,
+          iterationsPerEpoch: stepsPerEpoch,
+        });
+        for (const group of optimizer.paramGroups) group.lr = lr;
+        tidy(() => {
+          const input = options.channelsLast ? batch.images.contiguous('channelsLast') : batch.images;
+          const outputs = outputsOf(model.call(input));
+          const loss = options.loss(outputs, batch.labels);
+          optimizer.zeroGrad();
+          loss.backward();
+          optimizer.step();
+          lossSum.add_(loss.detach());
+          while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
+          outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
+        });
+        images += batch.indices.length;
+        batch.dispose();
+        position.step += 1;
+        position.iteration += 1;
+        stepsThisEpoch += 1;
+        const rate = images / ((performance.now() - epochStarted) / 1000);
+        logger.progress(`${phase} epoch ${position.epoch + 1}/${numEpochs}`, position.step, stepsPerEpoch, rate, 'img');
+        if (position.iteration % options.logFrequency === 0) {
+          lastLoss = lossSum.item() / stepsThisEpoch;
+          logger.metrics(phase, {
+            epoch: position.epoch,
+            step: position.step,
+            iteration: position.iteration,
+            lr,
+            loss: lastLoss,
+            images_per_sec: rate,
+            eta_s: ((stepsPerEpoch - position.step) * (images / stepsThisEpoch)) / rate,
+          });
+        }
+        if (options.stop?.requested && position.step < stepsPerEpoch) {
+          logger.endProgress();
+          logger.info(`stopping at epoch ${position.epoch + 1}, step ${position.step} (as asked)`);
+          options.saveCheckpoint?.(position, { final: false, loss: lastLoss });
+          return summary;
+        }
+      }
+      logger.endProgress();
+      const epochMetrics: EpochMetrics = {
+        epoch: position.epoch,
+        loss: stepsThisEpoch > 0 ? lossSum.item() / stepsThisEpoch : NaN,
+        accuracy: meters.map((m) => m.value()),
+      };
+      lastLoss = epochMetrics.loss;
+      summary.train.push(epochMetrics);
+      logger.metrics(`${phase}_epoch`, {
+        ...epochMetrics,
+        seconds: (performance.now() - epochStarted) / 1000,
+        skipped_images: trainLoader.skipped.length,
+      });
+      logger.info(
+        `${phase} epoch ${position.epoch + 1}/${numEpochs}: loss ${epochMetrics.loss.toFixed(4)}, ` +
+          `accuracy ${epochMetrics.accuracy.map(formatAccuracy).join(' | ')}`,
+      );
+      const finishedEpoch = position.epoch + 1;
+      position.epoch = finishedEpoch;
+      position.step = 0;
+      const last = finishedEpoch === numEpochs;
+      if (options.testLoader && (last || finishedEpoch % (options.testEveryNumEpoch ?? 1) === 0)) {
+        const testMetrics = await evaluate(options, finishedEpoch - 1);
+        summary.test.push(testMetrics);
+      }
+      if (last || finishedEpoch % options.checkpointFrequency === 0 || options.stop?.requested) {
+        options.saveCheckpoint?.(position, { final: last, loss: epochMetrics.loss });
+      }
+      if (options.stop?.requested && !last) {
+        logger.info(`stopping after epoch ${finishedEpoch} (as asked)`);
+        return summary;
+      }
+    }
+    summary.completed = true;
+    return summary;
+  } finally {
+    summary.seconds = (performance.now() - started) / 1000;
+    meters.forEach((m) => m.dispose());
+    lossSum.dispose();
+  }
+}
+
+function formatAccuracy(value: Record<string, number>): string {
+  return Object.entries(value)
+    .map(([name, v]) => `${name} ${v.toFixed(2)}`)
+    .join(' ');
+}
+
+/** Loss and top-k accuracy of the model, in eval mode, on the whole test set. */
+async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMetrics> {
+  const { model, logger } = options;
+  const loader = options.testLoader as DataLoader;
+  model.eval();
+  const meters: AccuracyMeter[] = [];
+  const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
+  let steps = 0;
+  try {
+    for await (const batch of loader.epoch(0)) {
+      noGrad(() =>
+        tidy(() => {
+          const outputs = outputsOf(model.call(batch.images));
+          lossSum.add_(options.loss(outputs, batch.labels));
+          while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
+          outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
+        }),
+      );
+      batch.dispose();
+      steps += 1;
+    }
+    const metrics: EpochMetrics = {
+      epoch,
+      loss: steps > 0 ? lossSum.item() / steps : NaN,
+      accuracy: meters.map((m) => m.value()),
+    };
+    logger.metrics(`${options.phaseName ?? 'train'}_test`, { ...metrics });
+    logger.info(
+      `  test: loss ${metrics.loss.toFixed(4)}, accuracy ${metrics.accuracy.map(formatAccuracy).join(' | ')}`,
+    );
+    return metrics;
+  } finally {
+    meters.forEach((m) => m.dispose());
+    lossSum.dispose();
+    model.train();
+  }
+}
