@@ -1,0 +1,94 @@
+// DATA.TRAIN / DATA.TEST of a config turned into a dataset and a loader. VISSL silently drops a
+// label path that does not exist and falls back to other labels; here every path named in the
+// config must exist, and a label file must have one label per image.
+import { existsSync, statSync } from 'node:fs';
+import {
+  DataLoader,
+  diskFilelist,
+  imageFolder,
+  withLabels,
+  type Dataset,
+  type TransformConfig,
+} from '../data/index.js';
+import type { Device } from '../torch/index.js';
+
+/** The keys of one DATA partition this product reads (VISSL's names). */
+export interface DataPartitionConfig {
+  DATA_SOURCES: string[];
+  DATA_PATHS: string[];
+  LABEL_SOURCES: string[];
+  LABEL_PATHS: string[];
+  LABEL_TYPE: string;
+  BATCHSIZE_PER_REPLICA: number;
+  TRANSFORMS: TransformConfig[];
+  DROP_LAST: boolean;
+}
+
+const DATA_SOURCES = ['disk_folder', 'disk_filelist'];
+
+function requirePath(path: string | undefined, what: string, key: string): string {
+  if (path === undefined || path === '') throw new Error(`${key} is empty: give the ${what}`);
+  if (!existsSync(path)) throw new Error(`${key}: ${what} '${path}' does not exist`);
+  return path;
+}
+
+/** The dataset a partition config describes, with labels from LABEL_SOURCES / LABEL_TYPE. */
+export function datasetFromConfig(config: DataPartitionConfig, partition: 'TRAIN' | 'TEST'): Dataset {
+  const key = (name: string): string => `DATA.${partition}.${name}`;
+  if (config.DATA_SOURCES.length !== 1) {
+    throw new Error(
+      `${key('DATA_SOURCES')} must name exactly one source (${DATA_SOURCES.join(' or ')}); several sources are not supported`,
+    );
+  }
+  const source = config.DATA_SOURCES[0] as string;
+  const dataPath = requirePath(config.DATA_PATHS[0], 'data path', key('DATA_PATHS'));
+  let dataset: Dataset;
+  switch (source) {
+    case 'disk_folder':
+      if (!statSync(dataPath).isDirectory())
+        throw new Error(
+          `${key('DATA_PATHS')}: '${dataPath}' is not a folder (disk_folder expects root/<class>/<image>)`,
+        );
+      dataset = imageFolder(dataPath);
+      break;
+    case 'disk_filelist':
+      dataset = diskFilelist(dataPath);
+      break;
+    default:
+      throw new Error(`${key('DATA_SOURCES')}: unknown source '${source}'; supported: ${DATA_SOURCES.join(', ')}`);
+  }
+  const labelSource = config.LABEL_SOURCES[0];
+  if (labelSource === 'disk_filelist') {
+    const labelPath = requirePath(config.LABEL_PATHS[0], 'label file (.npy)', key('LABEL_PATHS'));
+    return withLabels(dataset, labelPath);
+  }
+  if (labelSource !== undefined && labelSource !== 'disk_folder') {
+    throw new Error(
+      `${key('LABEL_SOURCES')}: unknown label source '${labelSource}'; supported: disk_folder, disk_filelist`,
+    );
+  }
+  if (config.LABEL_TYPE === 'sample_index' || (labelSource === undefined && source === 'disk_filelist')) {
+    return { samples: dataset.samples.map((s) => ({ ...s, label: s.index })) };
+  }
+  return dataset;
+}
+
+export interface LoaderSettings {
+  numWorkers: number;
+  seed: number;
+  shuffle: boolean;
+  device: Device;
+  onError: 'throw' | 'skip';
+  rank?: number;
+  worldSize?: number;
+}
+
+export function loaderFromConfig(config: DataPartitionConfig, dataset: Dataset, settings: LoaderSettings): DataLoader {
+  return new DataLoader({
+    dataset,
+    transforms: config.TRANSFORMS,
+    batchSize: config.BATCHSIZE_PER_REPLICA,
+    dropLast: config.DROP_LAST,
+    ...settings,
+  });
+}
