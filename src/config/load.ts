@@ -118,7 +118,8 @@ function defaultWarn(message: string): void {
   process.emitWarning(message, { type: 'ConfigWarning' });
 }
 
-function join2(prefix: string, key: string): string {
+/** The dotted path of `key` under `prefix`. */
+function keyPath(prefix: string, key: string): string {
   return prefix === '' ? key : `${prefix}.${key}`;
 }
 
@@ -225,7 +226,7 @@ class Checker {
           return fail(`must be a mapping of ${[...node.children.keys()].join(', ')}; got ${describe(value)}`);
         for (const [key, child] of Object.entries(value)) {
           const childNode = node.children.get(key);
-          const childPath = join2(path, key);
+          const childPath = keyPath(path, key);
           if (childNode) this.check(child, childNode, childPath);
           else
             this.errors.push(
@@ -314,7 +315,9 @@ function applyAt(tree: Tree, path: string[], value: unknown, text: string): void
   for (const [i, key] of path.entries()) {
     const last = i === path.length - 1;
     if (Array.isArray(node)) {
-      const index = Number(key);
+      const index = /^\d+$/.test(key) ? Number(key) : -1;
+      if (index < 0)
+        throw new ConfigError(`override '${text}': ${path.slice(0, i).join('.')} is a list; index it with a number`);
       if (index >= node.length)
         throw new ConfigError(`override '${text}': ${path.slice(0, i).join('.')} has ${node.length} elements`);
       if (last) node[index] = value;
@@ -392,7 +395,7 @@ export function loadConfig(options: LoadOptions): Config {
   const setBy = new Map<string, string>();
   const record = (value: unknown, source: string, path: string): void => {
     setBy.set(path, source);
-    if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) record(v, source, join2(path, k));
+    if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) record(v, source, keyPath(path, k));
   };
 
   const fileSource = `file ${file}`;
@@ -400,7 +403,7 @@ export function loadConfig(options: LoadOptions): Config {
   const fileChecker = new Checker(defaults.paths, fileSource);
   fileChecker.check(fileTree, defaults.schema, '');
   errors.push(...fileChecker.errors);
-  let merged = merge(structuredClone(defaults.tree), fileTree);
+  const merged = merge(structuredClone(defaults.tree), fileTree);
   for (const [key, value] of Object.entries(fileTree)) record(value, fileSource, key);
 
   for (const text of overrides) {
@@ -442,8 +445,7 @@ export function loadConfig(options: LoadOptions): Config {
   if (errors.length > 0) {
     throw new ConfigError(`invalid config '${config}':\n${errors.map((e) => `  - ${e}`).join('\n')}`);
   }
-  merged = deepFreeze(merged);
-  return merged as unknown as Config;
+  return deepFreeze(merged) as unknown as Config;
 }
 
 /** {a: {b: value}} for the path [a, b]. */

@@ -244,6 +244,15 @@ describe('overrides', () => {
     assert.match(failure(CLUSTERFIT, ['OPTIMIZER.num_epochs=1']), /must look like config\.KEY\.SUB=value/);
     assert.match(failure(CLUSTERFIT, ['config.OPTIMIZER.num_epochs']), /must look like config\.KEY\.SUB=value/);
   });
+
+  it('list indices must be numbers within the list', () => {
+    assert.match(failure(CLUSTERFIT, ['config.MODEL.HEAD.PARAMS.first=1']), /MODEL\.HEAD\.PARAMS is a list; index it/);
+    assert.match(failure(CLUSTERFIT, ['config.OPTIMIZER.param_schedulers.lr.milestones.x=1']), /is a list; index it/);
+    assert.match(
+      failure(CLUSTERFIT, ['config.DATA.TRAIN.TRANSFORMS.9.size=3']),
+      /DATA\.TRAIN\.TRANSFORMS has 5 elements/,
+    );
+  });
 });
 
 describe('errors', () => {
