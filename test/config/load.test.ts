@@ -160,6 +160,53 @@ describe('shipped configs', () => {
   });
 });
 
+describe('defaults', () => {
+  it("are VISSL's (reference section 1d) where VISSL has the key", () => {
+    const { cfg } = load(writeYaml('nothing.yaml', 'config: {}\n'));
+    assert.deepEqual(cfg.MODEL.WEIGHTS_INIT, {
+      PARAMS_FILE: '',
+      STATE_DICT_KEY_NAME: 'classy_state_dict',
+      SKIP_LAYERS: ['num_batches_tracked'],
+      REMOVE_PREFIX: '',
+      APPEND_PREFIX: '',
+    });
+    assert.deepEqual(cfg.EXTRACT_FEATURES, { OUTPUT_DIR: '', CHUNK_THRESHOLD: -1, MAP_FEATURES_TO_IMG_NAME: false });
+    assert.deepEqual(cfg.MODEL.TRUNK.RESNETS, {
+      DEPTH: 50,
+      WIDTH_MULTIPLIER: 1,
+      NORM: 'BatchNorm',
+      GROUPS: 1,
+      WIDTH_PER_GROUP: 64,
+      ZERO_INIT_RESIDUAL: false,
+      LAYER4_STRIDE: 2,
+    });
+    const { BATCHNORM_EPS, BATCHNORM_MOMENTUM, PARAMS_MULTIPLIER } = cfg.MODEL.HEAD;
+    assert.deepEqual([BATCHNORM_EPS, BATCHNORM_MOMENTUM, PARAMS_MULTIPLIER], [1e-5, 0.1, 1]);
+    const { NUM_ITER, NUM_CLUSTERS, DATA_LIMIT, DATA_LIMIT_SAMPLING, OUTPUT_DIR, FEATURES } = cfg.CLUSTERFIT;
+    assert.deepEqual(
+      [NUM_ITER, NUM_CLUSTERS, DATA_LIMIT, DATA_LIMIT_SAMPLING.SEED, OUTPUT_DIR],
+      [50, 16000, -1, 0, '.'],
+    );
+    assert.deepEqual(
+      { ...FEATURES },
+      {
+        EXTRACT: false,
+        PATH: '.',
+        DATA_PARTITION: 'TRAIN',
+        TEST_PARTITION: 'TEST',
+        DATASET_NAME: '',
+        LAYER_NAME: '',
+        DIMENSIONALITY_REDUCTION: 0,
+      },
+    );
+    assert.equal(cfg.OPTIMIZER.param_schedulers.lr.auto_lr_scaling.scaling_type, 'linear');
+    assert.equal(cfg.DATA.TRAIN.COLLATE_FUNCTION, 'default_collate');
+    assert.equal(cfg.LOSS.cross_entropy_multiple_output_single_target.temperature, 1);
+    assert.equal(cfg.LOSS.cross_entropy_multiple_output_single_target.reduction, 'mean');
+    assert.equal(cfg.ENGINE_NAME, 'train');
+  });
+});
+
 describe('LR schedule from the shipped ClusterFit config', () => {
   it('1 node x 8 GPUs x 32: 0.1 for epochs 0-29, 0.01, 1e-3, 1e-4 from 90, 1e-5 from 100', () => {
     const { cfg } = load(CLUSTERFIT);
