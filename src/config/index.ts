@@ -1,0 +1,13 @@
+// clusterfit/config: defaults, YAML loading, dotted overrides and validation (VISSL's schema).
+export {
+  loadConfig,
+  configToYaml,
+  availableConfigs,
+  resolveConfigPath,
+  lrRunSetup,
+  ConfigError,
+  SHIPPED_CONFIGS_DIR,
+  type LoadOptions,
+} from './load.js';
+export { FREE_FORM, OLD_NAMES, type OldName } from './schema.js';
+export type * from './types.js';

@@ -1,0 +1,485 @@
+// Loading a config as VISSL's command line does: `config=<name or path>` picks a YAML file, merged
+// over configs/defaults.yaml, then `config.KEY.SUB=value` overrides over that. Every layer is
+// checked against the schema on its own, so an error names the file or override it came from.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { parseTransforms, type TransformConfig } from '../data/transforms.js';
+import type { RunSetup } from '../engine/lr-schedule.js';
+import { allPaths, buildSchema, isPlainObject, OLD_NAMES, type SchemaNode } from './schema.js';
+import type { Config } from './types.js';
+
+/** The shipped configs: <package root>/configs (this file is dist/src/config/load.js). */
+export const SHIPPED_CONFIGS_DIR = fileURLToPath(new URL('../../../configs', import.meta.url));
+
+/** Config names VISSL used before, and what they load now. */
+const OLD_CONFIG_NAMES: Readonly<Record<string, { current: string; why: string }>> = {
+  'pretrain/clusterfit/cluster_features_resnet_8gpu_rotation_in1k': {
+    current: 'pretrain/clusterfit/cluster_features_resnet_8gpu_imagenet',
+    why:
+      'VISSL renamed it in #166 (its docs still give the old name). The original took random 224 crops ' +
+      '(Resize 256 + RandomCrop 224) of the TRAIN split only; the renamed config takes the centre crop, ' +
+      'which makes the features (and the clusters) deterministic, and also labels the TEST split',
+  },
+};
+
+export interface LoadOptions {
+  /** A shipped config name (`pretrain/rotnet/rotnet_8gpu_resnet`, no .yaml) or a path to a YAML file. */
+  config: string;
+  /** `config.KEY.SUB=value` assignments; values are YAML (`[a,b]`, `1e-4`, `true`, `null`, text). */
+  overrides?: readonly string[];
+  /** Where the warnings (old names) go; default: stderr. */
+  warn?: (message: string) => void;
+  /** Where config names are looked up; default: the shipped configs. */
+  configsDir?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Tree = Record<string, unknown>;
+
+let cachedDefaults: { schema: SchemaNode; tree: Tree; paths: string[] } | null = null;
+
+/** configs/defaults.yaml: the schema, the default tree and every known key path (read once). */
+function shippedDefaults(): { schema: SchemaNode; tree: Tree; paths: string[] } {
+  if (cachedDefaults) return cachedDefaults;
+  const file = join(SHIPPED_CONFIGS_DIR, 'defaults.yaml');
+  if (!existsSync(file)) throw new ConfigError(`${file} is missing: it holds every key's default`);
+  // Integers as bigints, so that the schema tells integer keys (1) from float keys (1.0).
+  const typed = unwrap(YAML.parse(readFileSync(file, 'utf8'), { intAsBigInt: true }), file);
+  const schema = buildSchema(typed);
+  const tree = unwrap(YAML.parse(readFileSync(file, 'utf8')), file);
+  cachedDefaults = { schema, tree, paths: allPaths(schema) };
+  return cachedDefaults;
+}
+
+/** The config tree of a YAML document: VISSL nests it under `config:` (engine_name sits beside it). */
+function unwrap(document: unknown, source: string): Tree {
+  if (document === null || document === undefined) return {};
+  if (!isPlainObject(document)) throw new ConfigError(`${source}: expected a mapping of config keys`);
+  if (!('config' in document)) return document;
+  const { config, engine_name, ...rest } = document;
+  const outside = Object.keys(rest);
+  if (outside.length > 0) {
+    throw new ConfigError(
+      `${source}: ${outside.join(', ')} must go inside \`config:\` (every setting nests under it, as in VISSL)`,
+    );
+  }
+  const tree = config === null ? {} : config;
+  if (!isPlainObject(tree)) throw new ConfigError(`${source}: \`config:\` must be a mapping of config keys`);
+  return engine_name === undefined ? tree : { ...tree, ENGINE_NAME: engine_name };
+}
+
+/** Every shipped config name (relative path without .yaml), sorted. */
+export function availableConfigs(configsDir = SHIPPED_CONFIGS_DIR): string[] {
+  const names: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.yaml') && path !== join(configsDir, 'defaults.yaml'))
+        names.push(relative(configsDir, path).split(sep).join('/').slice(0, -'.yaml'.length));
+    }
+  };
+  walk(configsDir);
+  return names.sort();
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}
+
+/** The file a `config=` value names: a shipped name, an old shipped name, or a path. */
+export function resolveConfigPath(
+  config: string,
+  configsDir = SHIPPED_CONFIGS_DIR,
+  warn: (message: string) => void = defaultWarn,
+): string {
+  const name = config.replace(/\.ya?ml$/, '');
+  const shipped = join(configsDir, `${name}.yaml`);
+  if (isFile(shipped)) return shipped;
+  const old = OLD_CONFIG_NAMES[name];
+  if (old) {
+    warn(`config ${name} is VISSL's old name of ${old.current}; loading that. ${old.why}.`);
+    return join(configsDir, `${old.current}.yaml`);
+  }
+  if (isFile(config)) return resolve(config);
+  const available = availableConfigs(configsDir);
+  throw new ConfigError(
+    `config '${config}' is neither a shipped config nor a YAML file. Shipped configs (config=<name>):\n` +
+      available.map((n) => `  ${n}`).join('\n'),
+  );
+}
+
+function defaultWarn(message: string): void {
+  process.emitWarning(message, { type: 'ConfigWarning' });
+}
+
+/** The dotted path of `key` under `prefix`. */
+function keyPath(prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}.${key}`;
+}
+
+/** Sets `value` at `path` in `tree`, creating dicts on the way and merging into an existing dict. */
+function setPath(tree: Tree, path: string[], value: unknown): void {
+  let node: Tree = tree;
+  for (const key of path.slice(0, -1)) {
+    if (!isPlainObject(node[key])) node[key] = {};
+    node = node[key] as Tree;
+  }
+  const last = path[path.length - 1]!;
+  node[last] = isPlainObject(node[last]) && isPlainObject(value) ? merge(node[last], value) : value;
+}
+
+/** Moves VISSL's old key names to the current ones, with a warning for each. */
+function renameOldKeys(tree: Tree, source: string, warn: (message: string) => void): Tree {
+  const out: Tree = {};
+  const visit = (node: Tree, prefix: string[]): void => {
+    for (const [key, value] of Object.entries(node)) {
+      const path = [...prefix, key];
+      const dotted = path.join('.');
+      const old = OLD_NAMES.find((entry) => entry.old === dotted);
+      if (old) {
+        warn(`${dotted} (in ${source}) is VISSL's old name of ${old.current} (${old.why}); read as ${old.current}`);
+        setPath(out, old.current.split('.'), value);
+      } else if (isPlainObject(value) && OLD_NAMES.some((entry) => entry.old.startsWith(`${dotted}.`))) {
+        visit(value, path);
+      } else {
+        setPath(out, path, value);
+      }
+    }
+  };
+  visit(tree, []);
+  return out;
+}
+
+/** Levenshtein distance, case-insensitive (a case slip costs nothing). */
+function editDistance(a: string, b: string): number {
+  const [s, t] = [a.toLowerCase(), b.toLowerCase()];
+  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= t.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[t.length]!;
+}
+
+/** "did you mean ..." for an unknown key: a close sibling, else the same name elsewhere in the tree. */
+function suggestion(path: string, siblings: readonly string[], allKnown: readonly string[]): string {
+  const key = path.split('.').pop()!;
+  const prefix = path.slice(0, path.length - key.length);
+  const scored = siblings
+    .map((name) => ({ name, distance: editDistance(key, name) }))
+    .filter(({ distance }) => distance <= Math.max(2, Math.floor(key.length / 3)))
+    .sort((a, b) => a.distance - b.distance);
+  if (scored.length > 0) return `; did you mean ${prefix}${scored[0]!.name}?`;
+  const elsewhere = allKnown.filter((known) => known.split('.').pop()!.toLowerCase() === key.toLowerCase());
+  if (elsewhere.length > 0) return `; did you mean ${elsewhere.join(' or ')}?`;
+  return siblings.length > 0 ? `; known keys here: ${siblings.join(', ')}` : '';
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value);
+  const kind =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'a list'
+        : isPlainObject(value)
+          ? 'a mapping'
+          : `a ${typeof value}`;
+  return `${text && text.length > 60 ? `${text.slice(0, 57)}...` : text} (${kind})`;
+}
+
+const EXPECTED: Record<string, string> = {
+  bool: 'true or false',
+  int: 'an integer',
+  float: 'a number',
+  string: 'a string',
+  list: 'a list',
+  dict: 'a mapping',
+};
+
+class Checker {
+  readonly errors: string[] = [];
+  constructor(
+    private readonly allKnown: readonly string[],
+    private readonly source: string,
+  ) {}
+
+  /** Checks `value` at `path` against `node`. */
+  check(value: unknown, node: SchemaNode, path: string): void {
+    const fail = (message: string): void => void this.errors.push(`${path} (in ${this.source}) ${message}`);
+    switch (node.kind) {
+      case 'free':
+        if (node.shape === 'list' && !Array.isArray(value)) fail(`must be a list, got ${describe(value)}`);
+        if (node.shape === 'dict' && !isPlainObject(value)) fail(`must be a mapping, got ${describe(value)}`);
+        return;
+      case 'dict':
+        if (!isPlainObject(value))
+          return fail(`must be a mapping of ${[...node.children.keys()].join(', ')}; got ${describe(value)}`);
+        for (const [key, child] of Object.entries(value)) {
+          const childNode = node.children.get(key);
+          const childPath = keyPath(path, key);
+          if (childNode) this.check(child, childNode, childPath);
+          else
+            this.errors.push(
+              `unknown key ${childPath} (in ${this.source})${suggestion(childPath, [...node.children.keys()], this.allKnown)}`,
+            );
+        }
+        return;
+      case 'list':
+        if (!Array.isArray(value)) return fail(`must be a list, got ${describe(value)}`);
+        if (node.element) value.forEach((element, i) => this.check(element, node.element!, `${path}[${i}]`));
+        return;
+      default: {
+        const ok =
+          node.kind === 'bool'
+            ? typeof value === 'boolean'
+            : node.kind === 'string'
+              ? typeof value === 'string'
+              : typeof value === 'number' && (node.kind === 'float' || Number.isInteger(value));
+        if (!ok) return fail(`must be ${EXPECTED[node.kind]}, got ${describe(value)}`);
+        if (node.choices && !node.choices.includes(value as string))
+          fail(`must be one of ${node.choices.map((c) => JSON.stringify(c)).join(', ')}; got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+}
+
+/** The schema node at a dotted path (list indices as numbers), or why there is none. */
+function nodeAt(schema: SchemaNode, path: string[], allKnown: readonly string[], source: string): SchemaNode | string {
+  let node = schema;
+  const seen: string[] = [];
+  for (const key of path) {
+    if (node.kind === 'free') return { kind: 'free', shape: null };
+    if (node.kind === 'list') {
+      if (!/^\d+$/.test(key)) return `${seen.join('.')} (in ${source}) is a list; index it with a number, not '${key}'`;
+      node = node.element ?? { kind: 'free', shape: null };
+    } else if (node.kind === 'dict') {
+      const child = node.children.get(key);
+      const here = [...seen, key].join('.');
+      if (!child) return `unknown key ${here} (in ${source})${suggestion(here, [...node.children.keys()], allKnown)}`;
+      node = child;
+    } else {
+      return `${seen.join('.')} (in ${source}) is ${EXPECTED[node.kind]}, it has no key '${key}'`;
+    }
+    seen.push(key);
+  }
+  return node;
+}
+
+/** Recursive merge: mappings merge key by key, anything else is replaced. */
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? merge(current, value) : structuredClone(value);
+  }
+  return out;
+}
+
+/** Parses `config.A.B=value`: the key path (renamed if old) and the YAML value. */
+function parseOverride(text: string): { path: string[]; raw: string; value: unknown } {
+  const eq = text.indexOf('=');
+  const key = eq < 0 ? text : text.slice(0, eq);
+  const match = /^\+?config\.(.+)$/.exec(key);
+  if (eq < 0 || !match) {
+    throw new ConfigError(
+      `override '${text}' must look like config.KEY.SUB=value (e.g. config.OPTIMIZER.num_epochs=10)`,
+    );
+  }
+  const path = match[1]!.replace(/\[(\d+)\]/g, '.$1').split('.');
+  if (path.some((part) => part === '')) throw new ConfigError(`override '${text}': empty key in '${key}'`);
+  const raw = text.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = YAML.parse(raw);
+  } catch (error) {
+    throw new ConfigError(
+      `override '${text}': the value is not valid YAML (${(error as Error).message.split('\n')[0]})`,
+    );
+  }
+  return { path, raw, value };
+}
+
+/** Applies one override to the merged tree (list elements by index, mappings merged). */
+function applyAt(tree: Tree, path: string[], value: unknown, text: string): void {
+  let node: unknown = tree;
+  for (const [i, key] of path.entries()) {
+    const last = i === path.length - 1;
+    if (Array.isArray(node)) {
+      const index = /^\d+$/.test(key) ? Number(key) : -1;
+      if (index < 0)
+        throw new ConfigError(`override '${text}': ${path.slice(0, i).join('.')} is a list; index it with a number`);
+      if (index >= node.length)
+        throw new ConfigError(`override '${text}': ${path.slice(0, i).join('.')} has ${node.length} elements`);
+      if (last) node[index] = value;
+      else node = node[index];
+    } else if (isPlainObject(node)) {
+      if (last) node[key] = isPlainObject(node[key]) && isPlainObject(value) ? merge(node[key], value) : value;
+      else {
+        if (node[key] === undefined || node[key] === null) node[key] = {};
+        node = node[key];
+      }
+    } else {
+      throw new ConfigError(`override '${text}': ${path.slice(0, i).join('.')} is not a mapping or list`);
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function readYaml(file: string): unknown {
+  try {
+    return YAML.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Checks of the merged config that involve more than one key or another layer's parser. */
+function checkMerged(cfg: Tree, origin: (path: string) => string): string[] {
+  const errors: string[] = [];
+  const data = cfg.DATA as Record<'TRAIN' | 'TEST', Record<string, unknown[]>>;
+  for (const split of ['TRAIN', 'TEST'] as const) {
+    const at = (key: string): string => `DATA.${split}.${key}`;
+    const transforms = data[split].TRANSFORMS as TransformConfig[];
+    if (transforms.length > 0) {
+      try {
+        const bad = transforms.findIndex((t) => !isPlainObject(t) || typeof t.name !== 'string');
+        if (bad >= 0) throw new Error(`element ${bad} must be a mapping with a 'name'`);
+        parseTransforms(transforms);
+      } catch (error) {
+        errors.push(`${at('TRANSFORMS')} (from ${origin(at('TRANSFORMS'))}): ${(error as Error).message}`);
+      }
+    }
+    for (const [paths, sources] of [
+      ['DATA_PATHS', 'DATA_SOURCES'],
+      ['LABEL_PATHS', 'LABEL_SOURCES'],
+    ] as const) {
+      const [n, m] = [data[split][paths]!.length, data[split][sources]!.length];
+      if (n > 0 && n !== m) {
+        errors.push(
+          `${at(paths)} has ${n} entries but ${at(sources)} has ${m} (from ${origin(at(paths))}); give one source per path`,
+        );
+      }
+    }
+  }
+  return errors;
+}
+
+/**
+ * Loads a config: configs/defaults.yaml <- the named file <- the overrides, each checked against
+ * the schema (unknown keys, types, allowed values), then the merged transforms and paths. Returns
+ * the config frozen. Throws a ConfigError listing every problem.
+ */
+export function loadConfig(options: LoadOptions): Config {
+  const { config, overrides = [], warn = defaultWarn, configsDir = SHIPPED_CONFIGS_DIR } = options;
+  const defaults = shippedDefaults();
+  const file = resolveConfigPath(config, configsDir, warn);
+  const errors: string[] = [];
+  // Which layer set each key, for the messages of the checks on the merged config.
+  const setBy = new Map<string, string>();
+  const record = (value: unknown, source: string, path: string): void => {
+    setBy.set(path, source);
+    if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) record(v, source, keyPath(path, k));
+  };
+
+  const fileSource = `file ${file}`;
+  const fileTree = renameOldKeys(unwrap(readYaml(file), file), fileSource, warn);
+  const fileChecker = new Checker(defaults.paths, fileSource);
+  fileChecker.check(fileTree, defaults.schema, '');
+  errors.push(...fileChecker.errors);
+  const merged = merge(structuredClone(defaults.tree), fileTree);
+  for (const [key, value] of Object.entries(fileTree)) record(value, fileSource, key);
+
+  for (const text of overrides) {
+    const { path: given, raw, value: parsed } = parseOverride(text);
+    const source = `override '${text}'`;
+    const path = leafPath(renameOldKeys(nested(given, null), source, warn));
+    const node = nodeAt(defaults.schema, path, defaults.paths, source);
+    if (typeof node === 'string') {
+      errors.push(node);
+      continue;
+    }
+    // A string key takes the text as written: config.CHECKPOINT.DIR=2024 is the folder "2024".
+    const value =
+      node.kind === 'string' && (typeof parsed === 'number' || typeof parsed === 'boolean' || raw === '')
+        ? raw
+        : parsed;
+    const checker = new Checker(defaults.paths, source);
+    checker.check(value, node, path.join('.'));
+    if (checker.errors.length > 0) {
+      errors.push(...checker.errors);
+      continue;
+    }
+    try {
+      applyAt(merged, path, structuredClone(value), text);
+      record(value, source, path.join('.'));
+    } catch (error) {
+      errors.push((error as Error).message);
+    }
+  }
+
+  const origin = (path: string): string => {
+    for (let p = path; ; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+      const source = setBy.get(p);
+      if (source) return source;
+      if (p === '') return 'configs/defaults.yaml';
+    }
+  };
+  if (errors.length === 0) errors.push(...checkMerged(merged, origin));
+  if (errors.length > 0) {
+    throw new ConfigError(`invalid config '${config}':\n${errors.map((e) => `  - ${e}`).join('\n')}`);
+  }
+  return deepFreeze(merged) as unknown as Config;
+}
+
+/** {a: {b: value}} for the path [a, b]. */
+function nested(path: string[], value: unknown): Tree {
+  return path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as Tree;
+}
+
+/** The path of the single leaf of a tree built by nested(). */
+function leafPath(tree: Tree): string[] {
+  const path: string[] = [];
+  let node: unknown = tree;
+  while (isPlainObject(node) && Object.keys(node).length === 1) {
+    const key = Object.keys(node)[0]!;
+    path.push(key);
+    node = node[key];
+  }
+  return path;
+}
+
+/** The resolved config as YAML, in VISSL's layout (under `config:`), for the run folder. */
+export function configToYaml(cfg: Config): string {
+  return (
+    '# The resolved config of this run (defaults, file and overrides merged).\n' +
+    '# Load it again with config=<this file>.\n' +
+    YAML.stringify({ config: cfg }, { lineWidth: 0 })
+  );
+}
+
+/** The run facts the LR schedule depends on, from a config (see src/engine/lr-schedule.ts). */
+export function lrRunSetup(cfg: Config): RunSetup {
+  return {
+    numNodes: cfg.DISTRIBUTED.NUM_NODES,
+    numProcPerNode: cfg.DISTRIBUTED.NUM_PROC_PER_NODE,
+    batchSizePerReplica: cfg.DATA.TRAIN.BATCHSIZE_PER_REPLICA,
+    numEpochs: cfg.OPTIMIZER.num_epochs,
+  };
+}

@@ -1,0 +1,178 @@
+// The config schema: which keys exist and what type each value has. configs/defaults.yaml is the
+// one source of both the keys and the defaults; the types are read off the default values (an
+// integer default means an integer key). This module adds what a default value cannot say: which
+// subtrees are free-form, the element type of lists whose default is empty, the allowed values of
+// enumerated keys, and VISSL's old key names.
+
+export type ScalarKind = 'bool' | 'int' | 'float' | 'string';
+
+export type SchemaNode =
+  | { kind: ScalarKind; choices?: readonly string[] }
+  | { kind: 'list'; element: SchemaNode | null }
+  | { kind: 'dict'; children: ReadonlyMap<string, SchemaNode> }
+  /** Free-form: any value of the given shape, not looked into (null shape: anything). */
+  | { kind: 'free'; shape: 'list' | 'dict' | null };
+
+/**
+ * Values read as they are, by the stage that uses them: transform parameters (src/data checks them
+ * when the config loads), head and pooling specs (src/models), sub-schedulers of a composite LR
+ * schedule (src/engine), the loss' class weights, and dict options with no defaults. A '*' matches
+ * any one key.
+ */
+export const FREE_FORM: readonly string[] = [
+  'DATA.*.TRANSFORMS',
+  'MODEL.HEAD.PARAMS',
+  'MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP',
+  'OPTIMIZER.param_schedulers.*.schedulers',
+  'LOSS.cross_entropy_multiple_output_single_target.weight',
+];
+
+/** Element types of the lists whose default is empty (and so cannot show one). */
+const LIST_ELEMENTS: Readonly<Record<string, ScalarKind>> = {
+  'DATA.*.DATA_SOURCES': 'string',
+  'DATA.*.DATA_PATHS': 'string',
+  'DATA.*.LABEL_SOURCES': 'string',
+  'DATA.*.LABEL_PATHS': 'string',
+  'METERS.accuracy_list_meter.meter_names': 'string',
+  'OPTIMIZER.param_schedulers.*.interval_scaling': 'string',
+  'OPTIMIZER.param_schedulers.*.lengths': 'float',
+};
+
+/** Keys (or list elements) with a fixed set of values: what the stages implement. */
+const CHOICES: Readonly<Record<string, readonly string[]>> = {
+  ENGINE_NAME: ['train', 'extract_features', 'cluster_features', 'nearest_neighbor'],
+  'DATA.*.DATA_SOURCES': ['disk_folder', 'disk_filelist'],
+  'DATA.*.LABEL_SOURCES': ['disk_folder', 'disk_filelist'],
+  'DATA.*.LABEL_TYPE': ['standard', 'sample_index', 'zero'],
+  'DATA.*.COLLATE_FUNCTION': ['default_collate'],
+  'METERS.name': ['', 'accuracy_list_meter'],
+  'MACHINE.DEVICE': ['gpu', 'cpu'],
+  'MODEL.TRUNK.NAME': ['resnet', 'cifar_resnet'],
+  'MODEL.TRUNK.RESNETS.NORM': ['BatchNorm'],
+  'MODEL.SYNC_BN_CONFIG.SYNC_BN_TYPE': ['pytorch'],
+  'LOSS.name': ['CrossEntropyLoss', 'cross_entropy_multiple_output_single_target'],
+  'LOSS.cross_entropy_multiple_output_single_target.reduction': ['mean', 'sum', 'none'],
+  'OPTIMIZER.name': ['sgd'],
+  'OPTIMIZER.param_schedulers.*.name': ['constant', 'linear', 'cosine', 'multistep', 'step', 'composite'],
+  'OPTIMIZER.param_schedulers.*.update_interval': ['epoch', 'step'],
+  'OPTIMIZER.param_schedulers.*.interval_scaling': ['rescaled', 'fixed'],
+  'OPTIMIZER.param_schedulers.*.auto_lr_scaling.scaling_type': ['linear', 'sqrt'],
+  'TRAINER.TRAIN_STEP_NAME': ['standard_train_step'],
+  'CLUSTERFIT.CLUSTER_BACKEND': ['torch', 'faiss'],
+  'CLUSTERFIT.FEATURES.DATA_PARTITION': ['TRAIN', 'TEST'],
+  'CLUSTERFIT.FEATURES.TEST_PARTITION': ['', 'TRAIN', 'TEST'],
+  'DISTRIBUTED.BACKEND': ['nccl', 'gloo'],
+  'DISTRIBUTED.INIT_METHOD': ['tcp', 'env', 'file'],
+};
+
+export interface OldName {
+  /** Dotted path as older VISSL versions (or their docs) spell it. */
+  readonly old: string;
+  /** Where the value goes now. */
+  readonly current: string;
+  readonly why: string;
+}
+
+/** VISSL's renamed keys; a config using the old name still loads, with a warning naming the new key. */
+export const OLD_NAMES: readonly OldName[] = [
+  { old: 'CLUSTERFIT.N_ITER', current: 'CLUSTERFIT.NUM_ITER', why: 'renamed in VISSL #166' },
+  {
+    old: 'MODEL.TRUNK.TRUNK_PARAMS.RESNETS',
+    current: 'MODEL.TRUNK.RESNETS',
+    why: 'TRUNK_PARAMS was dropped from VISSL configs',
+  },
+  {
+    old: 'METERS.accuracy_list.num_list',
+    current: 'METERS.accuracy_list_meter.num_meters',
+    why: 'renamed in VISSL',
+  },
+  {
+    old: 'METERS.accuracy_list.topk',
+    current: 'METERS.accuracy_list_meter.topk_values',
+    why: 'renamed in VISSL',
+  },
+  {
+    old: 'MONITOR_PERF_STATS',
+    current: 'HOOKS.PERF_STATS.MONITOR_PERF_STATS',
+    why: 'moved under HOOKS in VISSL',
+  },
+  {
+    old: 'LOSS.ignore_index',
+    current: 'LOSS.cross_entropy_multiple_output_single_target.ignore_index',
+    why: "VISSL's RotNet config puts it at this level, where VISSL never reads it",
+  },
+];
+
+function matches(pattern: string, path: string): boolean {
+  const [p, q] = [pattern.split('.'), path.split('.')];
+  return p.length === q.length && p.every((part, i) => part === '*' || part === q[i]);
+}
+
+function lookup<T>(table: Readonly<Record<string, T>>, path: string): T | undefined {
+  const key = Object.keys(table).find((pattern) => matches(pattern, path));
+  return key === undefined ? undefined : table[key];
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function scalarNode(kind: ScalarKind, path: string): SchemaNode {
+  const choices = lookup(CHOICES, path);
+  return choices ? { kind, choices } : { kind };
+}
+
+function kindOf(value: unknown, path: string): ScalarKind {
+  switch (typeof value) {
+    case 'bigint':
+      return 'int';
+    case 'number':
+      return 'float';
+    case 'boolean':
+      return 'bool';
+    case 'string':
+      return 'string';
+    default:
+      throw new Error(`configs/defaults.yaml: ${path} has a default of unsupported type (${JSON.stringify(value)})`);
+  }
+}
+
+/**
+ * The schema of a defaults tree parsed with integers as bigints (so 1 and 1.0 differ).
+ * Throws when a list default is empty and neither free-form nor given an element type.
+ */
+export function buildSchema(value: unknown, path = ''): SchemaNode {
+  if (path !== '' && FREE_FORM.some((pattern) => matches(pattern, path))) {
+    return { kind: 'free', shape: Array.isArray(value) ? 'list' : isPlainObject(value) ? 'dict' : null };
+  }
+  if (value === null) return { kind: 'free', shape: null };
+  if (Array.isArray(value)) {
+    const declared = lookup(LIST_ELEMENTS, path);
+    if (declared) return { kind: 'list', element: scalarNode(declared, path) };
+    if (value.length === 0)
+      throw new Error(`configs/defaults.yaml: ${path} is an empty list; declare it free-form or give its element type`);
+    const kinds = new Set(value.map((v) => kindOf(v, path)));
+    // A list of integers and floats is a list of floats.
+    if (kinds.has('int') && kinds.has('float')) kinds.delete('int');
+    if (kinds.size !== 1) throw new Error(`configs/defaults.yaml: ${path} mixes element types`);
+    return { kind: 'list', element: scalarNode([...kinds][0]!, path) };
+  }
+  if (isPlainObject(value)) {
+    if (Object.keys(value).length === 0) return { kind: 'free', shape: 'dict' };
+    const children = new Map<string, SchemaNode>();
+    for (const [key, child] of Object.entries(value)) {
+      children.set(key, buildSchema(child, path === '' ? key : `${path}.${key}`));
+    }
+    return { kind: 'dict', children };
+  }
+  return scalarNode(kindOf(value, path), path);
+}
+
+/** Every dotted key path the schema knows (dicts and leaves), for suggestions. */
+export function allPaths(node: SchemaNode, prefix = ''): string[] {
+  if (node.kind !== 'dict') return [];
+  return [...node.children].flatMap(([key, child]) => {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    return [path, ...allPaths(child, path)];
+  });
+}
