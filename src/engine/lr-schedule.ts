@@ -145,7 +145,10 @@ export function buildParamSchedule(config: SchedulerConfig, numEpochs: number): 
     case 'step':
       return stepSchedule(required(config, 'values'));
     case 'multistep':
-      return multiStepSchedule({ values: required(config, 'values'), numEpochs, milestones: config.milestones });
+      return multiStepSchedule({
+        numEpochs,
+        ...reachableSteps(required(config, 'values'), config.milestones, numEpochs),
+      });
     case 'composite':
       return compositeSchedule({
         schedules: required(config, 'schedulers').map((part) => buildParamSchedule(part, numEpochs)),
@@ -155,6 +158,24 @@ export function buildParamSchedule(config: SchedulerConfig, numEpochs: number): 
     default:
       throw new Error(`unknown param scheduler '${String((config as SchedulerConfig).name)}'`);
   }
+}
+
+/**
+ * The multistep values a run of `numEpochs` reaches. ClassyVision refuses milestones at or past
+ * the end of training; a shortened run (`num_epochs=1` on a 105-epoch config, to try a config
+ * out) should instead train with the values it reaches, so later milestones are dropped.
+ */
+function reachableSteps(
+  values: number[],
+  milestones: number[] | undefined,
+  numEpochs: number,
+): { values: number[]; milestones?: number[] } {
+  if (milestones === undefined) return { values };
+  const reached = milestones.filter((m) => m < numEpochs).length;
+  if (reached === milestones.length || reached !== milestones.findIndex((m) => m >= numEpochs)) {
+    return { values, milestones };
+  }
+  return { values: values.slice(0, reached + 1), milestones: milestones.slice(0, reached) };
 }
 
 /** Where training is: an epoch and, for per-step updates, the iteration inside it. */

@@ -150,4 +150,12 @@ describe('VISSL LR schedule', () => {
     const constant = inferLearningRate({ name: 'constant', value: 3, auto_lr_scaling: AUTO_SCALE }, EIGHT_NODES);
     assert.equal(constant.value, 0.8);
   });
+
+  it('a run shortened below the milestones trains with the values it reaches', () => {
+    const short = new VisslLrSchedule(ROTNET, { ...ONE_NODE, numEpochs: 1 });
+    closeTo(short.lrAt({ epoch: 0 }), 0.1, 'epoch 0 of 1');
+    const mid = new VisslLrSchedule(ROTNET, { ...ONE_NODE, numEpochs: 40 });
+    closeTo(mid.lrAt({ epoch: 29 }), 0.1, 'epoch 29 of 40');
+    closeTo(mid.lrAt({ epoch: 39 }), 0.01, 'epoch 39 of 40');
+  });
 });
