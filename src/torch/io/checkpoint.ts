@@ -181,6 +181,11 @@ function collectTensors(value: unknown, into = new Set<Tensor>(), seen = new Set
   return into;
 }
 
+/** Frees every tensor in a value tree, such as a loaded checkpoint (whose tensors belong to the caller). */
+export function disposeTensors(value: unknown): void {
+  for (const t of collectTensors(value)) t.dispose();
+}
+
 /** A dict whose values are all tensors: written as an OrderedDict, as PyTorch writes state dicts. */
 function stateDictEntries(value: object): [unknown, unknown][] | undefined {
   const entries: [unknown, unknown][] | undefined =
