@@ -8,40 +8,7 @@ import { tensor, type Tensor } from '../../src/torch/index.js';
 import { writeSafetensors } from '../../src/torch/io/index.js';
 import { initModelFromWeights, type Logger, type WeightsInitOptions } from '../../src/models/weights-init.js';
 import { python, tempFolder } from '../torch/io/python.js';
-
-/** trunk._feature_blocks.{conv1,bn1} and heads.0.clf.0, as VISSL's ResNet trunk and mlp head name them. */
-class Head extends nn.Module {
-  constructor() {
-    super();
-    this.registerModule('clf', new nn.Sequential(new nn.Linear(4, 2)));
-  }
-}
-
-class Trunk extends nn.Module {
-  constructor() {
-    super();
-    this.registerModule(
-      '_feature_blocks',
-      new nn.ModuleDict({ conv1: new nn.Conv2d(3, 4, 3, { bias: false }), bn1: new nn.BatchNorm2d(4) }),
-    );
-  }
-}
-
-class SSLModel extends nn.Module {
-  constructor(trunk: nn.Module = new Trunk()) {
-    super();
-    this.registerModule('trunk', trunk);
-    this.registerModule('heads', new nn.ModuleList([new Head()]));
-  }
-}
-
-/** A frozen-trunk model as VISSL's FeatureExtractorModel names it: trunk.base_model.*. */
-class ExtractorTrunk extends nn.Module {
-  constructor() {
-    super();
-    this.registerModule('base_model', new Trunk());
-  }
-}
+import { ToyExtractorTrunk, ToySSLModel } from './toy-ssl-model.js';
 
 const dir = tempFolder();
 // Each tensor gets distinct values so a tensor landing in the wrong place is seen.
@@ -93,7 +60,7 @@ const TRUNK = Object.keys(expected).filter(
 const HEADS = ['heads.0.clf.0.weight', 'heads.0.clf.0.bias'];
 const NBT = 'trunk._feature_blocks.bn1.num_batches_tracked';
 
-function load(options: WeightsInitOptions, model = new SSLModel()) {
+function load(options: WeightsInitOptions, model = new ToySSLModel()) {
   const logger = recordingLogger();
   const before = values(model);
   const report = initModelFromWeights(model, { ...options, logger });
@@ -190,7 +157,7 @@ describe('initModelFromWeights', () => {
   });
 
   it('a shape mismatch names the tensor and both shapes, and copies nothing', () => {
-    const model = new SSLModel();
+    const model = new ToySSLModel();
     const before = values(model);
     assert.throws(
       () => initModelFromWeights(model, { PARAMS_FILE: file('wrong_shape.torch'), logger: recordingLogger() }),
@@ -251,7 +218,7 @@ describe('initModelFromWeights', () => {
     const plainSaved = checkpoint({ '_feature_blocks.bn1.bias': bias });
     const extractorSaved = checkpoint({ 'base_model._feature_blocks.bn1.bias': bias });
 
-    const intoExtractor = load({ checkpoint: plainSaved }, new SSLModel(new ExtractorTrunk()));
+    const intoExtractor = load({ checkpoint: plainSaved }, new ToySSLModel(new ToyExtractorTrunk()));
     assert.deepEqual(intoExtractor.report.loaded, [
       'trunk.base_model._feature_blocks.bn1.bias',
       'heads.0.clf.0.weight',
@@ -263,7 +230,7 @@ describe('initModelFromWeights', () => {
 
     const flat = load(
       { checkpoint: { 'trunk._feature_blocks.bn1.bias': bias }, STATE_DICT_KEY_NAME: '' },
-      new SSLModel(new ExtractorTrunk()),
+      new ToySSLModel(new ToyExtractorTrunk()),
     );
     assert.deepEqual(flat.report.loaded, ['trunk.base_model._feature_blocks.bn1.bias']);
     assert.equal(bias.isDisposed, false, 'a checkpoint passed in stays the caller’s');
