@@ -232,7 +232,7 @@ export function loadTrainingCheckpoint(path: string): TrainingCheckpoint {
       trunk,
       heads,
       model,
-      optimizer: readOptimizer(optionalMember(classy, 'optimizer'), kept),
+      optimizer: readOptimizer(optionalMember(classy, 'optimizer'), path, kept),
       losses: readLosses(optionalMember(classy, 'losses')),
       extra: decodePlain(top('extra') ?? new Map(), kept) as Record<string, unknown>,
       dispose: () => {
@@ -272,13 +272,15 @@ function stateDictAt(value: unknown, part: string, path: string, kept: Set<Tenso
   return out;
 }
 
-function readOptimizer(value: unknown, kept: Set<Tensor>): SGDStateDict | null {
+function readOptimizer(value: unknown, path: string, kept: Set<Tensor>): SGDStateDict | null {
   // ClassyVision wraps the torch optimizer's state dict as {optim: ...}.
   const dict = optionalMember(value, 'param_groups') !== undefined ? value : optionalMember(value, 'optim');
   if (!(dict instanceof Map)) return null;
+  const saved = dict.get('state');
+  if (!(saved instanceof Map)) throw new Error(`${path}: the optimizer state has no 'state' dict`);
   const state: SGDStateDict['state'] = {};
-  for (const [index, entry] of dict.get('state') as Map<number, Map<string, unknown>>) {
-    const buffer = entry.get('momentum_buffer');
+  for (const [index, entry] of saved as Map<number, unknown>) {
+    const buffer = optionalMember(entry, 'momentum_buffer');
     if (buffer instanceof Tensor) kept.add(buffer);
     state[index] = { momentum_buffer: buffer instanceof Tensor ? buffer : null };
   }

@@ -119,9 +119,10 @@ function initFromCheckpoint(
   try {
     const modelNames = Object.keys(own);
     const extractor = options.isFeatureExtractor ?? modelNames.some((name) => name.startsWith('trunk.base_model.'));
-    const classy = keyPath.at(-1) === 'classy_state_dict';
+    // The names as the file has them; VISSL checkpoints (classy_state_dict) have no such flat list.
+    const raw = keyPath.at(-1) === 'classy_state_dict' ? undefined : dictEntries(state, source, keyPath);
     let file: Map<string, unknown>;
-    if (classy) {
+    if (raw === undefined) {
       for (const key of ['REMOVE_PREFIX', 'APPEND_PREFIX'] as const) {
         if (options[key])
           warn(
@@ -130,7 +131,7 @@ function initFromCheckpoint(
       }
       file = classyStateDict(state, source, extractor);
     } else {
-      file = renamed(dictEntries(state, source, keyPath), options.REMOVE_PREFIX ?? '', options.APPEND_PREFIX ?? '');
+      file = renamed(raw, options.REMOVE_PREFIX ?? '', options.APPEND_PREFIX ?? '');
       if (extractor) file = new Map([...file].map(([name, value]) => [toExtractorName(name), value]));
     }
 
@@ -151,16 +152,7 @@ function initFromCheckpoint(
     report.unexpected = [...file.keys()].filter((name) => !(name in own));
 
     if (report.loaded.length === 0 && report.missing.length > 0)
-      throw new Error(
-        noMatchMessage(
-          source,
-          report,
-          file,
-          modelNames,
-          classy ? undefined : dictEntries(state, source, keyPath),
-          checkpoint,
-        ),
-      );
+      throw new Error(noMatchMessage(source, report, file, modelNames, raw, checkpoint));
     if (options.strict && report.missing.length > 0) {
       throw new Error(
         `${source}: ${report.missing.length} model tensors are not in the file (strict): ${sample(report.missing)}`,

@@ -1,13 +1,13 @@
 // Training checkpoints in VISSL's layout: PyTorch opens ours with weights_only=True, ours and
 // VISSL's load back here, the torchvision conversion, and which file a resume picks (never one
 // cut short by a crash).
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tensor, Tensor, noGrad } from '../../src/torch/index.js';
+import { memoryStats, tensor, Tensor, noGrad } from '../../src/torch/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import type * as nn from '../../src/torch/nn/index.js';
 import {
@@ -266,9 +266,26 @@ torch.save({'phase_idx': 9, 'train_phase_idx': 4, 'iteration': 50, 'iteration_nu
     );
   });
 
-  optimizer.dispose();
-  model.dispose();
-  rng.dispose();
+  it('saving, loading and converting leave no tensor behind', () => {
+    const before = memoryStats().liveTensors;
+    const again = saveTrainingCheckpoint(tempFolder(), {
+      model,
+      optimizer,
+      epoch: 3,
+      iteration: 40,
+      losses: LOSSES,
+      extra,
+    });
+    loadTrainingCheckpoint(again).dispose();
+    convertToTorchvision(again, join(dir, 'again.pth'));
+    assert.equal(memoryStats().liveTensors, before);
+  });
+
+  after(() => {
+    optimizer.dispose();
+    model.dispose();
+    rng.dispose();
+  });
 });
 
 describe('resuming', () => {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as nn from '../../src/torch/nn/index.js';
-import { tensor, type Tensor } from '../../src/torch/index.js';
+import { memoryStats, tensor, type Tensor } from '../../src/torch/index.js';
 import { writeSafetensors } from '../../src/torch/io/index.js';
 import { initModelFromWeights, type Logger, type WeightsInitOptions } from '../../src/models/weights-init.js';
 import { python, tempFolder } from '../torch/io/python.js';
@@ -62,11 +62,13 @@ const NBT = 'trunk._feature_blocks.bn1.num_batches_tracked';
 
 function load(options: WeightsInitOptions, model = new ToySSLModel()) {
   const logger = recordingLogger();
-  const before = values(model);
-  const report = initModelFromWeights(model, { ...options, logger });
-  const after = values(model);
-  model.dispose();
-  return { report, before, after, logger };
+  try {
+    const before = values(model);
+    const report = initModelFromWeights(model, { ...options, logger });
+    return { report, before, after: values(model), logger };
+  } finally {
+    model.dispose();
+  }
 }
 
 describe('initModelFromWeights', () => {
@@ -236,5 +238,14 @@ describe('initModelFromWeights', () => {
     assert.equal(bias.isDisposed, false, 'a checkpoint passed in stays the caller’s');
     bias.dispose();
     weight.dispose();
+  });
+
+  it("leaves no tensor behind: the file's tensors and the state dict handles are freed, also on errors", () => {
+    load({ PARAMS_FILE: file('vissl.torch') }); // warm-up: lazily created tensors are not leaks
+    const before = memoryStats().liveTensors;
+    load({ PARAMS_FILE: file('vissl_legacy.torch') });
+    assert.throws(() => load({ PARAMS_FILE: file('wrong_shape.torch') }));
+    assert.throws(() => load({ PARAMS_FILE: file('torchvision_module.pth'), STATE_DICT_KEY_NAME: '' }));
+    assert.equal(memoryStats().liveTensors, before);
   });
 });
