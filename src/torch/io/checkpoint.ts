@@ -9,7 +9,7 @@
 // such as an optimizer state's parameter indices, are kept), lists are arrays, tuples frozen
 // arrays, ints numbers (bigints beyond 2^53), tensors Tensor objects on the CPU. The caller
 // owns the tensors. Tensors that shared a storage in PyTorch share one here.
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { Tensor } from '../tensor.js';
 import { readExactly, readSlices } from './file-bytes.js';
 import { PickleTruncatedError, unpickle } from './pickle.js';
@@ -179,6 +179,41 @@ function collectTensors(value: unknown, into = new Set<Tensor>(), seen = new Set
   else if (Object.getPrototypeOf(value) === Object.prototype)
     for (const item of Object.values(value)) collectTensors(item, into, seen);
   return into;
+}
+
+/**
+ * Whether `path` holds a whole checkpoint, to choose among files a crash may have cut short. A zip
+ * checkpoint is checked cheaply: its central directory (written last) is there, names data.pkl,
+ * and places every entry inside the file. A legacy one is loaded in full.
+ */
+export function isCompleteCheckpoint(path: string): boolean {
+  try {
+    const zip = ZipReader.open(path);
+    if (zip === null) {
+      disposeTensors(loadLegacy(path));
+      return true;
+    }
+    try {
+      const size = statSync(path).size;
+      const entries = [...zip.entries.values()];
+      return (
+        entries.some((entry) => /^[^/]+\/data\.pkl$/.test(entry.name)) &&
+        entries.every((entry) => entry.localHeaderOffset + 30 + entry.compressedSize <= size)
+      );
+    } finally {
+      zip.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Frees every tensor in a value tree, such as a loaded checkpoint (whose tensors belong to the
+ * caller), except those in `except`.
+ */
+export function disposeTensors(value: unknown, except: ReadonlySet<Tensor> = new Set()): void {
+  for (const t of collectTensors(value)) if (!except.has(t)) t.dispose();
 }
 
 /** A dict whose values are all tensors: written as an OrderedDict, as PyTorch writes state dicts. */

@@ -1,9 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arange, fromBytes, tensor, Tensor } from '../../../src/torch/index.js';
-import { loadCheckpoint, RefusedGlobalError, saveCheckpoint } from '../../../src/torch/io/index.js';
+import {
+  disposeTensors,
+  isCompleteCheckpoint,
+  loadCheckpoint,
+  RefusedGlobalError,
+  removeStaleTemporaries,
+  saveCheckpoint,
+  symlinkAtomic,
+} from '../../../src/torch/io/index.js';
 import { python, tempFolder } from './python.js';
 
 const dir = tempFolder();
@@ -194,3 +203,44 @@ print(json.dumps({'best_prec1': float(ck['best_prec1']), 'tensors': {k: [list(t.
     }
   },
 );
+
+test('isCompleteCheckpoint tells whole checkpoints (zip and legacy) from ones cut short', () => {
+  const cut = (from: string, to: string, keep: number) =>
+    python(`import sys; b = open(sys.argv[1], 'rb').read(); open(sys.argv[2], 'wb').write(b[:${keep}])`, from, to);
+  for (const format of ['zip', 'legacy']) {
+    const whole = join(dir, `${format}.pt`);
+    assert.equal(isCompleteCheckpoint(whole), true, format);
+    for (const keep of [100, -30]) {
+      const partial = join(dir, `${format}-cut${keep}.pt`);
+      cut(whole, partial, keep);
+      assert.equal(isCompleteCheckpoint(partial), false, `${format} cut at ${keep}`);
+    }
+  }
+  assert.equal(isCompleteCheckpoint(join(dir, 'junk.pt')), false);
+  assert.equal(isCompleteCheckpoint(join(dir, 'absent.pt')), false);
+});
+
+test('disposeTensors frees a loaded tree except the tensors kept', () => {
+  const loaded = loadCheckpoint(join(dir, 'zip.pt')) as Map<string, unknown>;
+  const sd = loaded.get('sd') as Map<string, Tensor>;
+  const kept = sd.get('w')!;
+  disposeTensors(loaded, new Set([kept]));
+  assert.equal(kept.isDisposed, false);
+  assert.equal(sd.get('h')!.isDisposed, true);
+  assert.equal((loaded.get('tied') as Tensor[])[0], kept, 'the same object, kept');
+  kept.dispose();
+});
+
+test('removeStaleTemporaries removes temporary files of dead writers only; symlinkAtomic replaces a link', () => {
+  const folder = tempFolder();
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const stale = `.model.pt.${dead}.0123abcd.tmp`;
+  const live = `.model.pt.${process.pid}.89abcdef.tmp`;
+  for (const name of [stale, live, 'model.pt', '.hidden']) writeFileSync(join(folder, name), 'x');
+  assert.deepEqual(removeStaleTemporaries(folder), [stale]);
+  assert.deepEqual(readdirSync(folder).sort(), ['.hidden', live, 'model.pt'].sort());
+  symlinkAtomic('model.pt', join(folder, 'latest'));
+  symlinkAtomic('other.pt', join(folder, 'latest'));
+  assert.equal(readlinkSync(join(folder, 'latest')), 'other.pt');
+  assert.ok(!readdirSync(folder).some((name) => name.startsWith('.latest')));
+});
