@@ -1,6 +1,6 @@
 // Weighted k-nearest-neighbour accuracy on frozen features, as VISSL's nearest-neighbour benchmark
-// (after Wu et al. 2018): cosine similarity between L2-normalised features; each of the k nearest
-// training images votes for its class with weight exp(similarity / temperature).
+// (after Wu et al. 2018): similarity is the dot product of (by default L2-normalised) features;
+// each of the k nearest training images votes for its class with weight exp(similarity / temperature).
 import {
   functional as F,
   index,
@@ -11,6 +11,7 @@ import {
   topk as topkOf,
   zeros,
   type Device,
+  type Tensor,
 } from '../torch/index.js';
 import type { LabelledFeatures } from './linear-probe.js';
 
@@ -19,6 +20,8 @@ export interface KnnOptions {
   k?: number;
   temperature?: number;
   topk?: number[];
+  /** L2-normalise features first (cosine similarity); VISSL's NEAREST_NEIGHBOR.L2_NORM_FEATS. */
+  normalize?: boolean;
   /** Test rows per similarity block: memory is chunk x N_train. */
   chunkSize?: number;
   device?: Device;
@@ -30,19 +33,31 @@ export function knnAccuracy(
   test: LabelledFeatures,
   options: KnnOptions,
 ): Record<string, number> {
-  const { numClasses, k = 200, temperature = 0.07, topk = [1, 5], chunkSize = 1024, device = 'cpu' } = options;
+  const {
+    numClasses,
+    k = 200,
+    temperature = 0.07,
+    normalize = true,
+    topk = [1, 5],
+    chunkSize = 1024,
+    device = 'cpu',
+  } = options;
+  const prepare = (x: Tensor): Tensor => {
+    const values = x.to(device).to('float32');
+    return normalize ? F.normalize(values, { dim: 1 }) : values;
+  };
   const trainCount = train.features.shape[0] as number;
   const neighbours = Math.min(k, trainCount);
   const counts = topk.map(() => 0);
   const testCount = test.features.shape[0] as number;
-  const bank = keep(tidy(() => F.normalize(train.features.to(device).to('float32'), { dim: 1 }).t()));
+  const bank = keep(tidy(() => prepare(train.features).t()));
   const bankLabels = keep(tidy(() => train.labels.to(device).to('int64')));
   try {
     for (let start = 0; start < testCount; start += chunkSize) {
       const hits = noGrad(() =>
         tidy(() => {
           const rows = Math.min(chunkSize, testCount - start);
-          const queries = F.normalize(test.features.narrow(0, start, rows).to(device).to('float32'), { dim: 1 });
+          const queries = prepare(test.features.narrow(0, start, rows));
           const nearest = topkOf(queries.mm(bank), neighbours, { dim: 1 });
           const neighbourLabels = index(bankLabels, [nearest.indices]);
           const weights = nearest.values.div(temperature).exp();

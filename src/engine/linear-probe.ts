@@ -1,7 +1,7 @@
 // The fast linear probe: VISSL's eval_mlp head (BatchNorm over the feature channels, then Linear)
 // trained on features extracted once (no augmentation) instead of on a frozen trunk run for every
-// batch. The optimisation follows VISSL's linear protocol (SGD, nesterov momentum 0.9, weight
-// decay 5e-4, LR x0.1 at 8/28, 16/28 and 24/28 of the epochs); only the input is cached.
+// batch. By default the optimisation is VISSL's linear protocol (SGD, nesterov momentum 0.9,
+// weight decay 5e-4, LR x0.1 at 8/28, 16/28 and 24/28 of the epochs); only the input is cached.
 import {
   keep,
   manualSeed,
@@ -28,9 +28,11 @@ export interface LinearProbeOptions {
   numClasses: number;
   epochs?: number;
   batchSize?: number;
-  /** Base LR at batch 256, scaled linearly with the batch size (VISSL's rule). */
-  lrPer256?: number;
+  /** The LR of each epoch; default: VISSL's linear protocol, 0.01 per 256 images, x0.1 at 8/28, 16/28, 24/28. */
+  lrAt?: (epoch: number) => number;
   weightDecay?: number;
+  momentum?: number;
+  nesterov?: boolean;
   seed?: number;
   topk?: number[];
   device?: Device;
@@ -65,8 +67,9 @@ export function linearProbe(train: LabelledFeatures, test: LabelledFeatures, opt
     numClasses,
     epochs = 28,
     batchSize = 256,
-    lrPer256 = 0.01,
     weightDecay = 5e-4,
+    momentum = 0.9,
+    nesterov = true,
     seed = 0,
     topk = [1, 5],
     device = 'cpu',
@@ -77,15 +80,13 @@ export function linearProbe(train: LabelledFeatures, test: LabelledFeatures, opt
   }
   manualSeed(seed);
   const head = new EvalMlp(dim, numClasses, device);
-  const baseLr = (lrPer256 * batchSize) / 256;
-  const optimizer = new SGD(head.parameters(), { lr: baseLr, momentum: 0.9, nesterov: true, weightDecay });
-  const milestones = [8, 16, 24].map((m) => Math.round((m / 28) * epochs));
+  const lrAt = options.lrAt ?? visslLinearProtocolLr(epochs, batchSize);
+  const optimizer = new SGD(head.parameters(), { lr: lrAt(0), momentum, nesterov, weightDecay });
   const x = keep(onDevice(train.features, device, 'float32'));
   const y = keep(onDevice(train.labels, device, 'int64'));
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
-      const decays = milestones.filter((m) => epoch >= m).length;
-      for (const group of optimizer.paramGroups) group.lr = baseLr * 0.1 ** decays;
+      for (const group of optimizer.paramGroups) group.lr = lrAt(epoch);
       const order = keep(randperm(n, { device }));
       for (let start = 0; start < n; start += batchSize) {
         // A last batch of one sample cannot be batch-normalised in training mode.
@@ -111,6 +112,12 @@ export function linearProbe(train: LabelledFeatures, test: LabelledFeatures, opt
     optimizer.dispose();
     head.dispose();
   }
+}
+
+/** VISSL's linear protocol: 0.01 per 256 images, x0.1 at 8/28, 16/28 and 24/28 of the epochs. */
+export function visslLinearProtocolLr(epochs: number, batchSize: number): (epoch: number) => number {
+  const milestones = [8, 16, 24].map((m) => Math.round((m / 28) * epochs));
+  return (epoch) => ((0.01 * batchSize) / 256) * 0.1 ** milestones.filter((m) => epoch >= m).length;
 }
 
 function accuracyOf(head: Module, data: LabelledFeatures, topk: number[], device: Device): Record<string, number> {

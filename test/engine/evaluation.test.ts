@@ -88,7 +88,7 @@ describe('linear probe', () => {
       numClasses: 4,
       epochs: 20,
       batchSize: 64,
-      lrPer256: 0.4,
+      lrAt: () => 0.1,
     });
     assert.ok((result.test.top1 ?? 0) > 90, `test top-1 ${result.test.top1}`);
     assert.ok((result.train.top1 ?? 0) > 90, `train top-1 ${result.train.top1}`);
@@ -98,7 +98,7 @@ describe('linear probe', () => {
     manualSeed(5);
     const train = { features: randn([600, 6]), labels: randint(0, 4, [600]) };
     const test = { features: randn([400, 6]), labels: randint(0, 4, [400]) };
-    const result = linearProbe(train, test, { numClasses: 4, epochs: 20, batchSize: 64, lrPer256: 0.4 });
+    const result = linearProbe(train, test, { numClasses: 4, epochs: 20, batchSize: 64, lrAt: () => 0.1 });
     assert.ok((result.test.top1 ?? 100) < 40, `test top-1 ${result.test.top1} on random labels`);
   });
 
