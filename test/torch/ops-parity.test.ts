@@ -595,6 +595,13 @@ const cases: Case[] = [
     grad: ['x'],
   },
   {
+    name: 'pad constant',
+    inputs: { x: S([2, 4, 6, 6]) },
+    ours: ({ x }) => [F.pad(x!, [0, 0, 0, 0, 2, 2]), F.pad(x!, [1, 2, 0, 1], 0.5)],
+    py: "(F.pad(x, (0, 0, 0, 0, 2, 2)), F.pad(x, (1, 2, 0, 1), 'constant', 0.5))",
+    grad: ['x'],
+  },
+  {
     name: 'dropout off',
     inputs: { x: S([4, 4]) },
     ours: ({ x }) => [F.dropout(x!, 0.5, false), F.dropout(x!, 0, true)],

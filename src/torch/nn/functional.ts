@@ -114,6 +114,20 @@ export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
   return wrap(ADAPTIVE_AVG_POOL2D.callHandle(input.handle, outputSize));
 }
 
+const CONSTANT_PAD_ND = op('aten::constant_pad_nd', ['self', 'pad', 'value']);
+/**
+ * Pads with a constant, as F.pad(input, pad, 'constant', value): `pad` lists (before, after) pairs
+ * starting from the last dimension, e.g. [left, right, top, bottom, front, back].
+ */
+export function pad(input: Tensor, pad: number[], value = 0): Tensor {
+  if (pad.length % 2 !== 0 || pad.length / 2 > input.ndim) {
+    throw new Error(
+      `pad: expected an even number of sizes, at most 2 per dimension of the ${input.ndim}-d input (got [${pad.join(', ')}])`,
+    );
+  }
+  return wrap(CONSTANT_PAD_ND.callHandle(input.handle, pad, value));
+}
+
 const DROPOUT = op('aten::dropout', ['input', 'p', 'train']);
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   return wrap(DROPOUT.callHandle(input.handle, p, training));
