@@ -1,0 +1,13 @@
+// clusterfit/cluster: k-means with FAISS's semantics on torch tensors, PCA whitening, and the
+// optional backend that calls the real FAISS library.
+export {
+  assign,
+  assignChunk,
+  prepareCentroids,
+  chunkRows,
+  type AssignOptions,
+  type Assignment,
+  type Metric,
+} from './assign.js';
+export { kmeans, trainingSample, type KMeansOptions, type KMeansResult, type IterationStats } from './kmeans.js';
+export { Mt19937, randPerm } from './random.js';
