@@ -66,9 +66,11 @@ export function prepareCentroids(centroids: Tensor, metric: Metric = 'l2'): Prep
 }
 
 /**
- * Assigns one chunk of rows: `x` (n x d) against prepared centroids. The l2 distance is
- * ||x||^2 + (||c||^2 - 2 x c^T): the bracket is one addmm, its argmin does not need ||x||^2,
- * and like FAISS the distance is clamped at 0 (rounding can make it slightly negative).
+ * Assigns one chunk of rows: `x` (n x d) against prepared centroids. The l2 distance is formed
+ * as FAISS forms it, (||x||^2 + ||c||^2) - 2 x c^T with the GEMM accumulating into the norm sum,
+ * and clamped at 0 before the argmin as FAISS does: rounding can make the distance of a point
+ * to a copy of itself slightly negative, and FAISS then gives such ties to the lowest centroid
+ * index, which decides where duplicated points go and which clusters come out empty.
  */
 export function assignChunk(x: Tensor, prepared: PreparedCentroids): Assignment {
   return torch.tidy(() => {
@@ -76,11 +78,11 @@ export function assignChunk(x: Tensor, prepared: PreparedCentroids): Assignment 
       const { values, indices } = torch.maxDim(torch.mm(x, prepared.centroidsT), 1);
       return { labels: indices, distances: values };
     }
-    const partial = torch.addmm(prepared.norms, x, prepared.centroidsT, { beta: 1, alpha: -2 });
-    const { values, indices } = torch.minDim(partial, 1);
-    const distances = values.add(x.square().sum(1));
+    const distances = x.square().sum(1, { keepdim: true }).add(prepared.norms);
+    torch.addmm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
     distances.clamp_(0);
-    return { labels: indices, distances };
+    const { values, indices } = torch.minDim(distances, 1);
+    return { labels: indices, distances: values };
   });
 }
 

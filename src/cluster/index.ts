@@ -11,3 +11,4 @@ export {
 } from './assign.js';
 export { kmeans, trainingSample, type KMeansOptions, type KMeansResult, type IterationStats } from './kmeans.js';
 export { Mt19937, randPerm } from './random.js';
+export { PCA, l2Normalize } from './pca.js';

@@ -80,3 +80,14 @@ const INDEX_ADD_ = op('aten::index_add_', ['self', 'dim', 'index', 'source', 'al
 export function indexAdd_(self: Tensor, dim: number, index: Tensor, source: Tensor, alpha = 1): void {
   INDEX_ADD_.callDiscard(self.handle, dim, index.handle, source.handle, alpha);
 }
+
+const ADDMM_ = op('aten::addmm_', ['self', 'mat1', 'mat2', 'beta', 'alpha']);
+/** self = beta * self + alpha * (mat1 @ mat2), accumulated by the GEMM into self's memory. */
+export function addmm_(
+  self: Tensor,
+  mat1: Tensor,
+  mat2: Tensor,
+  options: { beta?: number; alpha?: number } = {},
+): void {
+  ADDMM_.callDiscard(self.handle, mat1.handle, mat2.handle, options.beta ?? 1, options.alpha ?? 1);
+}
