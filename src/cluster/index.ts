@@ -12,3 +12,4 @@ export {
 export { kmeans, trainingSample, type KMeansOptions, type KMeansResult, type IterationStats } from './kmeans.js';
 export { Mt19937, randPerm } from './random.js';
 export { PCA, l2Normalize } from './pca.js';
+export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';
