@@ -13,3 +13,4 @@ export { kmeans, trainingSample, type KMeansOptions, type KMeansResult, type Ite
 export { Mt19937, randPerm } from './random.js';
 export { PCA, l2Normalize } from './pca.js';
 export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';
+export { readTrainingSet, assignNpy, type StreamOptions } from './stream.js';
