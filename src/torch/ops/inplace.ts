@@ -74,3 +74,20 @@ export function normal_(self: Tensor, mean = 0, std = 1): void {
 export function relu_(self: Tensor): void {
   RELU_.callDiscard(self.handle);
 }
+
+const INDEX_ADD_ = op('aten::index_add_', ['self', 'dim', 'index', 'source', 'alpha']);
+/** self[index[i]] += alpha * source[i] along `dim` (sums per group without copying self). */
+export function indexAdd_(self: Tensor, dim: number, index: Tensor, source: Tensor, alpha = 1): void {
+  INDEX_ADD_.callDiscard(self.handle, dim, index.handle, source.handle, alpha);
+}
+
+const ADDMM_ = op('aten::addmm_', ['self', 'mat1', 'mat2', 'beta', 'alpha']);
+/** self = beta * self + alpha * (mat1 @ mat2), accumulated by the GEMM into self's memory. */
+export function addmm_(
+  self: Tensor,
+  mat1: Tensor,
+  mat2: Tensor,
+  options: { beta?: number; alpha?: number } = {},
+): void {
+  ADDMM_.callDiscard(self.handle, mat1.handle, mat2.handle, options.beta ?? 1, options.alpha ?? 1);
+}

@@ -1,0 +1,112 @@
+// Nearest-centroid assignment, chunked: each chunk of rows costs one GEMM against the centroids,
+// so memory stays O(chunk x K + K x d) and an N x K distance matrix never exists.
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+
+/** 'l2': squared Euclidean distance, smallest wins (FAISS IndexFlatL2). 'innerProduct': largest
+ * dot product wins (FAISS IndexFlatIP, what faiss.Kmeans searches with in spherical mode). */
+export type Metric = 'l2' | 'innerProduct';
+
+export interface AssignOptions {
+  /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
+  chunkSize?: number;
+  /** Bytes the chunk x K distance matrix may take when `chunkSize` is not given (default 256 MiB). */
+  memoryBudget?: number;
+  metric?: Metric;
+}
+
+export interface Assignment {
+  /** Index of the nearest centroid of each row (int64, N). */
+  labels: Tensor;
+  /** Squared L2 distance to it (or the inner product for 'innerProduct'), float32, N. */
+  distances: Tensor;
+}
+
+const DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024;
+
+/** Rows per chunk so that one chunk x k float32 distance block fits `memoryBudget` bytes. */
+export function chunkRows(k: number, options: Pick<AssignOptions, 'chunkSize' | 'memoryBudget'> = {}): number {
+  if (options.chunkSize !== undefined) {
+    if (!(Number.isInteger(options.chunkSize) && options.chunkSize > 0)) {
+      throw new Error(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    }
+    return options.chunkSize;
+  }
+  return Math.max(1, Math.floor((options.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / (4 * k)));
+}
+
+/** Checks that `x` is an N x d float32 matrix; `what` names it in the error. */
+export function checkFeatures(x: Tensor, what = 'features'): [number, number] {
+  const shape = x.shape;
+  if (shape.length !== 2 || x.dtype !== 'float32') {
+    throw new Error(
+      `${what} must be a 2-d float32 tensor (N x d), got ${x.dtype} of shape [${shape.join(', ')}]; flatten and convert with .reshape(N, -1).float()`,
+    );
+  }
+  return shape as [number, number];
+}
+
+/**
+ * Squared norms of the centroids and their transpose, computed once per set of centroids and
+ * shared by every chunk.
+ */
+export interface PreparedCentroids {
+  centroidsT: Tensor;
+  /** ||c||^2 as a 1 x K row (l2 only). */
+  norms: Tensor | null;
+  metric: Metric;
+}
+
+export function prepareCentroids(centroids: Tensor, metric: Metric = 'l2'): PreparedCentroids {
+  return torch.tidy(() => ({
+    centroidsT: centroids.t(),
+    norms: metric === 'l2' ? centroids.square().sum(1).unsqueeze(0) : null,
+    metric,
+  }));
+}
+
+/**
+ * Assigns one chunk of rows: `x` (n x d) against prepared centroids. The l2 distance is formed
+ * as FAISS forms it, (||x||^2 + ||c||^2) - 2 x c^T with the GEMM accumulating into the norm sum,
+ * and clamped at 0 before the argmin as FAISS does: rounding can make the distance of a point
+ * to a copy of itself slightly negative, and FAISS then gives such ties to the lowest centroid
+ * index, which decides where duplicated points go and which clusters come out empty.
+ */
+export function assignChunk(x: Tensor, prepared: PreparedCentroids): Assignment {
+  return torch.tidy(() => {
+    if (prepared.norms === null) {
+      const { values, indices } = torch.maxDim(torch.mm(x, prepared.centroidsT), 1);
+      return { labels: indices, distances: values };
+    }
+    const distances = x.square().sum(1, { keepdim: true }).add(prepared.norms);
+    torch.addmm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
+    distances.clamp_(0);
+    const { values, indices } = torch.minDim(distances, 1);
+    return { labels: indices, distances: values };
+  });
+}
+
+/** Assigns every row of `x` (N x d, float32, CPU or CUDA) to its nearest centroid (K x d). */
+export function assign(x: Tensor, centroids: Tensor, options: AssignOptions = {}): Assignment {
+  const [n, d] = checkFeatures(x);
+  const [k, dc] = checkFeatures(centroids, 'centroids');
+  if (d !== dc) {
+    throw new Error(`features have ${d} dimensions but the centroids have ${dc}; apply the same PCA to both`);
+  }
+  const rows = chunkRows(k, options);
+  return torch.tidy(() => {
+    const prepared = prepareCentroids(centroids, options.metric);
+    if (n <= rows) return assignChunk(x, prepared);
+    const labels = torch.empty([n], { dtype: 'int64', device: x.device });
+    const distances = torch.empty([n], { device: x.device });
+    for (let start = 0; start < n; start += rows) {
+      const length = Math.min(rows, n - start);
+      torch.tidy(() => {
+        const part = assignChunk(torch.narrow(x, 0, start, length), prepared);
+        torch.narrow(labels, 0, start, length).copy_(part.labels);
+        torch.narrow(distances, 0, start, length).copy_(part.distances);
+      });
+    }
+    return { labels, distances };
+  });
+}

@@ -1,0 +1,16 @@
+// clusterfit/cluster: k-means with FAISS's semantics on torch tensors, PCA whitening, and the
+// optional backend that calls the real FAISS library.
+export {
+  assign,
+  assignChunk,
+  prepareCentroids,
+  chunkRows,
+  type AssignOptions,
+  type Assignment,
+  type Metric,
+} from './assign.js';
+export { kmeans, trainingSample, type KMeansOptions, type KMeansResult, type IterationStats } from './kmeans.js';
+export { Mt19937, randPerm } from './random.js';
+export { PCA, l2Normalize } from './pca.js';
+export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';
+export { readTrainingSet, assignNpy, type StreamOptions } from './stream.js';

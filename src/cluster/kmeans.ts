@@ -1,0 +1,288 @@
+// k-means with the semantics of FAISS's Clustering (faiss/Clustering.cpp, as faiss.Kmeans runs
+// it), on torch tensors, CPU or CUDA: the same training sample, the same initial centroids, the
+// same empty-cluster splits and the same per-iteration statistics, so a run can be compared
+// with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts).
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { assignChunk, checkFeatures, chunkRows, prepareCentroids, type Metric } from './assign.js';
+import { Mt19937, randPerm } from './random.js';
+
+export interface KMeansOptions {
+  /** Lloyd iterations (FAISS's own default is 25; VISSL passes CLUSTERFIT.N_ITER). */
+  niter?: number;
+  /** Seed of the training sample and of the initial centroids (FAISS: 1234). */
+  seed?: number;
+  /** Runs with different initialisations; the one with the best final objective is kept. */
+  nredo?: number;
+  /** More points than K times this are subsampled to it (FAISS: 256). */
+  maxPointsPerCentroid?: number;
+  /** Fewer points than K times this give a warning (FAISS: 39). */
+  minPointsPerCentroid?: number;
+  /** Unit-norm centroids, assigned by largest inner product (faiss.Kmeans(spherical=True)). */
+  spherical?: boolean;
+  /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
+  chunkSize?: number;
+  /** Bytes the chunk x K distance matrix may take (default 256 MiB). */
+  memoryBudget?: number;
+  onIteration?: (stats: IterationStats) => void;
+  /** Where FAISS's warnings go (default: console.warn). */
+  warn?: (message: string) => void;
+}
+
+/** FAISS's ClusteringIterationStats. */
+export interface IterationStats {
+  /** Sum over the training points of the distance to their centroid at this iteration's assignment. */
+  objective: number;
+  /** Seconds since the iterations started (cumulative, as FAISS). */
+  time: number;
+  /** Seconds spent assigning, cumulative. */
+  timeSearch: number;
+  /** k * sum(size^2) / n^2: 1 for equal cluster sizes, larger when unbalanced. */
+  imbalanceFactor: number;
+  /** Empty clusters re-seeded by splitting a large one. */
+  nsplit: number;
+}
+
+export interface KMeansResult {
+  /** K x d float32, on the device of the features. */
+  centroids: Tensor;
+  /** The objective of each iteration. */
+  objective: number[];
+  iterations: IterationStats[];
+  /** Points actually trained on (after subsampling). */
+  trainingPoints: number;
+}
+
+/** Resolved options, FAISS's ClusteringParameters defaults where not given. */
+interface Params {
+  niter: number;
+  seed: number;
+  nredo: number;
+  maxPointsPerCentroid: number;
+  minPointsPerCentroid: number;
+  spherical: boolean;
+}
+
+function resolve(options: KMeansOptions): Params {
+  const params = {
+    niter: options.niter ?? 20,
+    seed: options.seed ?? 1234,
+    nredo: options.nredo ?? 1,
+    maxPointsPerCentroid: options.maxPointsPerCentroid ?? 256,
+    minPointsPerCentroid: options.minPointsPerCentroid ?? 39,
+    spherical: options.spherical ?? false,
+  };
+  for (const name of ['niter', 'seed', 'nredo', 'maxPointsPerCentroid', 'minPointsPerCentroid'] as const) {
+    const value = params[name];
+    const min = name === 'nredo' || name === 'maxPointsPerCentroid' ? 1 : 0;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new Error(`k-means option ${name} must be an integer >= ${min}, got ${value}`);
+    }
+  }
+  return params;
+}
+
+function checkClusterCount(n: number, k: number): void {
+  if (!(Number.isSafeInteger(k) && k >= 1))
+    throw new Error(`the number of clusters must be a positive integer, got ${k}`);
+  if (n < k) {
+    throw new Error(
+      `NUM_CLUSTERS (${k}) is larger than the number of feature vectors (${n}): k-means needs at least one point per cluster. Lower CLUSTERFIT.NUM_CLUSTERS to at most ${n}, or cluster more images.`,
+    );
+  }
+}
+
+/**
+ * The rows FAISS trains on when `n` points are clustered into `k`: null when all of them (n <=
+ * k * maxPointsPerCentroid), otherwise k * maxPointsPerCentroid row numbers in FAISS's order (the
+ * first ones of a seeded permutation). Lets a caller read just these rows of a feature file.
+ */
+export function trainingSample(
+  n: number,
+  k: number,
+  options: Pick<KMeansOptions, 'seed' | 'maxPointsPerCentroid'> = {},
+): Int32Array | null {
+  const max = k * (options.maxPointsPerCentroid ?? 256);
+  if (n <= max) return null;
+  return randPerm(n, options.seed ?? 1234).subarray(0, max);
+}
+
+function rowIndex(rows: Int32Array, device: string): Tensor {
+  return torch.tidy(() => torch.tensor(rows).to('int64').to(device));
+}
+
+// FAISS perturbs a split centroid by this relative amount, a bit above float16's epsilon.
+const EPS = 1 / 1024;
+
+/**
+ * FAISS's split_clusters: each empty cluster takes over half of a cluster picked with
+ * probability (size - 1) / (n - k), starting the search at cluster 0 with a generator seeded
+ * 1234 on every call; both centroids are the old one scaled by 1 +/- EPS in alternating
+ * coordinates. `sizes` are updated as FAISS does (assuming an even split).
+ */
+function splitEmptyClusters(centroids: Tensor, sizes: Float32Array, n: number, signs: [Tensor, Tensor]): number {
+  const k = sizes.length;
+  const rng = new Mt19937(1234);
+  const denominator = Math.fround(n - k);
+  let nsplit = 0;
+  for (let ci = 0; ci < k; ci++) {
+    if (sizes[ci] !== 0) continue;
+    let cj = 0;
+    for (; ; cj = (cj + 1) % k) {
+      const p = (sizes[cj]! - 1) / denominator;
+      if (rng.randFloat() < p) break;
+    }
+    torch.tidy(() => {
+      const source = torch.select(centroids, 0, cj);
+      torch.select(centroids, 0, ci).copy_(source.mul(signs[0]));
+      source.mul_(signs[1]);
+    });
+    sizes[ci] = Math.fround(sizes[cj]! / 2);
+    sizes[cj] = Math.fround(sizes[cj]! - sizes[ci]!);
+    nsplit++;
+  }
+  return nsplit;
+}
+
+/** k * sum(size^2) / n^2 over the assignment's cluster sizes (FAISS's imbalance_factor). */
+function imbalanceFactor(sizes: Float32Array): number {
+  let total = 0;
+  let squares = 0;
+  for (const size of sizes) {
+    total += size;
+    squares += size * size;
+  }
+  return (squares * sizes.length) / (total * total);
+}
+
+function normalizeRows(centroids: Tensor): Tensor {
+  return torch.tidy(() => centroids.div(centroids.norm(2, 1, true).clamp(1e-30)));
+}
+
+function checkFinite(x: Tensor, rows: number): void {
+  const n = x.shape[0]!;
+  for (let first = 0; first < n; first += rows) {
+    const finite = torch.tidy(() =>
+      torch.all(torch.isfinite(torch.narrow(x, 0, first, Math.min(rows, n - first)))).item(),
+    );
+    if (!finite) {
+      throw new Error(
+        `the features contain NaN or Inf values (in rows ${first}..${Math.min(first + rows, n) - 1}); check the feature extraction (FAISS refuses them too)`,
+      );
+    }
+  }
+}
+
+interface Run {
+  centroids: Tensor;
+  iterations: IterationStats[];
+}
+
+/** One k-means run from the initialisation given by `seed` (FAISS's redo loop body). */
+function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: number, options: KMeansOptions): Run {
+  const [n, d] = x.shape as [number, number];
+  const metric: Metric = params.spherical ? 'innerProduct' : 'l2';
+  const finish = (c: Tensor): Tensor => (params.spherical ? normalizeRows(c) : c);
+  let centroids = torch.tidy(() =>
+    finish(torch.indexSelect(x, 0, rowIndex(randPerm(n, seed).subarray(0, k), x.device))),
+  );
+  const signs = [1 + EPS, 1 - EPS].map((even) => {
+    const factors = Float32Array.from({ length: d }, (_, j) => (j % 2 === 0 ? even : 2 - even));
+    return torch.tensor(factors, { device: x.device });
+  }) as [Tensor, Tensor];
+  const iterations: IterationStats[] = [];
+  const start = performance.now();
+  let searchMs = 0;
+  try {
+    for (let iteration = 0; iteration < params.niter; iteration++) {
+      const next = torch.tidy(() => {
+        const searchStart = performance.now();
+        const prepared = prepareCentroids(centroids, metric);
+        const sums = torch.zeros([k, d], { device: x.device });
+        const counts = torch.zeros([k], { dtype: 'int64', device: x.device });
+        const objective = torch.zeros([], { dtype: 'float64', device: x.device });
+        // Assign and accumulate chunk by chunk: the labels are never needed whole.
+        for (let first = 0; first < n; first += rows) {
+          const length = Math.min(rows, n - first);
+          torch.tidy(() => {
+            const chunk = torch.narrow(x, 0, first, length);
+            const { labels, distances } = assignChunk(chunk, prepared);
+            torch.indexAdd_(sums, 0, labels, chunk);
+            counts.add_(torch.bincount(labels, k));
+            objective.add_(distances.sum(undefined, { dtype: 'float64' }));
+          });
+        }
+        const objectiveValue = objective.item();
+        searchMs += performance.now() - searchStart;
+        const sizes = Float32Array.from(counts.toArray());
+        const imbalance = imbalanceFactor(sizes);
+        // Empty clusters keep a zero sum; FAISS leaves them at zero before splitting too.
+        const updated = sums.div(counts.clamp(1).to('float32').unsqueeze(1));
+        const nsplit = splitEmptyClusters(updated, sizes, n, signs);
+        const stats: IterationStats = {
+          objective: objectiveValue,
+          time: (performance.now() - start) / 1000,
+          timeSearch: searchMs / 1000,
+          imbalanceFactor: imbalance,
+          nsplit,
+        };
+        return { centroids: finish(updated), stats };
+      });
+      centroids.dispose();
+      centroids = next.centroids;
+      iterations.push(next.stats);
+      options.onIteration?.(next.stats);
+    }
+  } catch (error) {
+    centroids.dispose();
+    throw error;
+  } finally {
+    signs.forEach((t) => t.dispose());
+  }
+  return { centroids, iterations };
+}
+
+/**
+ * Clusters the rows of `x` (N x d float32, CPU or CUDA) into `k` clusters as faiss.Kmeans(d, k,
+ * niter=..., seed=...).train(x) does. Deterministic for a given seed on CPU.
+ */
+export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMeansResult {
+  const [n] = checkFeatures(x);
+  checkClusterCount(n, k);
+  const params = resolve(options);
+  const warn = options.warn ?? console.warn;
+  return torch.tidy(() => {
+    const rows = chunkRows(k, options);
+    checkFinite(x, rows);
+    const sample = trainingSample(n, k, params);
+    let train = x.isContiguous() ? x : x.contiguous();
+    if (sample !== null) {
+      train = torch.indexSelect(x, 0, rowIndex(sample, x.device));
+    } else if (n < k * params.minPointsPerCentroid) {
+      warn(
+        `WARNING clustering ${n} points to ${k} centroids: please provide at least ${k * params.minPointsPerCentroid} training points`,
+      );
+    }
+    const trainingPoints = train.shape[0]!;
+    if (trainingPoints === k) {
+      // FAISS's corner case: the points are the centroids, with one empty iteration of stats.
+      const stats = { objective: 0, time: 0, timeSearch: 0, imbalanceFactor: 1, nsplit: 0 };
+      return { centroids: train.clone(), objective: [0], iterations: [stats], trainingPoints };
+    }
+    let best: Run | undefined;
+    for (let redo = 0; redo < params.nredo; redo++) {
+      const run = runOnce(train, k, params, params.seed + 1 + redo * 15486557, rows, options);
+      const last = run.iterations.at(-1)?.objective ?? 0;
+      const bestLast = best?.iterations.at(-1)?.objective ?? 0;
+      const better = best === undefined || (params.spherical ? last > bestLast : last < bestLast);
+      if (better) {
+        best?.centroids.dispose();
+        best = run;
+      } else {
+        run.centroids.dispose();
+      }
+    }
+    const { centroids, iterations } = best!;
+    return { centroids, objective: iterations.map((s) => s.objective), iterations, trainingPoints };
+  });
+}

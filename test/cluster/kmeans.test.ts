@@ -1,0 +1,160 @@
+// k-means against python3-faiss's faiss.Kmeans on the same features: objectives, splits of empty
+// clusters, subsampling, spherical mode; assignment against IndexFlatL2 search; errors; no leaks.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import * as torch from '../../src/torch/index.js';
+import type { Tensor } from '../../src/torch/index.js';
+import { assign, kmeans, trainingSample, type KMeansOptions } from '../../src/cluster/index.js';
+import { mixture, reference, relative, tempDir } from './reference.js';
+
+const dir = tempDir();
+const owned: Tensor[] = [];
+after(() => owned.forEach((t) => t.dispose()));
+
+interface FaissAnswer {
+  objective: number[];
+  nsplit: number[];
+  imbalance: number[];
+}
+
+/** Runs our k-means and faiss.Kmeans on the same features. */
+function both(name: string, x: Tensor, k: number, options: KMeansOptions & { niter: number }) {
+  const path = join(dir, `${name}.npy`);
+  torch.io.writeNpy(path, x);
+  const centroids = join(dir, `${name}_centroids.npy`);
+  const faiss = reference<FaissAnswer>('kmeans', {
+    x: path,
+    k,
+    niter: options.niter,
+    spherical: options.spherical ?? false,
+    centroids,
+    ...(options.maxPointsPerCentroid === undefined ? {} : { max_points_per_centroid: options.maxPointsPerCentroid }),
+  });
+  const ours = kmeans(x, k, options);
+  owned.push(ours.centroids);
+  return { ours, faiss, faissCentroids: owned[owned.push(torch.io.readNpy(centroids) as Tensor) - 1]! };
+}
+
+test('objective matches faiss.Kmeans: same initial centroids, final objective within 1%', () => {
+  const x = mixture(5000, 32, 60, 1);
+  owned.push(x);
+  const { ours, faiss } = both('plain', x, 50, { niter: 20 });
+  assert.equal(ours.objective.length, 20);
+  // The same seeded sample of initial centroids gives the same first objective up to rounding.
+  assert.ok(relative(ours.objective[0]!, faiss.objective[0]!) < 1e-5, `${ours.objective[0]} vs ${faiss.objective[0]}`);
+  assert.ok(
+    relative(ours.objective[19]!, faiss.objective[19]!) < 0.01,
+    `${ours.objective[19]} vs ${faiss.objective[19]}`,
+  );
+  assert.ok(relative(ours.iterations[0]!.imbalanceFactor, faiss.imbalance[0]!) < 1e-6);
+  for (let i = 1; i < 20; i++)
+    assert.ok(ours.objective[i]! <= ours.objective[i - 1]! * (1 + 1e-6), 'Lloyd never increases');
+  assert.deepEqual(ours.centroids.shape, [50, 32]);
+});
+
+test('more than K * maxPointsPerCentroid points are subsampled as FAISS does', () => {
+  const x = mixture(3000, 16, 12, 2);
+  owned.push(x);
+  const { ours, faiss } = both('subsample', x, 10, { niter: 8, maxPointsPerCentroid: 64 });
+  assert.equal(ours.trainingPoints, 640);
+  assert.equal(trainingSample(3000, 10, { maxPointsPerCentroid: 64 })!.length, 640);
+  assert.equal(trainingSample(640, 10, { maxPointsPerCentroid: 64 }), null);
+  assert.ok(relative(ours.objective[0]!, faiss.objective[0]!) < 1e-5, `${ours.objective[0]} vs ${faiss.objective[0]}`);
+  assert.ok(relative(ours.objective[7]!, faiss.objective[7]!) < 0.01);
+});
+
+test('empty clusters are split from large ones as FAISS splits them', () => {
+  // Half the points are copies of 20 of the others: initial centroids picked twice among the
+  // copies are equal, the first one takes all their points and the second comes out empty.
+  const x = torch.tidy(() => {
+    const distinct = mixture(2000, 8, 10, 3);
+    return torch.cat([distinct, torch.indexSelect(distinct, 0, torch.randint(0, 20, [2000]))]);
+  });
+  owned.push(x);
+  const { ours, faiss } = both('duplicates', x, 30, { niter: 10 });
+  assert.ok(faiss.nsplit[0]! > 0, 'the case must make FAISS split clusters');
+  assert.deepEqual(
+    ours.iterations.map((s) => s.nsplit),
+    faiss.nsplit,
+  );
+  assert.ok(relative(ours.objective[0]!, faiss.objective[0]!) < 1e-5);
+  assert.ok(relative(ours.objective[9]!, faiss.objective[9]!) < 0.01, `${ours.objective[9]} vs ${faiss.objective[9]}`);
+});
+
+test('spherical mode: unit-norm centroids, objective (sum of inner products) within 1% of FAISS', () => {
+  const x = mixture(2000, 16, 20, 4);
+  owned.push(x);
+  const { ours, faiss } = both('spherical', x, 16, { niter: 10, spherical: true });
+  const norms = ours.centroids.norm(2, 1);
+  assert.ok(norms.sub(1).abs().max().item() < 1e-5);
+  norms.dispose();
+  assert.ok(relative(ours.objective[0]!, faiss.objective[0]!) < 1e-5);
+  assert.ok(relative(ours.objective[9]!, faiss.objective[9]!) < 0.01);
+});
+
+test('assign gives the nearest centroid as IndexFlatL2 search does, in chunks or not', () => {
+  const x = mixture(3000, 24, 30, 5);
+  const centroids = torch.tidy(() => torch.randn([40, 24]).mul(3));
+  owned.push(x, centroids);
+  torch.io.writeNpy(join(dir, 'assign_x.npy'), x);
+  torch.io.writeNpy(join(dir, 'assign_c.npy'), centroids);
+  const paths = { labels: join(dir, 'assign_l.npy'), distances: join(dir, 'assign_d.npy') };
+  reference('search', { x: join(dir, 'assign_x.npy'), centroids: join(dir, 'assign_c.npy'), ...paths });
+  const labels = torch.io.readNpy(paths.labels) as Tensor;
+  const distances = torch.io.readNpy(paths.distances) as Tensor;
+  const whole = assign(x, centroids);
+  const chunked = assign(x, centroids, { chunkSize: 7 });
+  owned.push(labels, distances, whole.labels, whole.distances, chunked.labels, chunked.distances);
+  assert.equal(whole.labels.dtype, 'int64');
+  const mismatches = torch.tidy(() => whole.labels.ne(labels).sum().item());
+  assert.ok(mismatches <= 2, `${mismatches} labels differ from FAISS (only exact ties may)`);
+  assert.ok(torch.tidy(() => whole.distances.sub(distances).abs().div(distances.add(1)).max().item()) < 1e-4);
+  assert.ok(torch.tidy(() => torch.all(chunked.labels.eq(whole.labels)).item()));
+  assert.ok(torch.tidy(() => chunked.distances.sub(whole.distances).abs().max().item()) < 1e-3);
+});
+
+test('NUM_CLUSTERS > N is an error naming both numbers and the fix; too few points warn as FAISS does', () => {
+  const x = torch.randn([20, 4]);
+  owned.push(x);
+  assert.throws(() => kmeans(x, 21), /NUM_CLUSTERS \(21\).*\(20\).*Lower CLUSTERFIT\.NUM_CLUSTERS/);
+  assert.throws(() => assign(x, torch.randn([3, 5])), /4 dimensions but the centroids have 5/);
+  const warnings: string[] = [];
+  const result = kmeans(x, 2, { niter: 3, warn: (m) => warnings.push(m) });
+  owned.push(result.centroids);
+  assert.match(warnings[0] ?? '', /clustering 20 points to 2 centroids: please provide at least 78 training points/);
+  const nan = torch.tidy(() => torch.cat([x, torch.full([1, 4], Number.NaN)]));
+  owned.push(nan);
+  assert.throws(() => kmeans(nan, 2), /NaN or Inf values \(in rows 0\.\.20\)/);
+  assert.throws(() => kmeans(torch.zeros([4, 2], { dtype: 'float64' }), 2), /2-d float32 tensor/);
+});
+
+test('N == K copies the points, as FAISS does', () => {
+  const x = torch.randn([6, 3]);
+  const result = kmeans(x, 6);
+  owned.push(x, result.centroids);
+  assert.deepEqual(result.centroids.toArray(), x.toArray());
+  assert.deepEqual(result.objective, [0]);
+});
+
+test('deterministic for a seed, and no tensor leaks across iterations', () => {
+  const x = mixture(1500, 8, 10, 6);
+  owned.push(x);
+  const before = torch.memoryStats().liveTensors;
+  const live: number[] = [];
+  const first = kmeans(x, 12, {
+    niter: 6,
+    chunkSize: 100,
+    onIteration: () => live.push(torch.memoryStats().liveTensors),
+  });
+  assert.ok(
+    live.every((n) => n === live[0]),
+    `live tensors per iteration: ${live.join(', ')}`,
+  );
+  const second = kmeans(x, 12, { niter: 6, chunkSize: 100 });
+  assert.deepEqual(first.objective, second.objective);
+  assert.ok(torch.tidy(() => torch.all(first.centroids.eq(second.centroids)).item()));
+  first.centroids.dispose();
+  second.centroids.dispose();
+  assert.equal(torch.memoryStats().liveTensors, before);
+});
