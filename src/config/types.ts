@@ -5,7 +5,7 @@ import type { TransformConfig } from '../data/transforms.js';
 import type { LrSchedulerConfig, UpdateInterval } from '../engine/lr-schedule.js';
 import type { IntervalScaling } from '../torch/optim/lr-scheduler.js';
 
-export type EngineName = 'train' | 'extract_features' | 'cluster_features' | 'nearest_neighbor';
+export type EngineName = 'train' | 'extract_features' | 'cluster_features' | 'evaluate' | 'nearest_neighbor';
 export type DataSource = 'disk_folder' | 'disk_filelist';
 export type Partition = 'TRAIN' | 'TEST';
 

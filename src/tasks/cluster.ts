@@ -1,0 +1,207 @@
+// The `cluster_features` engine (VISSL's tools/cluster_features_and_label.py): features of the
+// TRAIN partition (extracted first when FEATURES.EXTRACT), L2-normalised with VISSL's +1e-5,
+// optionally PCA-whitened, optionally sampled (DATA_LIMIT), clustered with k-means, then every
+// TRAIN and TEST image assigned to its nearest centroid. Outputs, in CLUSTERFIT.OUTPUT_DIR with
+// prefix `{DATASET_NAME}_{split}_{LAYER_NAME}_N{K}_D{dim}`:
+//   _labels.npy (int64, one per image), _images.npy (paths, same order), _distances.npy,
+//   _cluster_sizes.npy, and for the train split _centroids.npy (K x dim float32).
+// Unlike VISSL at HEAD, rows are deduplicated and sorted by dataset index, so a label file has
+// exactly one entry per image of the dataset, in the dataset's order.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  assign,
+  faissAssign,
+  faissAvailable,
+  faissKmeans,
+  kmeans,
+  l2Normalize,
+  PCA,
+  type IterationStats,
+  type KMeansResult,
+} from '../cluster/index.js';
+import type { Config, Partition } from '../config/index.js';
+import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
+import { bincount, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
+import { writeNpy } from '../torch/io/index.js';
+import { startTask, type TaskOptions } from './context.js';
+import { extractTask } from './extract.js';
+
+export interface ClusterSplitResult {
+  split: string;
+  images: number;
+  labels: string;
+  imagesFile: string;
+  /** Images per cluster. */
+  sizes: number[];
+}
+
+export interface ClusterResult {
+  dir: string;
+  numClusters: number;
+  dim: number;
+  objective: number[];
+  centroids: string;
+  splits: ClusterSplitResult[];
+  /** Cluster statistics of the training split. */
+  stats: ClusterStats;
+}
+
+export interface ClusterStats {
+  empty: number;
+  smallest: number;
+  largest: number;
+  median: number;
+  /** k * sum(size^2) / n^2: 1 for equal sizes (FAISS's imbalance factor). */
+  imbalance: number;
+}
+
+export function clusterStats(sizes: number[]): ClusterStats {
+  const sorted = [...sizes].sort((a, b) => a - b);
+  const n = sizes.reduce((a, b) => a + b, 0);
+  return {
+    empty: sizes.filter((s) => s === 0).length,
+    smallest: sorted[0] ?? 0,
+    largest: sorted[sorted.length - 1] ?? 0,
+    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
+    imbalance: n > 0 ? (sizes.length * sizes.reduce((a, s) => a + s * s, 0)) / (n * n) : 0,
+  };
+}
+
+/** Rows used to find the centroids: all, or DATA_LIMIT of them drawn with DATA_LIMIT_SAMPLING.SEED. */
+function trainingRows(features: Tensor, limit: number, seed: number): Tensor {
+  const n = features.shape[0] as number;
+  if (limit < 0 || limit >= n) return features;
+  manualSeed(seed);
+  return tidy(() => features.indexSelect(0, randperm(n).narrow(0, 0, limit)));
+}
+
+export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promise<ClusterResult> {
+  const cf = cfg.CLUSTERFIT;
+  const layer = cf.FEATURES.LAYER_NAME;
+  if (layer === '')
+    throw new Error('CLUSTERFIT.FEATURES.LAYER_NAME is empty: name the layer to cluster (e.g. res5 or flatten)');
+  const ctx = startTask(cfg, cf.OUTPUT_DIR, 'CLUSTERFIT.OUTPUT_DIR', 'cluster', options);
+  const { device, dir, logger } = ctx;
+  const partitions = [cf.FEATURES.DATA_PARTITION as Partition];
+  if (cf.FEATURES.TEST_PARTITION !== '' && cfg.DATA[cf.FEATURES.TEST_PARTITION as Partition].DATA_PATHS.length > 0) {
+    partitions.push(cf.FEATURES.TEST_PARTITION as Partition);
+  }
+  if (cf.FEATURES.EXTRACT) {
+    await extractTask(cfg, { ...options, logger, layers: [layer], outputDir: cf.FEATURES.PATH, partitions });
+  }
+  const datasetName = cf.FEATURES.DATASET_NAME || cfg.DATA.TRAIN.DATASET_NAMES[0] || 'dataset';
+  const k = cf.NUM_CLUSTERS;
+  const split = (partition: Partition): string => partition.toLowerCase();
+  const loadSplit = (partition: Partition): LoadedFeatures => loadFeatures(cf.FEATURES.PATH, split(partition), layer);
+
+  const train = loadSplit(partitions[0] as Partition);
+  const pca = cf.FEATURES.DIMENSIONALITY_REDUCTION > 0 ? new PCA(cf.FEATURES.DIMENSIONALITY_REDUCTION) : null;
+  // VISSL's preprocessing: L2-normalise (+1e-5), then PCA-whiten with the PCA fitted on the train features.
+  const prepare = (features: Tensor): Tensor =>
+    tidy(() => {
+      const normalised = l2Normalize(features.to(device));
+      return pca ? pca.transform(normalised) : normalised;
+    });
+  let trained: KMeansResult | null = null;
+  try {
+    const count = train.features.shape[0] as number;
+    if (k > count) {
+      throw new Error(
+        `CLUSTERFIT.NUM_CLUSTERS is ${k} but there are only ${count} ${split(partitions[0] as Partition)} features to cluster; ` +
+          `set config.CLUSTERFIT.NUM_CLUSTERS to at most ${count} (FAISS needs at least as many points as clusters)`,
+      );
+    }
+    if (pca) tidy(() => void pca.fit(l2Normalize(train.features.to(device))));
+    const trainFeatures = prepare(train.features);
+    const dim = trainFeatures.shape[1] as number;
+    const sample = trainingRows(trainFeatures, cf.DATA_LIMIT, cf.DATA_LIMIT_SAMPLING.SEED);
+    logger.info(
+      `k-means: ${sample.shape[0]} x ${dim} features of ${layer} into ${k} clusters, ${cf.NUM_ITER} iterations (${cf.CLUSTER_BACKEND})`,
+    );
+    const kmeansOptions = {
+      niter: cf.NUM_ITER,
+      onIteration: (stats: IterationStats) =>
+        logger.metrics('kmeans_iteration', {
+          objective: stats.objective,
+          imbalance_factor: stats.imbalanceFactor,
+          empty_cluster_splits: stats.nsplit,
+          seconds: stats.time,
+        }),
+      warn: (message: string) => logger.warn(message),
+    };
+    if (cf.CLUSTER_BACKEND === 'faiss') {
+      if (!faissAvailable()) {
+        throw new Error(
+          'CLUSTERFIT.CLUSTER_BACKEND is faiss but the FAISS addon is not built: apt-get install libfaiss-dev, then npm run build; or set config.CLUSTERFIT.CLUSTER_BACKEND=torch',
+        );
+      }
+      trained = await faissKmeans(sample, k, kmeansOptions);
+    } else {
+      trained = kmeans(sample, k, kmeansOptions);
+    }
+    if (sample !== trainFeatures) sample.dispose();
+    const prefixOf = (partition: Partition): string => `${datasetName}_${split(partition)}_${layer}_N${k}_D${dim}`;
+    const centroidsFile = join(dir, `${prefixOf(partitions[0] as Partition)}_centroids.npy`);
+    writeNpy(
+      centroidsFile,
+      tidy(() => trained!.centroids.to('cpu')),
+    );
+
+    const splits: ClusterSplitResult[] = [];
+    for (const partition of partitions) {
+      const loaded = partition === partitions[0] ? train : loadSplit(partition);
+      const features = partition === partitions[0] ? trainFeatures : prepare(loaded.features);
+      if (loaded.images === null) {
+        throw new Error(
+          `the ${split(partition)} features in ${cf.FEATURES.PATH} have no _images.npy: extract them again with this version`,
+        );
+      }
+      const assignment =
+        cf.CLUSTER_BACKEND === 'faiss'
+          ? await faissAssign(features, trained.centroids)
+          : assign(features, trained.centroids);
+      const prefix = join(dir, prefixOf(partition));
+      const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
+      writeNpy(
+        `${prefix}_labels.npy`,
+        tidy(() => assignment.labels.to('cpu')),
+      );
+      writeNpy(
+        `${prefix}_distances.npy`,
+        tidy(() => assignment.distances.to('cpu')),
+      );
+      writeNpy(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }));
+      writeNpy(`${prefix}_images.npy`, loaded.images);
+      assignment.labels.dispose();
+      assignment.distances.dispose();
+      features.dispose();
+      if (loaded !== train) loaded.features.dispose();
+      splits.push({
+        split: split(partition),
+        images: loaded.indices.length,
+        labels: `${prefix}_labels.npy`,
+        imagesFile: `${prefix}_images.npy`,
+        sizes,
+      });
+      logger.info(`labelled ${loaded.indices.length} ${split(partition)} images -> ${prefix}_labels.npy`);
+    }
+    const stats = clusterStats(splits[0]?.sizes ?? []);
+    const result: ClusterResult = {
+      dir,
+      numClusters: k,
+      dim,
+      objective: trained.objective,
+      centroids: centroidsFile,
+      splits,
+      stats,
+    };
+    logger.metrics('cluster_summary', { ...result, splits: splits.map(({ sizes: _sizes, ...rest }) => rest) });
+    writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    train.features.dispose();
+    trained?.centroids.dispose();
+    pca?.dispose();
+  }
+}

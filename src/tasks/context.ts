@@ -1,0 +1,68 @@
+// What every task needs before it starts: the device the config asks for, the seed, a run folder
+// that can be written (checked up front, not after an hour of training), the resolved config saved
+// in it, and the logger.
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { configToYaml, type Config } from '../config/index.js';
+import { RunLogger } from '../engine/run-logger.js';
+import type { StopSignal } from '../engine/stop-signal.js';
+import { cuda, manualSeed, type Device } from '../torch/index.js';
+
+export interface TaskOptions {
+  logger?: RunLogger;
+  stop?: StopSignal;
+}
+
+/** MACHINE.DEVICE as a torch device; 'gpu' without a CUDA build or device is an error. */
+export function deviceOf(cfg: Config): Device {
+  if (cfg.MACHINE.DEVICE === 'cpu') return 'cpu';
+  if (cuda.deviceCount() === 0) {
+    throw new Error(
+      'MACHINE.DEVICE is gpu but no CUDA device is available to this build of the native addon; ' +
+        'set config.MACHINE.DEVICE=cpu, or build against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1 npm run build:native)',
+    );
+  }
+  return 'cuda';
+}
+
+/** This build runs one process; a config that asks for more would scale the LR for a batch it never sees. */
+export function requireSingleProcess(cfg: Config): void {
+  const { NUM_NODES, NUM_PROC_PER_NODE } = cfg.DISTRIBUTED;
+  if (NUM_NODES * NUM_PROC_PER_NODE !== 1) {
+    throw new Error(
+      `the config asks for ${NUM_NODES} node(s) x ${NUM_PROC_PER_NODE} process(es), but this version trains in one process; ` +
+        'set config.DISTRIBUTED.NUM_NODES=1 config.DISTRIBUTED.NUM_PROC_PER_NODE=1 ' +
+        '(the LR is then scaled for BATCHSIZE_PER_REPLICA images per step)',
+    );
+  }
+}
+
+/** Creates `dir` if needed and proves it can be written; the error names the folder. */
+export function prepareOutputDir(dir: string, key: string): string {
+  const path = resolve(dir);
+  try {
+    mkdirSync(path, { recursive: true });
+    accessSync(path, constants.W_OK);
+  } catch (error) {
+    throw new Error(`${key}: the output folder '${path}' cannot be written (${(error as Error).message})`);
+  }
+  return path;
+}
+
+export interface TaskContext {
+  cfg: Config;
+  device: Device;
+  dir: string;
+  logger: RunLogger;
+}
+
+/** Device, seed, output folder (with the resolved config saved as `<name>_config.yaml`) and logger. */
+export function startTask(cfg: Config, dir: string, dirKey: string, name: string, options: TaskOptions): TaskContext {
+  requireSingleProcess(cfg);
+  const device = deviceOf(cfg);
+  const out = prepareOutputDir(dir, dirKey);
+  writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
+  manualSeed(cfg.SEED_VALUE);
+  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  return { cfg, device, dir: out, logger };
+}

@@ -1,0 +1,121 @@
+// The `evaluate` engine (ours): how good a frozen model's features are, per layer, measured two
+// ways on features extracted once — the fast linear probe (VISSL's eval_mlp trained with the
+// config's OPTIMIZER and LR schedule on cached features) and weighted kNN (NEAREST_NEIGHBOR).
+// VISSL's full linear protocol (heads trained on a frozen trunk with augmentations) is the
+// `train` engine with a linear-evaluation config. `nearest_neighbor` runs the kNN part only.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import { lrRunSetup } from '../config/index.js';
+import { loadFeatures } from '../engine/feature-files.js';
+import { knnAccuracy } from '../engine/knn.js';
+import { linearProbe } from '../engine/linear-probe.js';
+import { VisslLrSchedule } from '../engine/lr-schedule.js';
+import { tensor } from '../torch/index.js';
+import { startTask, type TaskOptions } from './context.js';
+import { extractTask } from './extract.js';
+
+export interface LayerScores {
+  layer: string;
+  dim: number;
+  /** Fast linear probe accuracy on the test partition (percent), absent for kNN-only runs. */
+  linear?: Record<string, number>;
+  knn: Record<string, number>;
+}
+
+export interface EvaluateResult {
+  dir: string;
+  trainImages: number;
+  testImages: number;
+  layers: LayerScores[];
+}
+
+export interface EvaluateOptions extends TaskOptions {
+  /** kNN only (the nearest_neighbor engine). */
+  knnOnly?: boolean;
+}
+
+export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const ctx = startTask(
+    cfg,
+    cfg.CHECKPOINT.DIR,
+    'CHECKPOINT.DIR',
+    options.knnOnly ? 'nearest_neighbor' : 'evaluate',
+    options,
+  );
+  const { device, dir, logger } = ctx;
+  if (cfg.DATA.TEST.DATA_PATHS.length === 0) throw new Error('evaluation needs test data: set DATA.TEST.DATA_PATHS');
+  const featureDir = join(dir, 'features');
+  const extracted = await extractTask(cfg, {
+    ...options,
+    logger,
+    outputDir: featureDir,
+    partitions: ['TRAIN', 'TEST'],
+  });
+  const layers = Object.keys(extracted.shards.train ?? {});
+  const result: EvaluateResult = {
+    dir,
+    trainImages: extracted.images.train ?? 0,
+    testImages: extracted.images.test ?? 0,
+    layers: [],
+  };
+  const schedule = new VisslLrSchedule(cfg.OPTIMIZER.param_schedulers.lr, lrRunSetup(cfg));
+  const nn = cfg.NEAREST_NEIGHBOR;
+  for (const layer of layers) {
+    const train = loadFeatures(featureDir, 'train', layer);
+    const test = loadFeatures(featureDir, 'test', layer);
+    const trainSet = { features: train.features, labels: tensor(train.targets, { dtype: 'int64' }) };
+    const testSet = { features: test.features, labels: tensor(test.targets, { dtype: 'int64' }) };
+    try {
+      const numClasses = Math.max(...train.targets, ...test.targets) + 1;
+      const topk = cfg.METERS.accuracy_list_meter.topk_values;
+      const scores: LayerScores = {
+        layer,
+        dim: train.features.shape[1] as number,
+        knn: knnAccuracy(trainSet, testSet, {
+          numClasses,
+          k: nn.TOPK,
+          temperature: nn.SIGMA,
+          normalize: nn.L2_NORM_FEATS,
+          topk,
+          device,
+        }),
+      };
+      if (!options.knnOnly) {
+        scores.linear = linearProbe(trainSet, testSet, {
+          numClasses,
+          epochs: cfg.OPTIMIZER.num_epochs,
+          batchSize: cfg.DATA.TRAIN.BATCHSIZE_PER_REPLICA,
+          lrAt: (epoch) => schedule.lrAt({ epoch }),
+          weightDecay: cfg.OPTIMIZER.weight_decay,
+          momentum: cfg.OPTIMIZER.momentum,
+          nesterov: cfg.OPTIMIZER.nesterov,
+          seed: cfg.SEED_VALUE,
+          topk,
+          device,
+        }).test;
+      }
+      result.layers.push(scores);
+      logger.metrics('evaluate', { ...scores });
+    } finally {
+      for (const t of [train.features, test.features, trainSet.labels, testSet.labels]) t.dispose();
+    }
+  }
+  logger.info(formatScores(result));
+  writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
+  return result;
+}
+
+/** The per-layer table: `layer  dim  linear top-1  top-5  kNN top-1  top-5`. */
+export function formatScores(result: EvaluateResult): string {
+  const lines = [
+    `${'layer'.padEnd(10)} ${'dim'.padStart(6)}  ${'linear top-1'.padStart(12)} ${'top-5'.padStart(6)}  ${'kNN top-1'.padStart(9)} ${'top-5'.padStart(6)}`,
+  ];
+  const pct = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(2));
+  for (const s of result.layers) {
+    lines.push(
+      `${s.layer.padEnd(10)} ${String(s.dim).padStart(6)}  ${pct(s.linear?.top1).padStart(12)} ${pct(s.linear?.top5).padStart(6)}  ${pct(s.knn.top1).padStart(9)} ${pct(s.knn.top5).padStart(6)}`,
+    );
+  }
+  return lines.join('\n');
+}

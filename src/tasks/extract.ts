@@ -1,0 +1,109 @@
+// The `extract_features` engine: a frozen model in eval mode, features of the requested layers for
+// the TRAIN and (when it has data) TEST partitions, streamed to .npy shards in VISSL's layout
+// (memory stays at one batch). Layers are LINEAR_EVAL_FEAT_POOL_OPS_MAP's, each with its pool op,
+// or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
+import type { Config, Partition } from '../config/index.js';
+import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
+import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
+import { noGrad, tidy, type Tensor } from '../torch/index.js';
+import { startTask, type TaskOptions } from './context.js';
+import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { initWeightsFromConfig, modelFromConfig } from './model.js';
+
+export interface ExtractOptions extends TaskOptions {
+  /** Extract these layers instead of the pool map's (flattened, pooled as the map says if listed there). */
+  layers?: string[];
+  /** Output folder; default EXTRACT_FEATURES.OUTPUT_DIR, else CHECKPOINT.DIR. */
+  outputDir?: string;
+  /** Partitions to extract; default TRAIN, and TEST when DATA.TEST has a data path. */
+  partitions?: Partition[];
+}
+
+export interface ExtractResult {
+  dir: string;
+  /** Shards written, by partition and layer. */
+  shards: Record<string, Record<string, FeatureShard[]>>;
+  /** Images per partition. */
+  images: Record<string, number>;
+}
+
+/** 'res5' -> pool op, from LINEAR_EVAL_FEAT_POOL_OPS_MAP. */
+function poolOpsOf(cfg: Config): Record<string, PoolOpSpec> {
+  const map = cfg.MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP as [string, PoolOpSpec][];
+  return Object.fromEntries(map.map(([layer, op]) => [layer, op]));
+}
+
+export async function extractTask(cfg: Config, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const outputDir = options.outputDir ?? (cfg.EXTRACT_FEATURES.OUTPUT_DIR || cfg.CHECKPOINT.DIR);
+  const ctx = startTask(cfg, outputDir, 'EXTRACT_FEATURES.OUTPUT_DIR', 'extract', options);
+  const { device, dir, logger } = ctx;
+  const poolOps = poolOpsOf(cfg);
+  const layers = options.layers ?? Object.keys(poolOps);
+  if (layers.length === 0) {
+    throw new Error(
+      'no layer to extract: set MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP (e.g. [["res5", ["AvgPool2d", [[7, 7], 1, 0]]]]) or CLUSTERFIT.FEATURES.LAYER_NAME',
+    );
+  }
+  const partitions =
+    options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
+  const model = modelFromConfig(cfg, device);
+  const result: ExtractResult = { dir, shards: {}, images: {} };
+  try {
+    if (!initWeightsFromConfig(model, cfg, logger)) {
+      logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
+    }
+    model.eval();
+    const trunk = model.trunk instanceof FeatureExtractor ? model.trunk.base_model : model.trunk;
+    const flatten = cfg.MODEL.FEATURE_EVAL_SETTINGS.SHOULD_FLATTEN_FEATS || options.layers !== undefined;
+    for (const partition of partitions) {
+      const split = partition.toLowerCase();
+      const dataset = datasetFromConfig(cfg.DATA[partition], partition);
+      const loader = loaderFromConfig(cfg.DATA[partition], dataset, {
+        numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
+        seed: cfg.SEED_VALUE,
+        shuffle: false,
+        device,
+        onError: cfg.DATA[partition].SKIP_BAD_IMAGES ? 'skip' : 'throw',
+      });
+      const writers = layers.map(
+        (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD),
+      );
+      const total = dataset.samples.length;
+      let done = 0;
+      const started = performance.now();
+      try {
+        for await (const batch of loader.epoch(0)) {
+          noGrad(() =>
+            tidy(() => {
+              const features = trunk.features(batch.images, layers, { poolOps, flatten });
+              const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
+              const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
+              layers.forEach((layer, i) =>
+                writers[i]?.append(features.get(layer) as Tensor, batch.indices, labels, paths),
+              );
+            }),
+          );
+          done += batch.indices.length;
+          batch.dispose();
+          logger.progress(`extract ${split}`, done, total, done / ((performance.now() - started) / 1000), 'img');
+          if (options.stop?.requested)
+            throw new Error('feature extraction stopped (as asked); run it again to redo it');
+        }
+      } catch (error) {
+        writers.forEach((w) => w.abort());
+        throw error;
+      } finally {
+        await loader.close();
+        logger.endProgress();
+      }
+      result.shards[split] = Object.fromEntries(layers.map((layer, i) => [layer, writers[i]?.close() ?? []]));
+      result.images[split] = done;
+      const seconds = (performance.now() - started) / 1000;
+      logger.metrics('extract', { split, layers, images: done, seconds, images_per_sec: done / seconds });
+      logger.info(`extracted ${layers.join(', ')} for ${done} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
+    }
+    return result;
+  } finally {
+    model.dispose();
+  }
+}

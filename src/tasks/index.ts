@@ -1,0 +1,30 @@
+// clusterfit/tasks: the pipeline stages, each a function from a loaded config to files on disk.
+import type { Config } from '../config/index.js';
+import type { TaskOptions } from './context.js';
+import { clusterTask } from './cluster.js';
+import { evaluateTask } from './evaluate.js';
+import { extractTask } from './extract.js';
+import { trainTask } from './train.js';
+
+export { trainTask, type TrainResult } from './train.js';
+export { extractTask, type ExtractResult, type ExtractOptions } from './extract.js';
+export { clusterTask, clusterStats, type ClusterResult, type ClusterStats } from './cluster.js';
+export { evaluateTask, formatScores, type EvaluateResult, type LayerScores } from './evaluate.js';
+export { runPipeline, PIPELINE_PRESETS, type PipelineOptions, type PipelineResult } from './pipeline.js';
+export type { TaskOptions } from './context.js';
+
+/** Runs the engine the config names (ENGINE_NAME). */
+export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise<unknown> {
+  switch (cfg.ENGINE_NAME) {
+    case 'train':
+      return trainTask(cfg, options);
+    case 'extract_features':
+      return extractTask(cfg, options);
+    case 'cluster_features':
+      return clusterTask(cfg, options);
+    case 'evaluate':
+      return evaluateTask(cfg, options);
+    case 'nearest_neighbor':
+      return evaluateTask(cfg, { ...options, knnOnly: true });
+  }
+}

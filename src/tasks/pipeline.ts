@@ -1,0 +1,204 @@
+// The whole of ClusterFit in one output folder: RotNet pretraining -> features and k-means ->
+// training a fresh network on the cluster ids -> evaluation of both networks' features, ending in
+// one table. Each stage is a shipped config; the pipeline only wires the stages' paths together
+// (and the ClusterFit head's width to NUM_CLUSTERS), so running the stages one by one with
+// `clusterfit run` gives the same result. Running it again resumes: finished training stages are
+// not repeated, a stopped one continues from its checkpoint.
+import { join, resolve } from 'node:path';
+import { loadConfig, type Config } from '../config/index.js';
+import { RunLogger } from '../engine/run-logger.js';
+import { clusterTask, type ClusterResult } from './cluster.js';
+import type { TaskOptions } from './context.js';
+import { evaluateTask, type EvaluateResult } from './evaluate.js';
+import { trainTask } from './train.js';
+
+export const PIPELINE_STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
+export type PipelineStage = (typeof PIPELINE_STAGES)[number];
+
+/** The shipped configs each preset runs, by stage. */
+export const PIPELINE_PRESETS: Record<string, Record<PipelineStage, string>> = {
+  demo: {
+    pretrain: 'demo/rotnet',
+    cluster: 'demo/cluster_features',
+    train: 'demo/clusterfit',
+    evaluate: 'demo/evaluate',
+  },
+  cifar10: {
+    pretrain: 'cifar10/rotnet_resnet20',
+    cluster: 'cifar10/cluster_features',
+    train: 'cifar10/clusterfit_resnet20',
+    evaluate: 'cifar10/evaluate',
+  },
+};
+
+export interface PipelineOptions extends TaskOptions {
+  preset: string;
+  /** The run folder; every stage writes under it. */
+  outputDir: string;
+  /** An image-folder root with train/ and test/ (<class>/<image> inside), replacing the configs' data paths. */
+  dataRoot?: string;
+  /** `config.KEY=value` words applied to every stage. */
+  overrides?: string[];
+  /** `config.KEY=value` words per stage. */
+  stageOverrides?: Partial<Record<PipelineStage, string[]>>;
+}
+
+export interface PipelineResult {
+  /** False when a stage was stopped (Ctrl-C); running the pipeline again resumes. */
+  completed: boolean;
+  clusters?: ClusterResult;
+  rotnet?: EvaluateResult;
+  clusterfit?: EvaluateResult;
+  table?: string;
+  seconds: number;
+}
+
+/** `config.KEY=value` with the value as JSON (valid YAML), so paths with any characters survive. */
+function set(key: string, value: unknown): string {
+  return `config.${key}=${JSON.stringify(value)}`;
+}
+
+function dataOverrides(root: string | undefined, labelType?: string): string[] {
+  if (root === undefined) return [];
+  const words = [
+    set('DATA.TRAIN.DATA_PATHS', [join(root, 'train')]),
+    set('DATA.TEST.DATA_PATHS', [join(root, 'test')]),
+  ];
+  if (labelType) words.push(set('DATA.TRAIN.LABEL_TYPE', labelType), set('DATA.TEST.LABEL_TYPE', labelType));
+  return words;
+}
+
+/** The train stage's head, its last width set to the number of clusters. */
+function headForClusters(cfg: Config, numClusters: number): unknown[] {
+  const params = structuredClone(cfg.MODEL.HEAD.PARAMS) as [string, { dims?: number[] }][];
+  const last = params[params.length - 1];
+  if (!last || last[0] !== 'mlp' || !Array.isArray(last[1]?.dims)) {
+    throw new Error(
+      `the train stage's MODEL.HEAD.PARAMS must end with an mlp head to size it to the ${numClusters} clusters`,
+    );
+  }
+  const dims = last[1].dims;
+  dims[dims.length - 1] = numClusters;
+  return params;
+}
+
+export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  const configs = PIPELINE_PRESETS[options.preset];
+  if (configs === undefined) {
+    throw new Error(
+      `unknown pipeline preset '${options.preset}': use one of ${Object.keys(PIPELINE_PRESETS).join(', ')}`,
+    );
+  }
+  const started = performance.now();
+  const out = resolve(options.outputDir);
+  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  const taskOptions: TaskOptions = { logger, stop: options.stop };
+  const load = (stage: PipelineStage, words: string[]): Config =>
+    loadConfig({
+      config: configs[stage],
+      overrides: [...words, ...(options.overrides ?? []), ...(options.stageOverrides?.[stage] ?? [])],
+      warn: (message) => logger.warn(message),
+    });
+  const dirs = {
+    rotnet: join(out, 'rotnet'),
+    features: join(out, 'rotnet_features'),
+    clusters: join(out, 'clusters'),
+    clusterfit: join(out, 'clusterfit'),
+  };
+  const result: PipelineResult = { completed: false, seconds: 0 };
+  const stage = (name: string): void => logger.info(`\n== ${name} ==`);
+
+  stage('1/4 RotNet pretraining');
+  const pretrain = await trainTask(
+    load('pretrain', [...dataOverrides(options.dataRoot), set('CHECKPOINT.DIR', dirs.rotnet)]),
+    taskOptions,
+  );
+  if (!pretrain.completed) return finish();
+  const rotnetWeights = join(dirs.rotnet, 'checkpoint.torch');
+
+  stage('2/4 features and k-means');
+  result.clusters = await clusterTask(
+    load('cluster', [
+      ...dataOverrides(options.dataRoot, 'sample_index'),
+      set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
+      set('CLUSTERFIT.FEATURES.EXTRACT', true),
+      set('CLUSTERFIT.FEATURES.PATH', dirs.features),
+      set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
+      set('CHECKPOINT.DIR', dirs.clusters),
+    ]),
+    taskOptions,
+  );
+  const trainSplit = result.clusters.splits[0];
+  if (trainSplit === undefined) throw new Error('the cluster stage labelled no images');
+
+  stage('3/4 ClusterFit training on the cluster ids');
+  const trainWords = [
+    set('DATA.TRAIN.DATA_SOURCES', ['disk_filelist']),
+    set('DATA.TRAIN.DATA_PATHS', [trainSplit.imagesFile]),
+    set('DATA.TRAIN.LABEL_SOURCES', ['disk_filelist']),
+    set('DATA.TRAIN.LABEL_PATHS', [trainSplit.labels]),
+    set('CHECKPOINT.DIR', dirs.clusterfit),
+  ];
+  const trainCfg = load('train', trainWords);
+  const clusterfit = await trainTask(
+    load('train', [...trainWords, set('MODEL.HEAD.PARAMS', headForClusters(trainCfg, result.clusters.numClusters))]),
+    taskOptions,
+  );
+  if (!clusterfit.completed) return finish();
+
+  stage('4/4 evaluation of the RotNet and ClusterFit features');
+  const evaluate = (weights: string, dir: string): Promise<EvaluateResult> =>
+    evaluateTask(
+      load('evaluate', [
+        ...dataOverrides(options.dataRoot, 'standard'),
+        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
+        set('CHECKPOINT.DIR', dir),
+      ]),
+      taskOptions,
+    );
+  result.rotnet = await evaluate(rotnetWeights, join(out, 'eval_rotnet'));
+  result.clusterfit = await evaluate(join(dirs.clusterfit, 'checkpoint.torch'), join(out, 'eval_clusterfit'));
+  result.completed = true;
+  result.table = comparisonTable(result.rotnet, result.clusterfit, result.clusters);
+  return finish();
+
+  function finish(): PipelineResult {
+    result.seconds = (performance.now() - started) / 1000;
+    if (!result.completed) logger.info('pipeline stopped; run the same command again to resume');
+    logger.metrics('pipeline_summary', {
+      completed: result.completed,
+      seconds: result.seconds,
+      rotnet: result.rotnet?.layers,
+      clusterfit: result.clusterfit?.layers,
+      clusters: result.clusters?.stats,
+    });
+    return result;
+  }
+}
+
+/** RotNet vs ClusterFit accuracy per layer, then the cluster statistics. */
+export function comparisonTable(rotnet: EvaluateResult, clusterfit: EvaluateResult, clusters: ClusterResult): string {
+  const pct = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(2));
+  const header = `${'features'.padEnd(22)} ${'linear top-1'.padStart(12)} ${'top-5'.padStart(6)} ${'kNN top-1'.padStart(10)}`;
+  const rows = [header, '-'.repeat(header.length)];
+  for (const [name, run] of [
+    ['RotNet', rotnet],
+    ['ClusterFit', clusterfit],
+  ] as const) {
+    for (const s of run.layers) {
+      rows.push(
+        `${`${name} ${s.layer}`.padEnd(22)} ${pct(s.linear?.top1).padStart(12)} ${pct(s.linear?.top5).padStart(6)} ${pct(s.knn.top1).padStart(10)}`,
+      );
+    }
+  }
+  const train = clusters.splits[0];
+  const s = clusters.stats;
+  rows.push(
+    '',
+    `clusters: K=${clusters.numClusters} on ${train?.images ?? 0} train images (${clusters.dim}-d features); ` +
+      `sizes min ${s.smallest} / median ${s.median} / max ${s.largest}, ${s.empty} empty, imbalance ${s.imbalance.toFixed(2)}; ` +
+      `k-means objective ${clusters.objective[0]?.toFixed(1)} -> ${clusters.objective[clusters.objective.length - 1]?.toFixed(1)}`,
+    `evaluated on ${rotnet.testImages} test images (trained on ${rotnet.trainImages}); linear = fast linear probe on frozen features`,
+  );
+  return rows.join('\n');
+}
