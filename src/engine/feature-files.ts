@@ -72,13 +72,11 @@ export class FeatureShardWriter {
 
   #finishChunk(): void {
     const files = shardFiles(this.dir, `rank${this.rank}_chunk${this.#chunk}`, this.split, this.layer);
-    const inds = tensor(this.#inds, { dtype: 'int64' });
-    const targets = tensor(this.#targets, { dtype: 'int64' }).reshape(-1, 1);
-    writeNpy(files.inds, inds);
-    writeNpy(files.targets, targets);
+    tidy(() => {
+      writeNpy(files.inds, tensor(this.#inds, { dtype: 'int64' }));
+      writeNpy(files.targets, tensor(this.#targets, { dtype: 'int64' }).reshape(-1, 1));
+    });
     writeNpy(files.images, this.#images);
-    inds.dispose();
-    targets.dispose();
     // The features file appears last: a shard with features is complete.
     this.#features?.close();
     this.written.push(files);

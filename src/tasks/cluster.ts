@@ -68,6 +68,14 @@ export function clusterStats(sizes: number[]): ClusterStats {
   };
 }
 
+/** Writes `t` (copied to the host if needed) as .npy; `dispose` frees `t` afterwards. */
+function writeNpyOnHost(path: string, t: Tensor, { dispose = false } = {}): void {
+  const host = t.to('cpu');
+  writeNpy(path, host);
+  host.dispose();
+  if (dispose) t.dispose();
+}
+
 /** Rows used to find the centroids: all, or DATA_LIMIT of them drawn with DATA_LIMIT_SAMPLING.SEED. */
 function trainingRows(features: Tensor, limit: number, seed: number): Tensor {
   const n = features.shape[0] as number;
@@ -143,10 +151,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
     if (sample !== trainFeatures) sample.dispose();
     const prefixOf = (partition: Partition): string => `${datasetName}_${split(partition)}_${layer}_N${k}_D${dim}`;
     const centroidsFile = join(dir, `${prefixOf(partitions[0] as Partition)}_centroids.npy`);
-    writeNpy(
-      centroidsFile,
-      tidy(() => trained!.centroids.to('cpu')),
-    );
+    writeNpyOnHost(centroidsFile, trained.centroids);
 
     const splits: ClusterSplitResult[] = [];
     for (const partition of partitions) {
@@ -163,15 +168,9 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
           : assign(features, trained.centroids);
       const prefix = join(dir, prefixOf(partition));
       const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
-      writeNpy(
-        `${prefix}_labels.npy`,
-        tidy(() => assignment.labels.to('cpu')),
-      );
-      writeNpy(
-        `${prefix}_distances.npy`,
-        tidy(() => assignment.distances.to('cpu')),
-      );
-      writeNpy(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }));
+      writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels);
+      writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances);
+      writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
       writeNpy(`${prefix}_images.npy`, loaded.images);
       assignment.labels.dispose();
       assignment.distances.dispose();
