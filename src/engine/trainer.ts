@@ -129,6 +129,9 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
             eta_s: ((stepsPerEpoch - position.step) * (images / stepsThisEpoch)) / rate,
           });
         }
+        // Prefetched batches resolve as microtasks, which never let the event loop run: yield to
+        // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
+        await new Promise((resolve) => setImmediate(resolve));
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
           logger.info(`stopping at epoch ${position.epoch + 1}, step ${position.step} (as asked)`);
