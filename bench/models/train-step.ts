@@ -4,7 +4,7 @@
 // rounds (ours, then PyTorch's) so machine noise hits both alike. Prints images/s and the ratio.
 //
 //   node dist/bench/models/train-step.js [--depth 18,50] [--batch 8] [--size 96] [--threads 2]
-//     [--rounds 3] [--steps 3] [--warmup 2] [--device cuda] [--channels-last] [--amp]
+//     [--rounds 5] [--steps 3] [--warmup 2] [--device cuda] [--channels-last] [--amp]
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,7 +22,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '96' },
     classes: { type: 'string', default: '1000' },
     threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     steps: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
@@ -150,27 +150,31 @@ async function benchmark(depth: number): Promise<void> {
   const peerVersion = await peer.ready();
   ours.run(warmup);
   await peer.run(warmup);
-  let ourSeconds = 0;
-  let peerSeconds = 0;
-  const perRound: string[] = [];
+  const ourTimes: number[] = [];
+  const peerTimes: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const a = ours.run(steps);
-    const b = await peer.run(steps);
-    ourSeconds += a;
-    peerSeconds += b;
-    perRound.push((b / a).toFixed(3));
+    ourTimes.push(ours.run(steps));
+    peerTimes.push(await peer.run(steps));
   }
   peer.close();
   ours.dispose();
-  const images = batch * steps * rounds;
-  const ourRate = images / ourSeconds;
-  const peerRate = images / peerSeconds;
+  // Medians over rounds: on a shared machine a round can stall (OpenMP threads spinning against
+  // other processes), and a median ignores such a round on either side.
+  const ourRate = (batch * steps) / median(ourTimes);
+  const peerRate = (batch * steps) / median(peerTimes);
+  const perRound = ourTimes.map((a, i) => (peerTimes[i]! / a).toFixed(3));
   console.log(
     `ResNet-${depth} train step, batch ${batch} at ${size}x${size}, ${device}${channelsLast ? ', channels-last' : ''}, ${threads} threads (PyTorch ${peerVersion}): ` +
-      `ours ${ourRate.toFixed(2)} img/s (${((ourSeconds / (steps * rounds)) * 1000).toFixed(0)} ms/step), ` +
-      `PyTorch ${peerRate.toFixed(2)} img/s (${((peerSeconds / (steps * rounds)) * 1000).toFixed(0)} ms/step), ` +
-      `ratio ${(ourRate / peerRate).toFixed(3)}x (per round: ${perRound.join(', ')})`,
+      `ours ${ourRate.toFixed(2)} img/s (${((batch / ourRate) * 1000).toFixed(0)} ms/step), ` +
+      `PyTorch ${peerRate.toFixed(2)} img/s (${((batch / peerRate) * 1000).toFixed(0)} ms/step), ` +
+      `ratio ${(ourRate / peerRate).toFixed(3)}x (median of ${rounds} rounds; per round: ${perRound.join(', ')})`,
   );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 torch.setNumThreads(threads);

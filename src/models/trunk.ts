@@ -76,6 +76,7 @@ export abstract class Trunk extends Module {
    * returned are freed as soon as the next block has run.
    */
   features(input: Tensor, names: readonly string[], options: FeatureOptions = {}): Map<string, Tensor> {
+    if (names.length === 0) throw new Error(`features: name at least one layer (${this.featureNames.join(', ')})`);
     const poolOps = this.#poolOps(names, options.poolOps ?? {});
     const wanted = new Map<string, string[]>();
     for (const name of new Set(names)) {

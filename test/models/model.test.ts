@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { functional as F, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../../src/torch/index.js';
 import { saveCheckpoint } from '../../src/torch/io/index.js';
+import { Sequential, type Module } from '../../src/torch/nn/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
 import {
@@ -178,7 +179,8 @@ describe('SSL model', () => {
     assert.ok(model.trunk instanceof FeatureExtractor);
     assert.ok(model.trunk.parameters().every((p) => !p.requiresGrad));
     assert.ok(model.heads.parameters().every((p) => p.requiresGrad));
-    model.train();
+    // A parent switching modes reaches the trunk through its own train(): it stays in eval mode.
+    new Sequential(model as unknown as Module).train();
     assert.ok(
       [...model.trunk.modules()].every((m) => !m.training),
       'trunk in eval mode',
@@ -246,6 +248,10 @@ describe('SSL model', () => {
     );
     assert.throws(() => buildModel(config(18, [['mlp', { dims: [512] }]])), /'dims' must list at least two/);
     assert.throws(() => buildModel(config(18, [['swav_head', { dims: [512, 4] }]])), /unknown head 'swav_head'/);
+    assert.throws(
+      () => buildModel(config(18, [['mlp', { dims: [512, 4], use_reul: true }]])),
+      /mlp head: unknown setting\(s\) use_reul; it takes dims, use_bn/,
+    );
     x.dispose();
   });
 
