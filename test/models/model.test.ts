@@ -4,7 +4,16 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { functional as F, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../../src/torch/index.js';
+import {
+  functional as F,
+  manualSeed,
+  memoryStats,
+  noGrad,
+  randint,
+  randn,
+  tidy,
+  type Tensor,
+} from '../../src/torch/index.js';
 import { saveCheckpoint } from '../../src/torch/io/index.js';
 import { Sequential, type Module } from '../../src/torch/nn/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
@@ -121,6 +130,24 @@ describe('SSL model', () => {
       () => trunk.features(x, ['res5'], { poolOps: { res5: ['GeMPool', []] } }),
       /unknown pool op 'GeMPool' .*: use one of AvgPool2d, MaxPool2d, AdaptiveAvgPool2d, Identity/,
     );
+    x.dispose();
+    trunk.dispose();
+  });
+
+  it('features frees every block output it does not return, with and without pool ops', () => {
+    const trunk = new ResNeXt({ depth: 18 }).eval();
+    const x = randn([2, 3, 64, 64]);
+    const before = memoryStats().liveTensors;
+    const feats = noGrad(() =>
+      trunk.features(x, ['res2', 'res4'], { poolOps: { res4: ['AvgPool2d', [[2, 2], 2, 0]] } }),
+    );
+    assert.equal(memoryStats().liveTensors, before + 2, 'only the two returned features are alive');
+    assert.deepEqual(feats.get('res4')!.shape, [2, 256, 2, 2]);
+    for (const t of feats.values()) t.dispose();
+    const last = noGrad(() => trunk.call(x));
+    assert.equal(memoryStats().liveTensors, before + 1, 'forward keeps only its output');
+    last.dispose();
+    assert.throws(() => trunk.features(x, []), /name at least one layer/);
     x.dispose();
     trunk.dispose();
   });
