@@ -122,14 +122,30 @@ export class LinearEvalMLP extends Module {
 /** One HEAD.PARAMS module: its registered name and keyword arguments. */
 export type HeadModuleSpec = [name: string, params: Record<string, unknown>];
 
-const HEADS: Record<string, (params: Record<string, unknown>, settings: HeadSettings) => Module> = {
-  mlp: (params, settings) => new MLP(params as unknown as MlpParams, settings),
-  eval_mlp: (params, settings) => new LinearEvalMLP(params as unknown as EvalMlpParams, settings),
+interface HeadKind {
+  /** The keyword arguments the head takes (VISSL would raise on any other). */
+  keys: string[];
+  build: (params: Record<string, unknown>, settings: HeadSettings) => Module;
+}
+
+const HEADS: Record<string, HeadKind> = {
+  mlp: {
+    keys: ['dims', 'use_bn', 'use_relu', 'use_dropout', 'use_bias', 'skip_last_layer_relu_bn'],
+    build: (params, settings) => new MLP(params as unknown as MlpParams, settings),
+  },
+  eval_mlp: {
+    keys: ['in_channels', 'dims', 'use_bn', 'use_relu'],
+    build: (params, settings) => new LinearEvalMLP(params as unknown as EvalMlpParams, settings),
+  },
 };
 
 /** Builds one head module from its VISSL spec, e.g. ['mlp', { dims: [2048, 1000] }]. */
 export function buildHead([name, params]: HeadModuleSpec, settings: HeadSettings = {}): Module {
-  const build = HEADS[name];
-  if (build === undefined) throw new Error(`unknown head '${name}': use one of ${Object.keys(HEADS).join(', ')}`);
-  return build(params, settings);
+  const kind = HEADS[name];
+  if (kind === undefined) throw new Error(`unknown head '${name}': use one of ${Object.keys(HEADS).join(', ')}`);
+  const unknown = Object.keys(params ?? {}).filter((key) => !kind.keys.includes(key));
+  if (unknown.length > 0) {
+    throw new Error(`${name} head: unknown setting(s) ${unknown.join(', ')}; it takes ${kind.keys.join(', ')}`);
+  }
+  return kind.build(params ?? {}, settings);
 }

@@ -104,7 +104,8 @@ export class FeatureExtractor extends Module<[Tensor], Tensor[]> {
     return this.base_model.features(input, names, options);
   }
 
-  // As VISSL's FeatureExtractorModel.train: the frozen trunk stays in eval mode.
+  // As VISSL's FeatureExtractorModel.train: the frozen trunk stays in eval mode (Module.train
+  // reaches children through their own train(), so this holds when an ancestor switches modes).
   override train(mode = true): this {
     super.train(mode);
     this.base_model.eval();

@@ -76,9 +76,11 @@ export abstract class Trunk extends Module {
    * returned are freed as soon as the next block has run.
    */
   features(input: Tensor, names: readonly string[], options: FeatureOptions = {}): Map<string, Tensor> {
+    if (names.length === 0) throw new Error(`features: name at least one layer (${this.featureNames.join(', ')})`);
     const poolOps = this.#poolOps(names, options.poolOps ?? {});
+    const unique = new Set(names);
     const wanted = new Map<string, string[]>();
-    for (const name of new Set(names)) {
+    for (const name of unique) {
       const block = this.featureMapping[name];
       if (block === undefined) {
         throw new Error(
@@ -90,7 +92,7 @@ export abstract class Trunk extends Module {
     const raw = new Map<string, Tensor>();
     let feature = input;
     for (const [blockName, block] of this.blocks()) {
-      if (raw.size === wanted.size) break;
+      if (raw.size === unique.size) break;
       feature = this.#advance(block, feature, input, raw);
       for (const name of wanted.get(blockName) ?? []) raw.set(name, feature);
     }
@@ -111,9 +113,14 @@ export abstract class Trunk extends Module {
     });
   }
 
-  /** Runs one block and frees the previous output unless it is the input or a requested feature. */
+  /**
+   * Runs one block and frees the previous output unless it is the input or a requested feature.
+   * The block runs in its own tidy so that what it makes inside (the outputs between a stage's
+   * residual blocks) is freed when it returns: a no-grad feature pass then holds about one stage's
+   * activations at a time, not the whole network's until the caller's scope ends.
+   */
   #advance(block: Module, feature: Tensor, input: Tensor, held: Map<string, Tensor> | null): Tensor {
-    const next = block.call(feature);
+    const next = tidy(() => block.call(feature));
     const isHeld = held !== null && [...held.values()].includes(feature);
     if (next !== feature && feature !== input && !isHeld) feature.dispose();
     return next;

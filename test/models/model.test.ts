@@ -4,8 +4,18 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { functional as F, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../../src/torch/index.js';
+import {
+  functional as F,
+  manualSeed,
+  memoryStats,
+  noGrad,
+  randint,
+  randn,
+  tidy,
+  type Tensor,
+} from '../../src/torch/index.js';
 import { saveCheckpoint } from '../../src/torch/io/index.js';
+import { Sequential, type Module } from '../../src/torch/nn/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
 import {
@@ -124,6 +134,24 @@ describe('SSL model', () => {
     trunk.dispose();
   });
 
+  it('features frees every block output it does not return, with and without pool ops', () => {
+    const trunk = new ResNeXt({ depth: 18 }).eval();
+    const x = randn([2, 3, 64, 64]);
+    const before = memoryStats().liveTensors;
+    const feats = noGrad(() =>
+      trunk.features(x, ['res2', 'res4'], { poolOps: { res4: ['AvgPool2d', [[2, 2], 2, 0]] } }),
+    );
+    assert.equal(memoryStats().liveTensors, before + 2, 'only the two returned features are alive');
+    assert.deepEqual(feats.get('res4')!.shape, [2, 256, 2, 2]);
+    for (const t of feats.values()) t.dispose();
+    const last = noGrad(() => trunk.call(x));
+    assert.equal(memoryStats().liveTensors, before + 1, 'forward keeps only its output');
+    last.dispose();
+    assert.throws(() => trunk.features(x, []), /name at least one layer/);
+    x.dispose();
+    trunk.dispose();
+  });
+
   it("state-dict names are VISSL's: trunk._feature_blocks.*, heads.0.clf.0.*, eval_mlp channel_bn and clf.clf.0", () => {
     const model = buildModel(config(18, [['mlp', { dims: [512, 16] }]]));
     const names = tidy(() => Object.keys(model.stateDict()));
@@ -178,7 +206,8 @@ describe('SSL model', () => {
     assert.ok(model.trunk instanceof FeatureExtractor);
     assert.ok(model.trunk.parameters().every((p) => !p.requiresGrad));
     assert.ok(model.heads.parameters().every((p) => p.requiresGrad));
-    model.train();
+    // A parent switching modes reaches the trunk through its own train(): it stays in eval mode.
+    new Sequential(model as unknown as Module).train();
     assert.ok(
       [...model.trunk.modules()].every((m) => !m.training),
       'trunk in eval mode',
@@ -246,6 +275,10 @@ describe('SSL model', () => {
     );
     assert.throws(() => buildModel(config(18, [['mlp', { dims: [512] }]])), /'dims' must list at least two/);
     assert.throws(() => buildModel(config(18, [['swav_head', { dims: [512, 4] }]])), /unknown head 'swav_head'/);
+    assert.throws(
+      () => buildModel(config(18, [['mlp', { dims: [512, 4], use_reul: true }]])),
+      /mlp head: unknown setting\(s\) use_reul; it takes dims, use_bn/,
+    );
     x.dispose();
   });
 

@@ -157,9 +157,14 @@ export class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   // ---- modes -----------------------------------------------------------------------------------
 
-  /** Sets training mode on this module and every descendant. */
+  /**
+   * Sets training mode on this module and, through each child's own train(), every descendant, as
+   * torch.nn.Module.train: a child that overrides train (a frozen trunk that stays in eval mode)
+   * keeps its rule when an ancestor switches modes.
+   */
   train(mode = true): this {
-    for (const module of this.modules()) module.training = mode;
+    this.training = mode;
+    for (const child of this.children()) child.train(mode);
     return this;
   }
 

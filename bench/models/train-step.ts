@@ -1,0 +1,187 @@
+// One training step of the SSL model (ResNet trunk + mlp head, cross entropy, SGD momentum 0.9,
+// weight decay 1e-4 without BN, as VISSL's ClusterFit config) against PyTorch's torchvision ResNet
+// doing the same step. Both sides use the same thread count; after warm-up they alternate in
+// rounds (ours, then PyTorch's) so machine noise hits both alike. Prints images/s and the ratio
+// (ours / PyTorch, so > 1 means we are faster).
+//
+//   node dist/bench/models/train-step.js [--depth 18,50] [--batch 8] [--size 96] [--threads 2]
+//     [--rounds 5] [--steps 3] [--warmup 2] [--device cuda] [--channels-last] [--amp]
+import { spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as torch from '../../src/torch/index.js';
+import { SGD } from '../../src/torch/optim/index.js';
+import { visslParamGroups } from '../../src/engine/param-groups.js';
+import { buildModel, type ModelConfig } from '../../src/models/index.js';
+
+const { values } = parseArgs({
+  options: {
+    depth: { type: 'string', default: '18,50' },
+    batch: { type: 'string', default: '8' },
+    size: { type: 'string', default: '96' },
+    classes: { type: 'string', default: '1000' },
+    threads: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
+    steps: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '2' },
+    device: { type: 'string', default: 'cpu' },
+    'channels-last': { type: 'boolean', default: false },
+    amp: { type: 'boolean', default: false },
+  },
+});
+const device = values.device!;
+const onCuda = device.startsWith('cuda');
+const threads = Number(values.threads);
+const batch = Number(values.batch);
+const size = Number(values.size);
+const classes = Number(values.classes);
+const rounds = Number(values.rounds);
+const steps = Number(values.steps);
+const warmup = Number(values.warmup);
+const channelsLast = values['channels-last']!;
+const sync = (): void => (onCuda ? torch.cuda.synchronize() : undefined);
+
+function modelConfig(depth: number): ModelConfig {
+  const width = depth >= 50 ? 2048 : 512;
+  return {
+    TRUNK: {
+      NAME: 'resnet',
+      RESNETS: {
+        DEPTH: depth,
+        WIDTH_MULTIPLIER: 1,
+        NORM: 'BatchNorm',
+        GROUPS: 1,
+        WIDTH_PER_GROUP: 64,
+        ZERO_INIT_RESIDUAL: false,
+        LAYER4_STRIDE: 2,
+      },
+    },
+    HEAD: { PARAMS: [['mlp', { dims: [width, classes] }]], BATCHNORM_EPS: 1e-5, BATCHNORM_MOMENTUM: 0.1 },
+    FEATURE_EVAL_SETTINGS: {
+      EVAL_MODE_ON: false,
+      FREEZE_TRUNK_ONLY: false,
+      EXTRACT_TRUNK_FEATURES_ONLY: false,
+      SHOULD_FLATTEN_FEATS: true,
+      LINEAR_EVAL_FEAT_POOL_OPS_MAP: [],
+    },
+  };
+}
+
+/** Our side: returns a function that runs n steps and gives the synchronized seconds. */
+function ourTrainer(depth: number): { run: (n: number) => number; dispose: () => void } {
+  torch.manualSeed(0);
+  const model = buildModel(modelConfig(depth));
+  if (onCuda) model.to(device);
+  if (channelsLast) model.toChannelsLast();
+  const optimizer = new SGD(visslParamGroups(model, { weightDecay: 1e-4 }), { lr: 0.1, momentum: 0.9 });
+  const x = torch.keep(
+    torch.tidy(() =>
+      torch.randn([batch, 3, size, size], { device }).contiguous(channelsLast ? 'channelsLast' : 'contiguous'),
+    ),
+  );
+  const y = torch.keep(torch.randint(0, classes, [batch], { device }));
+  model.train();
+  const step = (): void =>
+    torch.tidy(() => {
+      optimizer.zeroGrad();
+      torch.functional.crossEntropy(model.call(x)[0]!, y).backward();
+      optimizer.step();
+    });
+  return {
+    run: (n) => {
+      sync();
+      const start = performance.now();
+      for (let i = 0; i < n; i++) step();
+      sync();
+      return (performance.now() - start) / 1000;
+    },
+    dispose: () => {
+      optimizer.dispose();
+      model.dispose();
+      x.dispose();
+      y.dispose();
+    },
+  };
+}
+
+/** The PyTorch peer as a child process that runs steps on request. */
+class Peer {
+  readonly #lines: AsyncIterator<string>;
+  readonly #child;
+
+  constructor(depth: number) {
+    const script = join(
+      resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
+      'bench',
+      'peers',
+      'torch_train_step.py',
+    );
+    const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
+    // Our engine has no autocast binding yet, so AMP is never requested from the peer either.
+    const config = { depth, batch, size, classes, threads, device, channelsLast, amp: false };
+    this.#child = spawn(python, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async #reply(): Promise<Record<string, unknown>> {
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error('the PyTorch peer exited early (see its error above)');
+    return JSON.parse(value) as Record<string, unknown>;
+  }
+
+  async ready(): Promise<string> {
+    return (await this.#reply()).ready as string;
+  }
+
+  async run(n: number): Promise<number> {
+    this.#child.stdin.write(`${n}\n`);
+    return (await this.#reply()).seconds as number;
+  }
+
+  close(): void {
+    this.#child.stdin.end();
+  }
+}
+
+async function benchmark(depth: number): Promise<void> {
+  const ours = ourTrainer(depth);
+  const peer = new Peer(depth);
+  const peerVersion = await peer.ready();
+  ours.run(warmup);
+  await peer.run(warmup);
+  const ourTimes: number[] = [];
+  const peerTimes: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ourTimes.push(ours.run(steps));
+    peerTimes.push(await peer.run(steps));
+  }
+  peer.close();
+  ours.dispose();
+  // On a shared machine a round can stall (OpenMP threads spinning against other processes), so
+  // the headline is the median of the per-round ratios (each pairs two back-to-back runs), and
+  // each side's rate is its median round, with its best round beside it.
+  const rate = (seconds: number): number => (batch * steps) / seconds;
+  const ratios = ourTimes.map((a, i) => peerTimes[i]! / a);
+  const describe = (times: number[]): string =>
+    `${rate(median(times)).toFixed(2)} img/s (best round ${rate(Math.min(...times)).toFixed(2)})`;
+  console.log(
+    `ResNet-${depth} train step, batch ${batch} at ${size}x${size}, ${device}${channelsLast ? ', channels-last' : ''}, ${threads} threads (PyTorch ${peerVersion}): ` +
+      `ours ${describe(ourTimes)}, PyTorch ${describe(peerTimes)}, ` +
+      `ratio ${median(ratios).toFixed(3)}x (median of ${rounds} rounds; per round: ${ratios.map((r) => r.toFixed(3)).join(', ')})`,
+  );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+torch.setNumThreads(threads);
+console.log(`libtorch ${torch.buildInfo().torchVersion}; ratio = ours / PyTorch images per second (goal >= 0.95)`);
+if (values.amp) {
+  console.log('AMP requested: our engine has no autocast binding yet, so both sides run in float32 (no AMP).');
+}
+for (const depth of values.depth!.split(',').map(Number)) await benchmark(depth);
