@@ -10,6 +10,7 @@ import { loadCheckpoint } from '../../src/torch/io/index.js';
 import { CifarResNet, CifarResNetTrunk, buildModel, loadAkamasterStateDict } from '../../src/models/index.js';
 import { Oracle } from '../support/oracle.js';
 import { assertClose } from '../support/compare.js';
+import { initModelFromWeights } from '../../src/models/weights-init.js';
 import { asStateDict, decodeJson, disposeAll, tempFolder, withReference } from './support.js';
 
 const oracle = new Oracle();
@@ -17,13 +18,24 @@ after(() => oracle.close());
 const dir = tempFolder();
 const PRETRAINED = '/work/shared/data/pretrained/akamaster_cifar10_resnet';
 
-/** Loads an akamaster-style checkpoint into our classifier and PyTorch's; returns both logits. */
+/**
+ * Loads an akamaster-style checkpoint into our classifier the way a user would, with VISSL's
+ * MODEL.WEIGHTS_INIT options (STATE_DICT_KEY_NAME: state_dict, REMOVE_PREFIX: 'module.'), and into
+ * PyTorch's; returns both logits.
+ */
 async function compareLogits(path: string, depth: number, x: Tensor): Promise<[Tensor, Tensor]> {
-  const checkpoint = loadCheckpoint(path) as Map<string, unknown>;
-  const state = asStateDict(checkpoint.get('state_dict'));
   const model = new CifarResNet({ depth });
-  loadAkamasterStateDict(model, state);
-  disposeAll(state);
+  const report = initModelFromWeights(model, {
+    PARAMS_FILE: path,
+    STATE_DICT_KEY_NAME: 'state_dict',
+    REMOVE_PREFIX: 'module.',
+    logger: { info: () => {}, warn: () => {} },
+  });
+  // Every tensor but the BN counters (which akamaster's files do not have) comes from the file.
+  assert.deepEqual(report.missing, []);
+  assert.deepEqual(report.unexpected, []);
+  assert.ok(report.skipped.every((name) => name.endsWith('num_batches_tracked')));
+  assert.equal(report.loaded.length, Object.keys(tidy(() => model.stateDict())).length - report.skipped.length);
   model.eval();
   const ours = noGrad(() => model.call(x));
   model.dispose();
