@@ -14,6 +14,5 @@ export { decodeAndTransform, probe } from './geometry.js';
 export { applyPhotometric } from './photometric.js';
 export { distributedIndices, type SamplerOptions } from './sampler.js';
 export { DataLoader, type LoaderOptions, type Batch } from './loader.js';
-export { readNpy } from './npy.js';
 export { Rng, Stream } from './rng.js';
 export type { Failure } from './protocol.js';
