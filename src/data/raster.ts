@@ -63,18 +63,53 @@ function taps(inSize: number, outSize: number): Taps {
   return { first, count, weights, size };
 }
 
+/**
+ * Where a pass writes: channel c of pixel (x, y) goes to data[origin + y * rowStride + x * xStride +
+ * c * cStride]. Packed HWC and the batch's CHW planes (mirrored or not) are both such layouts, so the
+ * last pass writes the batch directly.
+ */
+interface Target {
+  data: Uint8Array;
+  origin: number;
+  rowStride: number;
+  xStride: number;
+  cStride: number;
+}
+
+function packedTarget(image: RawImage): Target {
+  return { data: image.data, origin: image.offset, rowStride: image.stride, xStride: 3, cStride: 1 };
+}
+
+function planarTarget(data: Uint8Array, width: number, height: number, mirror: boolean): Target {
+  return { data, origin: mirror ? width - 1 : 0, rowStride: width, xStride: mirror ? -1 : 1, cStride: width * height };
+}
+
+/** Copies `src` to `target`. */
+function emit(src: RawImage, target: Target): void {
+  const { data, offset, stride, width, height } = src;
+  const { origin, rowStride, xStride, cStride } = target;
+  const out = target.data;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, p = offset + y * stride, o = origin + y * rowStride; x < width; x++, p += 3, o += xStride) {
+      out[o] = data[p] as number;
+      out[o + cStride] = data[p + 1] as number;
+      out[o + 2 * cStride] = data[p + 2] as number;
+    }
+  }
+}
+
 // The passes below need no clamping: the weights are non-negative and sum to ONE give or take
 // half a unit each, so every sum shifted down lies in [0, 255]. Two- and three-tap outputs (all of
 // them when enlarging) are written out, the common case; wider ranges (reducing) loop.
 
-function horizontal(src: RawImage, rowStart: number, rows: number, outWidth: number): RawImage {
+function horizontal(src: RawImage, rowStart: number, rows: number, outWidth: number, target: Target): void {
   const { first, count, weights, size } = taps(src.width, outWidth);
-  const out = new Uint8Array(rows * outWidth * 3);
+  const { origin, rowStride, xStride, cStride } = target;
+  const out = target.data;
   const data = src.data;
-  let o = 0;
   for (let y = 0; y < rows; y++) {
     const row = src.offset + (rowStart + y) * src.stride;
-    for (let x = 0; x < outWidth; x++, o += 3) {
+    for (let x = 0, o = origin + y * rowStride; x < outWidth; x++, o += xStride) {
       const n = count[x] as number;
       const k = x * size;
       const p = row + (first[x] as number) * 3;
@@ -91,58 +126,83 @@ function horizontal(src: RawImage, rowStart: number, rows: number, outWidth: num
         b += (data[q + 2] as number) * w;
       }
       out[o] = r >> PRECISION_BITS;
-      out[o + 1] = g >> PRECISION_BITS;
-      out[o + 2] = b >> PRECISION_BITS;
+      out[o + cStride] = g >> PRECISION_BITS;
+      out[o + 2 * cStride] = b >> PRECISION_BITS;
     }
   }
-  return rawImage(out, outWidth, rows);
 }
 
 /** The vertical pass; `t` indexes rows of `src` from `rowShift` on. */
-function vertical(src: RawImage, t: Taps, rowShift: number, outHeight: number): RawImage {
-  const rowBytes = src.width * 3;
-  const out = new Uint8Array(outHeight * rowBytes);
+function vertical(src: RawImage, t: Taps, rowShift: number, outHeight: number, target: Target): void {
+  const width = src.width;
+  const { origin, rowStride, xStride, cStride } = target;
+  const out = target.data;
   const data = src.data;
-  const sum = new Int32Array(rowBytes);
-  for (let y = 0, o = 0; y < outHeight; y++, o += rowBytes) {
+  const sum = new Int32Array(width * 3);
+  for (let y = 0; y < outHeight; y++) {
     const n = t.count[y] as number;
     const k = y * t.size;
     const r0 = src.offset + ((t.first[y] as number) - rowShift) * src.stride;
     const r1 = r0 + src.stride;
+    const r2 = r1 + src.stride;
     const w0 = t.weights[k] as number;
     const w1 = t.weights[k + 1] as number;
+    const w2 = t.weights[k + 2] as number;
+    const base = origin + y * rowStride;
     if (n === 2) {
-      for (let j = 0; j < rowBytes; j++)
-        out[o + j] = (HALF + (data[r0 + j] as number) * w0 + (data[r1 + j] as number) * w1) >> PRECISION_BITS;
-    } else if (n === 3) {
-      const r2 = r1 + src.stride;
-      const w2 = t.weights[k + 2] as number;
-      for (let j = 0; j < rowBytes; j++)
-        out[o + j] =
-          (HALF + (data[r0 + j] as number) * w0 + (data[r1 + j] as number) * w1 + (data[r2 + j] as number) * w2) >>
-          PRECISION_BITS;
-    } else {
-      sum.fill(HALF);
-      for (let i = 0, row = r0; i < n; i++, row += src.stride) {
-        const w = t.weights[k + i] as number;
-        for (let j = 0; j < rowBytes; j++) sum[j] = (sum[j] as number) + (data[row + j] as number) * w;
+      for (let x = 0, p = 0, o = base; x < width; x++, p += 3, o += xStride) {
+        out[o] = (HALF + (data[r0 + p] as number) * w0 + (data[r1 + p] as number) * w1) >> PRECISION_BITS;
+        out[o + cStride] =
+          (HALF + (data[r0 + p + 1] as number) * w0 + (data[r1 + p + 1] as number) * w1) >> PRECISION_BITS;
+        out[o + 2 * cStride] =
+          (HALF + (data[r0 + p + 2] as number) * w0 + (data[r1 + p + 2] as number) * w1) >> PRECISION_BITS;
       }
-      for (let j = 0; j < rowBytes; j++) out[o + j] = (sum[j] as number) >> PRECISION_BITS;
+      continue;
+    }
+    if (n === 3) {
+      for (let x = 0, p = 0, o = base; x < width; x++, p += 3, o += xStride) {
+        for (let c = 0; c < 3; c++)
+          out[o + c * cStride] =
+            (HALF +
+              (data[r0 + p + c] as number) * w0 +
+              (data[r1 + p + c] as number) * w1 +
+              (data[r2 + p + c] as number) * w2) >>
+            PRECISION_BITS;
+      }
+      continue;
+    }
+    sum.fill(HALF);
+    for (let i = 0, row = r0; i < n; i++, row += src.stride) {
+      const w = t.weights[k + i] as number;
+      for (let j = 0; j < width * 3; j++) sum[j] = (sum[j] as number) + (data[row + j] as number) * w;
+    }
+    for (let x = 0, p = 0, o = base; x < width; x++, p += 3, o += xStride) {
+      out[o] = (sum[p] as number) >> PRECISION_BITS;
+      out[o + cStride] = (sum[p + 1] as number) >> PRECISION_BITS;
+      out[o + 2 * cStride] = (sum[p + 2] as number) >> PRECISION_BITS;
     }
   }
-  return rawImage(out, src.width, outHeight);
 }
 
-/** PIL's Image.resize(size, BILINEAR): each pass only when its axis changes size. */
-export function resize(src: RawImage, width: number, height: number): RawImage {
-  if (width === src.width && height === src.height) return src;
-  if (height === src.height) return horizontal(src, 0, src.height, width);
+/** PIL's Image.resize(size, BILINEAR) written to `target`: each pass only when its axis changes size. */
+function resizeTo(src: RawImage, width: number, height: number, target: Target): void {
+  if (width === src.width && height === src.height) return emit(src, target);
+  if (height === src.height) return horizontal(src, 0, src.height, width, target);
   const t = taps(src.height, height);
-  if (width === src.width) return vertical(src, t, 0, height);
+  if (width === src.width) return vertical(src, t, 0, height, target);
   // Only the rows the vertical pass reads go through the horizontal one.
   const firstRow = t.first[0] as number;
   const lastRow = (t.first[height - 1] as number) + (t.count[height - 1] as number);
-  return vertical(horizontal(src, firstRow, lastRow - firstRow, width), t, firstRow, height);
+  const between = rawImage(new Uint8Array((lastRow - firstRow) * width * 3), width, lastRow - firstRow);
+  horizontal(src, firstRow, lastRow - firstRow, width, packedTarget(between));
+  vertical(between, t, firstRow, height, target);
+}
+
+/** PIL's Image.resize(size, BILINEAR). */
+export function resize(src: RawImage, width: number, height: number): RawImage {
+  const out = rawImage(new Uint8Array(width * height * 3), width, height);
+  resizeTo(src, width, height, packedTarget(out));
+  return out;
 }
 
 export function crop(src: RawImage, box: { left: number; top: number; width: number; height: number }): RawImage {
@@ -157,26 +217,8 @@ export function crop(src: RawImage, box: { left: number; top: number; width: num
 export function pad(src: RawImage, left: number, top: number, right: number, bottom: number): RawImage {
   const [width, height] = [src.width + left + right, src.height + top + bottom];
   const out = rawImage(new Uint8Array(width * height * 3), width, height);
-  copyInto(src, out.data, (top * out.width + left) * 3, out.stride, false);
+  emit(src, packedTarget({ ...out, offset: (top * width + left) * 3 }));
   return out;
-}
-
-/** Copies `src` row by row into `dst` (rows `dstStride` bytes apart), mirrored left-right if asked. */
-export function copyInto(src: RawImage, dst: Uint8Array, dstOffset: number, dstStride: number, mirror: boolean): void {
-  const rowBytes = src.width * 3;
-  for (let y = 0; y < src.height; y++) {
-    const from = src.offset + y * src.stride;
-    const to = dstOffset + y * dstStride;
-    if (!mirror) {
-      dst.set(src.data.subarray(from, from + rowBytes), to);
-      continue;
-    }
-    for (let x = 0, p = from + rowBytes - 3; x < rowBytes; x += 3, p -= 3) {
-      dst[to + x] = src.data[p] as number;
-      dst[to + x + 1] = src.data[p + 1] as number;
-      dst[to + x + 2] = src.data[p + 2] as number;
-    }
-  }
 }
 
 /** The whole picture turned counter-clockwise (a quarter turn swaps width and height). */
@@ -219,49 +261,46 @@ export function rotate(src: RawImage, angle: 0 | 90 | 180 | 270): RawImage {
     : pad(crop(turned, { left: offset, top: 0, width, height: width }), 0, offset, 0, diff - offset);
 }
 
-/** Writes `src` into `dst` as three planes (CHW, the batch layout), mirrored left-right if asked. */
-function writePlanar(src: RawImage, dst: Uint8Array, mirror: boolean): void {
-  const { width, height, data } = src;
-  const plane = width * height;
-  for (let y = 0; y < height; y++) {
-    const row = src.offset + y * src.stride;
-    // Mirroring reads each row backwards.
-    const [start, step] = mirror ? [row + (width - 1) * 3, -3] : [row, 3];
-    for (let x = 0, p = start, o = y * width; x < width; x++, p += step, o++) {
-      dst[o] = data[p] as number;
-      dst[o + plane] = data[p + 1] as number;
-      dst[o + 2 * plane] = data[p + 2] as number;
-    }
-  }
+/** Checks that a width x height result fits the output. */
+function fits(width: number, height: number, dst: Uint8Array): void {
+  if (width * height * 3 > dst.length)
+    throw new Error(`transformed to ${width}x${height}, which does not fit the output`);
 }
 
 /**
- * Applies `ops` and writes the result to the start of `dst` as CHW planes; returns its size. A
- * flip is deferred to the next operation that needs it, so a final flip costs nothing extra.
+ * Applies `ops` and writes the result to the start of `dst` as CHW planes; returns its size. Flips
+ * are deferred to the next operation that needs them, and a final resize writes the planes itself,
+ * mirrored by the flips after it, so the common crop-resize-flip costs no copy beyond the passes.
  */
-export function transformInto(src: RawImage, ops: GeometricOp[], dst: Uint8Array): RawImage {
+export function transformInto(src: RawImage, ops: GeometricOp[], dst: Uint8Array): { width: number; height: number } {
+  let last = ops.length;
+  while (last > 0 && ops[last - 1]?.op === 'flip') last--;
+  const finalResize = ops[last - 1]?.op === 'resize' ? last - 1 : -1;
   let image = src;
   let mirrored = false;
-  const unmirror = (): void => {
-    if (!mirrored) return;
-    const flat = rawImage(new Uint8Array(image.width * image.height * 3), image.width, image.height);
-    copyInto(image, flat.data, 0, flat.stride, true);
-    image = flat;
-    mirrored = false;
-  };
-  for (const op of ops) {
+  for (const [i, op] of ops.entries()) {
     if (op.op === 'flip') {
       mirrored = !mirrored;
       continue;
     }
-    unmirror();
+    if (mirrored) {
+      const flat = rawImage(new Uint8Array(image.width * image.height * 3), image.width, image.height);
+      emit(image, { ...packedTarget(flat), origin: (image.width - 1) * 3, xStride: -3 });
+      image = flat;
+      mirrored = false;
+    }
+    if (i === finalResize && op.op === 'resize') {
+      fits(op.width, op.height, dst);
+      const flipsAfter = ops.slice(i + 1).length % 2 === 1;
+      resizeTo(image, op.width, op.height, planarTarget(dst, op.width, op.height, flipsAfter));
+      return { width: op.width, height: op.height };
+    }
     if (op.op === 'rotate') image = rotate(image, op.angle);
     else if (op.op === 'crop') image = crop(image, op.box);
     else if (op.op === 'resize') image = resize(image, op.width, op.height);
     else image = pad(image, op.left, op.top, op.right, op.bottom);
   }
-  if (image.width * image.height * 3 > dst.length)
-    throw new Error(`transformed to ${image.width}x${image.height}, which does not fit the output`);
-  writePlanar(image, dst, mirrored);
-  return image;
+  fits(image.width, image.height, dst);
+  emit(image, planarTarget(dst, image.width, image.height, mirrored));
+  return { width: image.width, height: image.height };
 }
