@@ -107,23 +107,39 @@ function horizontal(src: RawImage, rowStart: number, rows: number, outWidth: num
   const { origin, rowStride, xStride, cStride } = target;
   const out = target.data;
   const data = src.data;
+  if (count.every((n) => n <= 2)) {
+    // Enlarging: two taps per output, laid out flat so the loop does nothing else.
+    const at0 = first.map((f) => f * 3);
+    const at1 = first.map((f, x) => ((count[x] as number) > 1 ? f + 1 : f) * 3); // one tap: a zero weight
+    const w0 = Int32Array.from({ length: outWidth }, (_, x) => weights[x * size] as number);
+    const w1 = Int32Array.from({ length: outWidth }, (_, x) => weights[x * size + 1] as number);
+    for (let y = 0; y < rows; y++) {
+      const row = src.offset + (rowStart + y) * src.stride;
+      for (let x = 0, o = origin + y * rowStride; x < outWidth; x++, o += xStride) {
+        const p = row + (at0[x] as number);
+        const q = row + (at1[x] as number);
+        const a = w0[x] as number;
+        const b = w1[x] as number;
+        out[o] = (HALF + (data[p] as number) * a + (data[q] as number) * b) >> PRECISION_BITS;
+        out[o + cStride] = (HALF + (data[p + 1] as number) * a + (data[q + 1] as number) * b) >> PRECISION_BITS;
+        out[o + 2 * cStride] = (HALF + (data[p + 2] as number) * a + (data[q + 2] as number) * b) >> PRECISION_BITS;
+      }
+    }
+    return;
+  }
   for (let y = 0; y < rows; y++) {
     const row = src.offset + (rowStart + y) * src.stride;
     for (let x = 0, o = origin + y * rowStride; x < outWidth; x++, o += xStride) {
       const n = count[x] as number;
       const k = x * size;
-      const p = row + (first[x] as number) * 3;
-      const p1 = n > 1 ? p + 3 : p; // a one-pixel range has a zero second weight: stay inside the image
-      const w0 = weights[k] as number;
-      const w1 = weights[k + 1] as number;
-      let r = HALF + (data[p] as number) * w0 + (data[p1] as number) * w1;
-      let g = HALF + (data[p + 1] as number) * w0 + (data[p1 + 1] as number) * w1;
-      let b = HALF + (data[p + 2] as number) * w0 + (data[p1 + 2] as number) * w1;
-      for (let i = 2, q = p + 6; i < n; i++, q += 3) {
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let i = 0, p = row + (first[x] as number) * 3; i < n; i++, p += 3) {
         const w = weights[k + i] as number;
-        r += (data[q] as number) * w;
-        g += (data[q + 1] as number) * w;
-        b += (data[q + 2] as number) * w;
+        r += (data[p] as number) * w;
+        g += (data[p + 1] as number) * w;
+        b += (data[p + 2] as number) * w;
       }
       out[o] = r >> PRECISION_BITS;
       out[o + cStride] = g >> PRECISION_BITS;
