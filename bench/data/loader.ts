@@ -1,17 +1,20 @@
 // Benchmark: images per second for decode + RandomResizedCrop 224 + horizontal flip + collation into
 // one uint8 NCHW tensor, our loader against torchvision's DataLoader with PIL (bench/peers/
-// torchvision_loader.py) with the same number of workers, on Imagenette's JPEGs. The last of
-// `--epochs` epochs is reported for both (the first includes worker start-up and a cold page cache).
+// torchvision_loader.py) with the same number of workers, on Imagenette's JPEGs. Both keep their
+// workers across epochs; after one warm-up epoch each (worker start-up, cold page cache), epochs
+// alternate between the two so that load from other processes hits both alike; the medians and
+// their ratio are reported.
 //
-//   node dist/bench/data/loader.js [--root DIR] [--workers N] [--images N] [--batch N] [--epochs N]
+//   flock /tmp/clusterfit-bench.lock node dist/bench/data/loader.js [--root DIR] [--workers N] [--images N] [--batch N] [--rounds N]
 //
 // DIR defaults to /tmp/imagenette/train, extracted from
 // /work/shared/data/imagenette2_224/imagenette2_224_train.tar.gz if it is not there yet.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DataLoader } from '../../src/data/loader.js';
 import { imageFolder } from '../../src/data/datasets.js';
@@ -23,10 +26,10 @@ const { values } = parseArgs({
     workers: { type: 'string', default: String(availableParallelism()) },
     images: { type: 'string', default: '4000' },
     batch: { type: 'string', default: '64' },
-    epochs: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
-const [workers, images, batch, epochs] = [values.workers, values.images, values.batch, values.epochs].map(Number) as [
+const [workers, images, batch, rounds] = [values.workers, values.images, values.batch, values.rounds].map(Number) as [
   number,
   number,
   number,
@@ -45,31 +48,33 @@ function ensureData(root: string): void {
   if (tar.status !== 0) process.exit(2);
 }
 
-async function ours(root: string): Promise<number> {
+/** One epoch of our loader per call; the worker threads persist, as the peer's do. */
+function ours(root: string): { epoch: () => Promise<number>; close: () => Promise<void> } {
   const dataset = imageFolder(root);
-  const subset = { samples: dataset.samples.slice(0, images) };
   const loader = new DataLoader({
-    dataset: subset,
+    dataset: { samples: dataset.samples.slice(0, images) },
     transforms: [{ name: 'RandomResizedCrop', size: 224 }, { name: 'RandomHorizontalFlip' }],
     batchSize: batch,
     numWorkers: workers,
     seed: 0,
   });
-  let rate = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const start = performance.now();
-    let count = 0;
-    for await (const b of loader.epoch(epoch)) {
-      count += b.images.shape[0] as number;
-      b.dispose();
-    }
-    rate = count / ((performance.now() - start) / 1000);
-  }
-  await loader.close();
-  return rate;
+  let epoch = 0;
+  return {
+    async epoch() {
+      const start = performance.now();
+      let count = 0;
+      for await (const b of loader.epoch(epoch++)) {
+        count += b.images.shape[0] as number;
+        b.dispose();
+      }
+      return count / ((performance.now() - start) / 1000);
+    },
+    close: () => loader.close(),
+  };
 }
 
-function torchvision(root: string): number {
+/** The torchvision peer as a persistent process that runs one epoch per request. */
+function torchvision(root: string): { epoch: () => Promise<number>; close: () => void } {
   const script = join(dirname(fileURLToPath(import.meta.url)), '../../../bench/peers/torchvision_loader.py');
   const args = [
     script,
@@ -81,20 +86,49 @@ function torchvision(root: string): number {
     String(images),
     '--batch',
     String(batch),
-    '--epochs',
-    String(epochs),
   ];
-  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`torchvision peer failed:\n${run.stderr}`);
-  return (JSON.parse(run.stdout.trim().split('\n').pop() as string) as { images_per_s: number }).images_per_s;
+  const peer = spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: peer.stdout })[Symbol.asyncIterator]();
+  return {
+    async epoch() {
+      peer.stdin.write('epoch\n');
+      const line = await lines.next();
+      if (line.done) throw new Error(`torchvision peer exited (code ${peer.exitCode}); see its error above`);
+      return (JSON.parse(line.value) as { images_per_s: number }).images_per_s;
+    },
+    close: () => peer.stdin.end(),
+  };
 }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? (s[s.length >> 1] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
 
 ensureData(values.root);
 console.log(
-  `decode + RandomResizedCrop 224 + flip + uint8 collate; ${images} images, batch ${batch}, ${workers} workers, last of ${epochs} epochs`,
+  `decode + RandomResizedCrop 224 + flip + uint8 collate; ${images} images, batch ${batch}, ${workers} workers; ` +
+    `one warm-up epoch each, then ${rounds} alternating rounds`,
 );
-const mine = await ours(values.root);
-console.log(`clusterfit (sharp, worker threads): ${mine.toFixed(0)} images/s`);
+const mine = ours(values.root);
 const theirs = torchvision(values.root);
-console.log(`torchvision DataLoader (PIL):       ${theirs.toFixed(0)} images/s`);
-console.log(`ratio: ${(mine / theirs).toFixed(2)}x`);
+await mine.epoch();
+await theirs.epoch();
+const rates: { ours: number; theirs: number }[] = [];
+for (let round = 0; round < rounds; round++) {
+  const rate = { ours: await mine.epoch(), theirs: await theirs.epoch() };
+  rates.push(rate);
+  console.log(
+    `round ${round + 1}: clusterfit ${rate.ours.toFixed(0)} images/s, torchvision ${rate.theirs.toFixed(0)} images/s, ratio ${(rate.ours / rate.theirs).toFixed(2)}x`,
+  );
+}
+await mine.close();
+theirs.close();
+const [m, t] = [median(rates.map((r) => r.ours)), median(rates.map((r) => r.theirs))];
+console.log(`clusterfit (sharp decode, JS resampling, ${workers} worker threads): ${m.toFixed(0)} images/s (median)`);
+console.log(`torchvision DataLoader (PIL, ${workers} workers):                    ${t.toFixed(0)} images/s (median)`);
+console.log(
+  `ratio: ${(m / t).toFixed(2)}x (median of rounds ${median(rates.map((r) => r.ours / r.theirs)).toFixed(2)}x)`,
+);

@@ -2,7 +2,7 @@
 // ImageFolder and VISSL's disk_filelist, so labels and features written by either line up.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readNpy } from './npy.js';
+import { readNpy } from '../torch/io/index.js';
 
 export interface Sample {
   readonly index: number;
@@ -71,15 +71,36 @@ export function imageFolder(root: string): Dataset {
   return { samples, classes };
 }
 
+const INTEGER_DTYPES = new Set(['int64', 'int32', 'int16', 'int8', 'uint8']);
+
+/** A .npy that must hold one value per image: a 1-d array, or 2-d with one side of length 1. */
+function readVector(path: string): number[] | string[] {
+  const content = readNpy(path);
+  if (Array.isArray(content)) return content;
+  try {
+    const { shape, dtype } = content;
+    if (shape.length > 2 || shape.filter((n) => n !== 1).length > 1)
+      throw new Error(`${path}: expected a 1-d array (or (n, 1)), found shape (${shape.join(', ')})`);
+    if (!INTEGER_DTYPES.has(dtype))
+      throw new Error(
+        `${path}: labels must be integers (or strings), found ${dtype}; save them with np.int64 (or as np.array(names, dtype=str))`,
+      );
+    return content.toArray();
+  } finally {
+    content.dispose();
+  }
+}
+
 /**
  * Labels from a .npy as VISSL reads them: integers as they are; strings mapped to the index of
  * their value among the sorted unique values.
  */
 function readLabels(path: string): number[] {
-  const content = readNpy(path);
-  if (content.kind === 'ints') return content.values;
-  const ids = new Map([...new Set(content.values)].sort(pythonCompare).map((name, id) => [name, id]));
-  return content.values.map((name) => ids.get(name) as number);
+  const values = readVector(path);
+  if (typeof values[0] !== 'string') return values as number[];
+  const names = values as string[];
+  const ids = new Map([...new Set(names)].sort(pythonCompare).map((name, id) => [name, id]));
+  return names.map((name) => ids.get(name) as number);
 }
 
 /**
@@ -87,10 +108,12 @@ function readLabels(path: string): number[] {
  * Without labels the label is the sample index (VISSL's LABEL_TYPE sample_index).
  */
 export function diskFilelist(imagesNpy: string, labelsNpy?: string): Dataset {
-  const paths = readNpy(imagesNpy);
-  if (paths.kind !== 'strings')
-    throw new Error(`${imagesNpy}: expected an array of image paths (strings), found integers`);
-  const samples = paths.values.map((path, index) => ({ index, path, label: index }));
+  const paths = readVector(imagesNpy);
+  if (paths.length > 0 && typeof paths[0] !== 'string')
+    throw new Error(
+      `${imagesNpy}: expected an array of image paths (strings), found numbers; save it with np.array(paths, dtype=str)`,
+    );
+  const samples = (paths as string[]).map((path, index) => ({ index, path, label: index }));
   return labelsNpy === undefined ? { samples } : withLabels({ samples }, labelsNpy);
 }
 

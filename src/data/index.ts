@@ -10,10 +10,10 @@ export {
 } from './datasets.js';
 export { parseTransforms, planGeometry, type TransformConfig, type Pipeline, type GeometricOp } from './transforms.js';
 export { randomResizedCropBox, centerCropBox, resizedSize, pyRound, type Box, type Draws } from './crop-params.js';
-export { decodeAndTransform, probe } from './geometry.js';
+export { decode, decodeAndTransform, probe } from './geometry.js';
+export { transformInto, rawImage, type RawImage } from './raster.js';
 export { applyPhotometric } from './photometric.js';
 export { distributedIndices, type SamplerOptions } from './sampler.js';
 export { DataLoader, type LoaderOptions, type Batch } from './loader.js';
-export { readNpy } from './npy.js';
 export { Rng, Stream } from './rng.js';
 export type { Failure } from './protocol.js';

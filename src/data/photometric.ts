@@ -140,7 +140,7 @@ function randomGrayscale(x: Tensor, p: number, rngs: Rng[]): Tensor {
 }
 
 /**
- * Applies the photometric steps to a uint8 NHWC batch and returns NCHW on `device`: float32 when
+ * Applies the photometric steps to a uint8 NCHW batch and returns it on `device`: float32 when
  * ToTensor is among the steps (colour jitter and grayscale work on [0, 1] floats, so they require
  * it), uint8 otherwise.
  */
@@ -153,7 +153,7 @@ export function applyPhotometric(
   device: Device,
 ): Tensor {
   return tidy(() => {
-    const nchw = images.to(device).permute(0, 3, 1, 2).contiguous();
+    const nchw = images.to(device).contiguous();
     if (!steps.some((s) => s.kind === 'ToTensor')) return nchw;
     const rngs = keys.map((k) => new Rng(seed, epoch, k.index, Stream.Photometric, k.copy));
     let x = nchw.float().div(255);

@@ -13,6 +13,8 @@ export interface BatchRequest {
   id: number;
   epoch: number;
   samples: { index: number; path: string; label: number }[];
+  /** A pixel buffer of an earlier batch to reuse (transferred), saving an allocation and its GC. */
+  buffer?: ArrayBuffer;
 }
 
 export interface Failure {
@@ -23,7 +25,7 @@ export interface Failure {
 
 export interface BatchResult {
   id: number;
-  /** count x H x W x 3 uint8, the outputs of the samples that decoded, in request order. */
+  /** count x 3 x H x W uint8 at the start: the outputs of the samples that decoded, in request order. */
   pixels: ArrayBuffer;
   /** Per output: its sample index, which copy (RotNet's all-rotations variant), its label. */
   indices: Int32Array;

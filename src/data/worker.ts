@@ -1,9 +1,11 @@
-// A loader worker thread: reads, decodes and geometrically transforms the images of one batch and
-// hands back one contiguous HWC uint8 buffer (transferred, not copied) plus per-output metadata.
-import { readFile } from 'node:fs/promises';
+// A loader worker thread: reads, decodes and geometrically transforms the images of one batch
+// straight into one contiguous NCHW uint8 buffer, handed back transferred (not copied) with
+// per-output metadata. All samples of a batch are in flight at once, so libuv's threads always
+// have decoding to do while this thread resamples.
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { decodeAndTransform, probe } from './geometry.js';
+import { decodeAndTransform } from './geometry.js';
 import { Rng, Stream } from './rng.js';
 import { planGeometry } from './transforms.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
@@ -16,52 +18,64 @@ sharp.concurrency(1);
 // Every image is seen once per epoch: libvips' operation cache would only hold memory.
 sharp.cache(false);
 
-/** The outputs of one sample: `copies` transformed images, each with its label. */
+/** Writes the `copies` outputs of one sample at `slot` and returns their labels. */
 async function transformSample(
   epoch: number,
   sample: BatchRequest['samples'][number],
-): Promise<{ copy: number; label: number; data: Buffer }[]> {
-  const bytes = await readFile(sample.path);
+  pixels: Uint8Array,
+  slot: number,
+): Promise<number[]> {
+  // Images are small and the page cache usually holds them: a synchronous read costs less than
+  // the thread-pool round trips of an asynchronous one, which would queue behind the decoding.
+  const bytes = readFileSync(sample.path);
   if (bytes.length === 0) throw new Error('empty file (0 bytes)');
-  const probed = await probe(bytes);
-  return Promise.all(
-    Array.from({ length: config.copies }, async (_, copy) => {
+  const labels: number[] = [];
+  const plan = (height: number, width: number): ReturnType<typeof planGeometry>['ops'][] => {
+    labels.length = 0;
+    return Array.from({ length: config.copies }, (_, copy) => {
       const rng = new Rng(config.seed, epoch, sample.index, Stream.Geometric, copy);
-      const { ops, label } = planGeometry(config.geometric, probed.height, probed.width, rng, copy);
-      const image = await decodeAndTransform(bytes, probed, ops, config.shrinkOnLoad);
-      if (image.width !== outW || image.height !== outH)
-        throw new Error(`transformed to ${image.width}x${image.height}, expected ${outW}x${outH}`);
-      return { copy, label: label ?? sample.label, data: image.data };
-    }),
-  );
+      const { ops, label } = planGeometry(config.geometric, height, width, rng, copy);
+      labels.push(label ?? sample.label);
+      return ops;
+    });
+  };
+  await decodeAndTransform(bytes, plan, pixels, slot * imageBytes, imageBytes, config.shrinkOnLoad);
+  return labels;
 }
 
 async function run(request: BatchRequest): Promise<BatchResult> {
+  const { copies } = config;
+  const length = request.samples.length * copies * imageBytes;
+  const pixels =
+    request.buffer && request.buffer.byteLength >= length
+      ? new Uint8Array(request.buffer, 0, length)
+      : new Uint8Array(length);
   const failures: Failure[] = [];
   const settled = await Promise.all(
-    request.samples.map((sample) =>
-      transformSample(request.epoch, sample).catch((error: Error) => {
+    request.samples.map((sample, i) =>
+      transformSample(request.epoch, sample, pixels, i * copies).catch((error: Error) => {
         failures.push({ index: sample.index, path: sample.path, message: error.message });
-        return [];
+        return null;
       }),
     ),
   );
-  const count = settled.reduce((n, outputs) => n + outputs.length, 0);
-  const pixels = new Uint8Array(count * imageBytes);
+  const count = settled.reduce((n, labels) => n + (labels?.length ?? 0), 0);
   const indices = new Int32Array(count);
-  const copies = new Uint8Array(count);
-  const labels = new Float64Array(count);
+  const copyOf = new Uint8Array(count);
+  const labelOf = new Float64Array(count);
   let at = 0;
-  settled.forEach((outputs, i) => {
-    for (const output of outputs) {
-      pixels.set(output.data, at * imageBytes);
+  settled.forEach((labels, i) => {
+    if (labels === null) return;
+    // Close the gaps failed samples leave, so the outputs are packed at the start.
+    if (at !== i * copies) pixels.copyWithin(at * imageBytes, i * copies * imageBytes, (i + 1) * copies * imageBytes);
+    labels.forEach((label, copy) => {
       indices[at] = request.samples[i]?.index as number;
-      copies[at] = output.copy;
-      labels[at] = output.label;
+      copyOf[at] = copy;
+      labelOf[at] = label;
       at++;
-    }
+    });
   });
-  return { id: request.id, pixels: pixels.buffer, indices, copies, labels, failures };
+  return { id: request.id, pixels: pixels.buffer, indices, copies: copyOf, labels: labelOf, failures };
 }
 
 parentPort?.on('message', (request: BatchRequest) => {

@@ -46,17 +46,15 @@ test('imageFolder sorts classes and files exactly as torchvision ImageFolder', (
 
 test('disk_filelist and label sources read .npy files; a length mismatch is a clear error', () => {
   const paths = imageFolder(root).samples.map((s) => s.path);
-  const [images, labels, short, names] = ['images', 'labels', 'short', 'names'].map((n) => join(dir, `${n}.npy`)) as [
-    string,
-    string,
-    string,
-    string,
-  ];
+  const [images, labels, short, names, floats] = ['images', 'labels', 'short', 'names', 'floats'].map((n) =>
+    join(dir, `${n}.npy`),
+  ) as [string, string, string, string, string];
   reference('npy', [
     [images, paths, 'str'],
     [labels, paths.map((_, i) => 100 + i), 'int64'],
     [short, [1, 2], 'int32'],
     [names, paths.map((_, i) => ['dog', 'cat'][i % 2]), 'str'],
+    [floats, paths.map((_, i) => i + 0.5), 'float32'],
   ]);
   const ds = diskFilelist(images, labels);
   assert.deepEqual(
@@ -76,6 +74,8 @@ test('disk_filelist and label sources read .npy files; a length mismatch is a cl
     paths.map((_, i) => [1, 0][i % 2]),
   );
   assert.throws(() => withLabels(ds, short), /short\.npy has 2 labels but the dataset has \d+ images/);
+  assert.throws(() => withLabels(ds, floats), /floats\.npy: labels must be integers \(or strings\), found float32/);
+  assert.throws(() => diskFilelist(labels), /labels\.npy: expected an array of image paths \(strings\), found numbers/);
 });
 
 const TRAIN = [

@@ -51,7 +51,8 @@ test('ColorJitter, RandomGrayscale and Normalize match torchvision (Normalize ex
   const { photometric } = parseTransforms([{ name: 'CenterCrop', size: 7 }, ...transforms]);
   const keys = Array.from({ length: n }, (_, i) => ({ index: 10 + i, copy: 0 }));
   const [seed, epoch] = [3, 1];
-  const images = tensor(pixels, { shape: [n, h, w, 3] });
+  const hwc = tensor(pixels, { shape: [n, h, w, 3] });
+  const images = hwc.permute(0, 3, 1, 2); // the loader's NCHW
   const out = applyPhotometric(images, photometric, keys, seed, epoch, 'cpu');
   const ours = out.data() as Float32Array;
   images.dispose();
@@ -83,12 +84,13 @@ test('ColorJitter, RandomGrayscale and Normalize match torchvision (Normalize ex
 
   // Normalize alone: bit-identical to torchvision's ToTensor + Normalize.
   const plain = parseTransforms([{ name: 'CenterCrop', size: 7 }, ...transforms.slice(2)]).photometric;
-  const plainImages = tensor(pixels, { shape: [n, h, w, 3] });
+  const plainImages = hwc.permute(0, 3, 1, 2);
   const normalized = applyPhotometric(plainImages, plain, keys, seed, epoch, 'cpu');
   reference('photometric', { ...job, order: keys.map(() => []), gray: keys.map(() => false) });
   assert.deepEqual(normalized.data(), new Float32Array(readFileSync(job.output).buffer.slice(0)));
   plainImages.dispose();
   normalized.dispose();
+  hwc.dispose();
 });
 
 test('distributed sampler: the index lists of torch.utils.data.DistributedSampler', () => {
