@@ -39,6 +39,7 @@ struct ArgSpec {
   bool optional;
   int fixedLength;  // N of int[N] (a lone number is broadcast to N values), else 0
   c10::optional<c10::IValue> defaultValue;
+  c10::optional<c10::Scalar> defaultScalar;  // the default of a Scalar argument, ready for the unboxed path
 };
 
 // Unboxed calls for the most frequent signatures (elementwise and matrix ops): they skip the
@@ -110,6 +111,9 @@ ArgSpec specOf(const c10::Argument& arg) {
   spec.kind = kindOf(type);
   spec.fixedLength = arg.N() ? static_cast<int>(*arg.N()) : 0;
   spec.defaultValue = arg.default_value();
+  if (spec.kind == Kind::Scalar && spec.defaultValue && spec.defaultValue->isScalar()) {
+    spec.defaultScalar = spec.defaultValue->toScalar();
+  }
   return spec;
 }
 
@@ -383,9 +387,18 @@ const at::Tensor& tensorAt(const Args& args, const OpEntry& op, size_t i) {
 }
 
 at::Scalar scalarAt(const Args& args, const OpEntry& op, size_t i) {
-  double d;
-  if (i + 1 < args.argc && napi_get_value_double(args.env, args.argv[i + 1], &d) == napi_ok) return numberScalar(d);
-  return toIValue(args.env, op, op.args[i], args[i]).toScalar();
+  const ArgSpec& spec = op.args[i];
+  if (i + 1 >= args.argc) {
+    if (spec.defaultScalar) return *spec.defaultScalar;
+  } else {
+    double d;
+    if (napi_get_value_double(args.env, args.argv[i + 1], &d) == napi_ok) return numberScalar(d);
+    napi_valuetype type;
+    if (spec.defaultScalar && napi_typeof(args.env, args.argv[i + 1], &type) == napi_ok && type == napi_undefined) {
+      return *spec.defaultScalar;
+    }
+  }
+  return toIValue(args.env, op, spec, args[i]).toScalar();
 }
 
 // The unboxed call for this op's signature. Arguments are converted in order, so that errors name
