@@ -49,8 +49,9 @@ using BinaryFn = at::Tensor(const at::Tensor&, const at::Tensor&);
 using BinaryAlphaFn = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&);
 using ScalarFn = at::Tensor(const at::Tensor&, const at::Scalar&);
 using ScalarAlphaFn = at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&);
+using DtypeFn = at::Tensor(const at::Tensor&, c10::optional<at::ScalarType>);  // sum, mean
 
-enum class FastKind { None, Unary, Binary, BinaryAlpha, Scalar, ScalarAlpha };
+enum class FastKind { None, Unary, Binary, BinaryAlpha, Scalar, ScalarAlpha, Dtype };
 
 struct FastPaths {
   FastKind kind = FastKind::None;
@@ -59,6 +60,7 @@ struct FastPaths {
   c10::optional<c10::TypedOperatorHandle<BinaryAlphaFn>> binaryAlpha;
   c10::optional<c10::TypedOperatorHandle<ScalarFn>> scalar;
   c10::optional<c10::TypedOperatorHandle<ScalarAlphaFn>> scalarAlpha;
+  c10::optional<c10::TypedOperatorHandle<DtypeFn>> dtype;
 };
 
 struct OpEntry {
@@ -337,9 +339,15 @@ FastPaths fastPathsFor(const c10::OperatorHandle& handle, const std::vector<ArgS
     return fast;
   }
   std::string shape;
-  for (const ArgSpec& arg : args) {
-    if (arg.optional) return fast;
-    if (arg.kind == Kind::Tensor) shape += 'T';
+  for (size_t i = 0; i < args.size(); ++i) {
+    const ArgSpec& arg = args[i];
+    // The real type: a ScalarType argument reads as `int` in the schema's JIT type.
+    const c10::TypePtr& type = schema.arguments()[i].real_type();
+    bool optionalDtype = arg.optional && type->expectRef<c10::OptionalType>().getElementType()->kind() ==
+                                             c10::TypeKind::ScalarTypeType;
+    if (optionalDtype) shape += 'D';
+    else if (arg.optional) return fast;
+    else if (arg.kind == Kind::Tensor) shape += 'T';
     else if (arg.kind == Kind::Scalar) shape += 'S';
     else return fast;
   }
@@ -348,6 +356,7 @@ FastPaths fastPathsFor(const c10::OperatorHandle& handle, const std::vector<ArgS
   if (shape == "TTS" && (fast.binaryAlpha = typedIfMatches<BinaryAlphaFn>(handle))) fast.kind = FastKind::BinaryAlpha;
   if (shape == "TS" && (fast.scalar = typedIfMatches<ScalarFn>(handle))) fast.kind = FastKind::Scalar;
   if (shape == "TSS" && (fast.scalarAlpha = typedIfMatches<ScalarAlphaFn>(handle))) fast.kind = FastKind::ScalarAlpha;
+  if (shape == "TD" && (fast.dtype = typedIfMatches<DtypeFn>(handle))) fast.kind = FastKind::Dtype;
   return fast;
 }
 
@@ -401,6 +410,16 @@ at::Scalar scalarAt(const Args& args, const OpEntry& op, size_t i) {
   return toIValue(args.env, op, spec, args[i]).toScalar();
 }
 
+c10::optional<at::ScalarType> dtypeAt(const Args& args, const OpEntry& op, size_t i) {
+  c10::IValue v = toIValue(args.env, op, op.args[i], args[i]);
+  if (v.isNone()) return c10::nullopt;
+  int64_t code = v.toInt();
+  if (code < 0 || code >= static_cast<int64_t>(at::ScalarType::NumOptions)) {
+    argError(args.env, op, op.args[i], "is not a dtype code: " + std::to_string(code));
+  }
+  return static_cast<at::ScalarType>(code);
+}
+
 // The unboxed call for this op's signature. Arguments are converted in order, so that errors name
 // the first bad one. The tensors are references into the handle table, which stays unchanged
 // until the result is wrapped.
@@ -419,6 +438,7 @@ at::Tensor callFast(const Args& args, const OpEntry& op) {
       at::Scalar first = scalarAt(args, op, 1);
       return f.scalarAlpha->call(self, first, scalarAt(args, op, 2));
     }
+    case FastKind::Dtype: return f.dtype->call(self, dtypeAt(args, op, 1));
     case FastKind::None: break;
   }
   throw Napi::Error::New(args.env, op.displayName + ": no unboxed call");
