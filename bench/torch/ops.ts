@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     device: { type: 'string', default: 'cpu' },
     threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '7' },
+    rounds: { type: 'string', default: '15' },
     only: { type: 'string' },
   },
 });

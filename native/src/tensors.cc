@@ -34,7 +34,8 @@ constexpr int64_t kHintStep = 1 << 20;
 // One table per JS thread (the main thread and each worker that loads the addon), reached through
 // a thread_local pointer: handles are only ever created and used by the thread that runs the JS
 // holding them, so the hot path needs no lock. Each table has a tag that is part of its handles,
-// so a raw handle smuggled to another thread is reported instead of naming that thread's tensor.
+// so a raw handle smuggled to another thread is reported instead of naming that thread's tensor
+// (tags are 8 bits: threads 256 table creations apart share one).
 struct HandleTable {
   std::vector<Slot> slots;
   std::vector<uint32_t> freeSlots;

@@ -31,10 +31,12 @@ export type Scalar = number | boolean;
 // while most such tensors are disposed right after use (`using`, dispose()). So they wait in
 // `unregistered` and join in batches: when the batch is full, and at the latest when the running
 // synchronous code finishes (a microtask); those disposed by then never register. The wait keeps
-// them reachable for at most that long.
+// at most one small batch reachable longer than before (which matters for big tensors that code
+// leaves to the garbage collector); checking a disposed tensor costs next to nothing, so a small
+// batch loses no speed.
 const collected = new FinalizationRegistry<Handle>((handle) => native.dispose(handle, true));
 const unregistered: Tensor[] = [];
-const REGISTER_BATCH = 1024;
+const REGISTER_BATCH = 32;
 let registerQueued = false;
 
 // Lifetime states of a Tensor.
