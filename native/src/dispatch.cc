@@ -259,8 +259,8 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
 constexpr size_t kMaxArgs = 9;
 
 // The JS arguments of `call(id, ...args)`, read with one napi_get_cb_info into a stack array.
-// `argc` counts what JS passed, trailing undefineds included (the TS layer passes undefined for
-// "not given" rather than building an array per call).
+// `argc` counts what JS passed, undefineds included: an undefined argument means "not given"
+// (the TS layer passes as many values as its caller gave, never an array).
 struct Args {
   Napi::Env env;
   napi_value argv[kMaxArgs + 1];
@@ -274,10 +274,10 @@ struct Args {
     if (argc == 0) throw Napi::TypeError::New(e, "an operator call needs an operator id");
   }
 
-  /** Operator argument i (0 = the first after the id), undefined when not passed. */
+  // Operator argument i (0 = the first after the id), undefined when not passed.
   Napi::Value operator[](size_t i) const { return i + 1 < argc ? Napi::Value(env, argv[i + 1]) : env.Undefined(); }
 
-  /** Operator arguments given: trailing undefineds do not count. */
+  // Operator arguments given: trailing undefineds do not count.
   size_t given() const {
     size_t n = argc - 1;
     while (n > 0 && (*this)[n - 1].IsUndefined()) --n;
