@@ -35,7 +35,8 @@ export interface IterationStats {
   objective: number;
   /** Seconds since the iterations started (cumulative, as FAISS). */
   time: number;
-  /** Seconds spent assigning, cumulative. */
+  /** Seconds spent assigning, cumulative (here including the per-chunk centroid sums, which run
+   * interleaved with the assignment). */
   timeSearch: number;
   /** k * sum(size^2) / n^2: 1 for equal cluster sizes, larger when unbalanced. */
   imbalanceFactor: number;
@@ -216,8 +217,9 @@ function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: numbe
         searchMs += performance.now() - searchStart;
         const sizes = Float32Array.from(counts.toArray());
         const imbalance = imbalanceFactor(sizes);
-        // Empty clusters keep a zero sum; FAISS leaves them at zero before splitting too.
-        const updated = sums.div(counts.clamp(1).to('float32').unsqueeze(1));
+        // Empty clusters keep a zero sum; FAISS leaves them at zero before splitting too. FAISS
+        // multiplies by the float reciprocal of the size rather than dividing.
+        const updated = sums.mul(torch.reciprocal(counts.clamp(1).to('float32')).unsqueeze(1));
         const nsplit = splitEmptyClusters(updated, sizes, n, signs);
         const stats: IterationStats = {
           objective: objectiveValue,
