@@ -11,12 +11,24 @@ export {
   type TrainingState,
   type TrainingCheckpoint,
 } from './checkpoint.js';
-export { VisslLrSchedule, inferLearningRate, buildParamSchedule, type LrSchedulerConfig, type RunSetup } from './lr-schedule.js';
+export {
+  VisslLrSchedule,
+  inferLearningRate,
+  buildParamSchedule,
+  type LrSchedulerConfig,
+  type RunSetup,
+} from './lr-schedule.js';
 export { visslParamGroups, type RegularizationOptions } from './param-groups.js';
 export { buildLoss, type LossFunction } from './loss.js';
 export { AccuracyMeter } from './meters.js';
 export { linearProbe, visslLinearProtocolLr, type LabelledFeatures, type ProbeResult } from './linear-probe.js';
 export { knnAccuracy, type KnnOptions } from './knn.js';
-export { FeatureShardWriter, findFeatureShards, loadFeatures, type FeatureShard, type LoadedFeatures } from './feature-files.js';
+export {
+  FeatureShardWriter,
+  findFeatureShards,
+  loadFeatures,
+  type FeatureShard,
+  type LoadedFeatures,
+} from './feature-files.js';
 export { RunLogger, formatDuration, type RunLoggerOptions } from './run-logger.js';
 export { stopOnSignals, NEVER_STOP, type StopSignal, type StopHandler } from './stop-signal.js';
