@@ -4,7 +4,7 @@
 import { after, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { convertToTorchvision, saveTrainingCheckpoint } from '../../src/engine/checkpoint.js';
-import { buildModel } from '../../src/models/index.js';
+import { buildModel, modelConfig } from '../../src/models/index.js';
 import { manualSeed, noGrad, randn, type Tensor } from '../../src/torch/index.js';
 import { assertClose } from '../support/compare.js';
 import { Oracle } from '../support/oracle.js';
@@ -17,28 +17,7 @@ describe('checkpoints in PyTorch', () => {
   it('a ResNet-18 checkpoint of ours gives the same features and logits in torchvision', async () => {
     manualSeed(4);
     const dir = tempFolder();
-    const model = buildModel({
-      TRUNK: {
-        NAME: 'resnet',
-        RESNETS: {
-          DEPTH: 18,
-          WIDTH_MULTIPLIER: 1,
-          NORM: 'BatchNorm',
-          GROUPS: 1,
-          WIDTH_PER_GROUP: 64,
-          ZERO_INIT_RESIDUAL: false,
-          LAYER4_STRIDE: 2,
-        },
-      },
-      HEAD: { PARAMS: [['mlp', { dims: [512, 7] }]], BATCHNORM_EPS: 1e-5, BATCHNORM_MOMENTUM: 0.1 },
-      FEATURE_EVAL_SETTINGS: {
-        EVAL_MODE_ON: false,
-        FREEZE_TRUNK_ONLY: false,
-        EXTRACT_TRUNK_FEATURES_ONLY: false,
-        SHOULD_FLATTEN_FEATS: true,
-        LINEAR_EVAL_FEAT_POOL_OPS_MAP: [],
-      },
-    });
+    const model = buildModel(modelConfig({ depth: 18, heads: [['mlp', { dims: [512, 7] }]] }));
     // A few training-mode passes give the BatchNorms running statistics worth comparing.
     for (let i = 0; i < 3; i++) noGrad(() => model.call(randn([4, 3, 64, 64])).forEach((t) => t.dispose()));
     model.eval();
