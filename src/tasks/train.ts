@@ -30,12 +30,13 @@ export interface TrainResult extends TrainSummary {
   alreadyComplete: boolean;
 }
 
-/** Where training resumes, and the checkpoint to restore, when AUTO_RESUME finds one. */
-function resumePoint(ctx: TaskContext): { checkpoint: TrainingCheckpoint; position: TrainPosition } | null {
-  const { cfg, dir, logger } = ctx;
-  if (!cfg.CHECKPOINT.AUTO_RESUME) return null;
-  const path = findResumeCheckpoint(dir);
-  if (path === null) return null;
+const FINAL_CHECKPOINT = /model_final_checkpoint_phase\d+\.torch$/;
+
+/** Where training resumes, and the checkpoint to restore, from a (not final) checkpoint. */
+function resumePoint(
+  path: string,
+  logger: TaskContext['logger'],
+): { checkpoint: TrainingCheckpoint; position: TrainPosition } {
   const checkpoint = loadTrainingCheckpoint(path);
   const next = checkpoint.extra.next_epoch;
   const step = checkpoint.extra.step;
@@ -51,15 +52,18 @@ function resumePoint(ctx: TaskContext): { checkpoint: TrainingCheckpoint; positi
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
   const ctx = startTask(cfg, cfg.CHECKPOINT.DIR, 'CHECKPOINT.DIR', 'train', options);
   const { device, dir, logger } = ctx;
-  const finished = cfg.CHECKPOINT.AUTO_RESUME && !cfg.CHECKPOINT.OVERWRITE_EXISTING ? findResumeCheckpoint(dir) : null;
-  if (finished !== null && /model_final_checkpoint_phase\d+\.torch$/.test(finished)) {
+  // AUTO_RESUME as VISSL: the final checkpoint if there is one (then there is nothing left to do,
+  // unless OVERWRITE_EXISTING asks to train again from scratch), else the newest complete phase.
+  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir) : null;
+  const finished = latest !== null && FINAL_CHECKPOINT.test(latest);
+  if (finished && !cfg.CHECKPOINT.OVERWRITE_EXISTING) {
     logger.info(
-      `training in ${dir} is already complete (${finished}); set CHECKPOINT.OVERWRITE_EXISTING=True to train again`,
+      `training in ${dir} is already complete (${latest}); set CHECKPOINT.OVERWRITE_EXISTING=True to train again`,
     );
     return {
       completed: true,
       alreadyComplete: true,
-      checkpoint: finished,
+      checkpoint: latest,
       position: { epoch: cfg.OPTIMIZER.num_epochs, step: 0, iteration: 0 },
       train: [],
       test: [],
@@ -70,7 +74,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   const trainData = datasetFromConfig(cfg.DATA.TRAIN, 'TRAIN');
   const testData = cfg.TEST_MODEL ? datasetFromConfig(cfg.DATA.TEST, 'TEST') : null;
   const model: SSLModel = modelFromConfig(cfg, device);
-  const resume = resumePoint(ctx);
+  const resume = latest !== null && !finished ? resumePoint(latest, logger) : null;
   if (resume !== null) {
     model.loadStateDict(resume.checkpoint.model);
   } else {

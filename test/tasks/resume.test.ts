@@ -120,5 +120,13 @@ describe('resuming', () => {
     // Steps 1..step before the stop, then step+1..6 after it: each step of epoch 0 once.
     assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
     assert.ok(existsSync(join(dir, 'model_final_checkpoint_phase1.torch')));
+
+    // Finished: the same command has nothing left to do, unless OVERWRITE_EXISTING asks to start over.
+    const done = await start(words(dir, 2)).exit;
+    assert.match(done.stderr, /is already complete/);
+    const over = await start([...words(dir, 2), 'config.CHECKPOINT.OVERWRITE_EXISTING=True']).exit;
+    assert.equal(over.code, 0, over.stderr);
+    assert.doesNotMatch(over.stderr, /resuming|already complete/);
+    assert.match(over.stderr, /train epoch 1\/2/);
   });
 });
