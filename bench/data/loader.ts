@@ -127,8 +127,8 @@ for (let round = 0; round < rounds; round++) {
 await mine.close();
 theirs.close();
 const [m, t] = [median(rates.map((r) => r.ours)), median(rates.map((r) => r.theirs))];
-console.log(`clusterfit (sharp decode, JS resampling, ${workers} worker threads): ${m.toFixed(0)} images/s (median)`);
-console.log(`torchvision DataLoader (PIL, ${workers} workers):                    ${t.toFixed(0)} images/s (median)`);
+console.log(`clusterfit (TurboJPEG decode, native resampling, ${workers} worker threads): ${m.toFixed(0)} images/s (median)`);
+console.log(`torchvision DataLoader (PIL, ${workers} workers):                               ${t.toFixed(0)} images/s (median)`);
 console.log(
   `ratio: ${(m / t).toFixed(2)}x (median of rounds ${median(rates.map((r) => r.ours / r.theirs)).toFixed(2)}x)`,
 );

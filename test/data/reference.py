@@ -23,7 +23,7 @@ def make_images(job):
             im = Image.fromarray((np.clip(rgb[..., 0], 0, 255) * 257).astype(np.uint16))
         elif mode != "RGB":
             im = im.convert(mode)
-        kwargs = {}
+        kwargs = dict(spec.get("save", {}))
         if "orientation" in spec:
             exif = Image.Exif()
             exif[0x0112] = spec["orientation"]
@@ -36,7 +36,10 @@ def geometry(job):
     """Applies torchvision functional ops to a PIL image (as VISSL does) and writes raw RGB."""
     out = []
     for case in job:
-        im = Image.open(case["image"]).convert("RGB")
+        im = Image.open(case["image"])
+        if "draft" in case:  # a JPEG decoded at 1/draft size by libjpeg's scaled IDCT
+            im.draft("RGB", (im.width // case["draft"], im.height // case["draft"]))
+        im = im.convert("RGB")
         for op, *args in case["ops"]:
             if op == "resize":
                 im = F.resize(im, args[0])
