@@ -122,50 +122,64 @@ Taps taps(int inSize, int outSize) {
   return t;
 }
 
-inline uint8_t clip8(int32_t sum) {
-  const int32_t v = sum >> kPrecisionBits;
-  return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
-}
+// PIL clamps each sum to [0, 255]; with this filter it never needs to: the weights are
+// non-negative and sum to ONE give or take half a unit each, so 255 * (ONE + n / 2) + HALF stays
+// below 256 * ONE for any range shorter than 16,000 pixels (a reduction of 8,000 times).
+inline uint8_t toByte(int32_t sum) { return uint8_t(sum >> kPrecisionBits); }
+
+// The passes read through local __restrict pointers: uint8_t may alias anything, and without them
+// every store of an output byte would make the compiler reload the weights and sums.
 
 /** The horizontal pass over `rows` rows of `src` from `rowStart`. */
 void horizontal(const Image& src, int rowStart, int rows, int outWidth, const Target& t) {
   const Taps k = taps(src.width, outWidth);
+  const int* __restrict first = k.first.data();
+  const int* __restrict count = k.count.data();
+  const int32_t* __restrict weights = k.weights.data();
+  const ptrdiff_t xStride = t.xStride, cStride = t.cStride;
   for (int y = 0; y < rows; y++) {
-    const uint8_t* row = src.data + (rowStart + y) * src.stride;
-    uint8_t* o = t.row(y);
-    for (int x = 0; x < outWidth; x++, o += t.xStride) {
-      const int32_t* w = &k.weights[size_t(x) * k.size];
-      const uint8_t* p = row + k.first[x] * 3;
+    const uint8_t* __restrict row = src.data + (rowStart + y) * src.stride;
+    uint8_t* __restrict o = t.row(y);
+    for (int x = 0; x < outWidth; x++, o += xStride) {
+      const int32_t* __restrict w = weights + size_t(x) * k.size;
+      const uint8_t* __restrict p = row + first[x] * 3;
       int32_t r = kHalf, g = kHalf, b = kHalf;
-      for (int i = 0; i < k.count[x]; i++, p += 3) {
+      for (int i = 0, n = count[x]; i < n; i++, p += 3) {
         r += p[0] * w[i];
         g += p[1] * w[i];
         b += p[2] * w[i];
       }
-      o[0] = clip8(r);
-      o[t.cStride] = clip8(g);
-      o[2 * t.cStride] = clip8(b);
+      o[0] = toByte(r);
+      o[cStride] = toByte(g);
+      o[2 * cStride] = toByte(b);
     }
   }
 }
 
-/** The vertical pass; `k` indexes rows of `src` from `rowShift` on. */
-void vertical(const Image& src, const Taps& k, int rowShift, int outHeight, const Target& t) {
+/**
+ * The vertical pass; `k` indexes rows of `src` from `rowShift` on. Its multiply-adds vectorise, and
+ * an AVX2 variant, chosen when the addon loads on a CPU that has it, does 8 at a time where the
+ * baseline x86-64 (SSE2, no 32-bit vector multiply) manages 4 awkwardly: a fifth of the resize time.
+ */
+__attribute__((target_clones("avx2", "default"))) void vertical(const Image& src, const Taps& k, int rowShift,
+                                                                 int outHeight, const Target& t) {
   const size_t values = size_t(src.width) * 3;
-  std::vector<int32_t> sum(values);
+  std::vector<int32_t> sums(values);
+  int32_t* __restrict sum = sums.data();
+  const ptrdiff_t xStride = t.xStride, cStride = t.cStride;
   for (int y = 0; y < outHeight; y++) {
-    std::fill(sum.begin(), sum.end(), kHalf);
+    std::fill(sum, sum + values, kHalf);
     const int32_t* w = &k.weights[size_t(y) * k.size];
     for (int i = 0; i < k.count[y]; i++) {
-      const uint8_t* row = src.data + (k.first[y] - rowShift + i) * src.stride;
+      const uint8_t* __restrict row = src.data + (k.first[y] - rowShift + i) * src.stride;
       const int32_t weight = w[i];
       for (size_t j = 0; j < values; j++) sum[j] += row[j] * weight;
     }
-    uint8_t* o = t.row(y);
-    for (size_t p = 0; p < values; p += 3, o += t.xStride) {
-      o[0] = clip8(sum[p]);
-      o[t.cStride] = clip8(sum[p + 1]);
-      o[2 * t.cStride] = clip8(sum[p + 2]);
+    uint8_t* __restrict o = t.row(y);
+    for (size_t p = 0; p < values; p += 3, o += xStride) {
+      o[0] = toByte(sum[p]);
+      o[cStride] = toByte(sum[p + 1]);
+      o[2 * cStride] = toByte(sum[p + 2]);
     }
   }
 }

@@ -169,6 +169,16 @@ test('tiny images (one-pixel filter ranges) resize exactly as PIL', async () => 
   ]);
 });
 
+test('resampling pixels that are all 0 or 255 (sums at their bounds) matches PIL when reducing and enlarging', async () => {
+  const size: [number, number] = [203, 151];
+  reference('make_images', [{ width: size[0], height: size[1], path: imagePath(size), pattern: 'extremes' }]);
+  await check([
+    { size, ops: [{ op: 'resize', height: 5, width: 7 }], tv: [['resize', [5, 7]]] },
+    { size, ops: [{ op: 'resize', height: 37, width: 150 }], tv: [['resize', [37, 150]]] },
+    { size, ops: [{ op: 'resize', height: 317, width: 409 }], tv: [['resize', [317, 409]]] },
+  ]);
+});
+
 // CMYK is left out: libvips converts it through a CMYK colour profile, PIL with a naive formula.
 test('JPEG decoding (colour 4:2:0, 4:2:2 and 4:4:4, progressive, grey) gives the pixels PIL gives', async () => {
   const specs = [

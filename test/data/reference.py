@@ -17,6 +17,9 @@ def make_images(job):
         w, h = spec["width"], spec["height"]
         y, x = np.mgrid[0:h, 0:w]
         rgb = np.stack([x * 255 / max(w - 1, 1), y * 255 / max(h - 1, 1), 128 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0)], -1)
+        if spec.get("pattern") == "extremes":  # only 0 and 255: resampling sums at their bounds
+            rgb = np.random.default_rng(0).integers(0, 2, (h, w, 3)) * 255
+            rgb[: h // 2, : w // 2] = 255
         im = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
         mode = spec.get("mode", "RGB")
         if mode == "I;16":
