@@ -1,4 +1,9 @@
-"""PyTorch side of bench/torch/ops.ts: the same measurements, printed as one JSON object."""
+"""PyTorch side of bench/torch/ops.ts.
+
+A long-lived peer: it reads one JSON request per line on stdin and answers one JSON line on
+stdout, so the TS side can alternate its own measurements with these in rounds, in one process
+pair, and both sides are measured under the same machine load.
+"""
 import json
 import sys
 import time
@@ -7,13 +12,47 @@ import torch
 import torch.nn.functional as F
 
 
-def tiny_op_us(iterations):
-    a, b = torch.ones(1), torch.ones(1)
-    for _ in range(1000):
-        torch.add(a, b)
+def tiny_inputs(case):
+    # The same inputs as bench/torch/ops.ts: two small float32 tensors.
+    a = torch.ones(case["elements"])
+    b = torch.ones(case["elements"])
+    return a, b
+
+
+# One loop per case, written as a user writes it; each result is freed as soon as the next
+# iteration rebinds `r` (CPython's reference counting), which is what `dispose()` does on our side.
+def loop_add(a, b, n):
+    for _ in range(n):
+        r = a.add(b)
+    return r
+
+
+def loop_mul_scalar(a, b, n):
+    for _ in range(n):
+        r = a.mul(2.5)
+    return r
+
+
+def loop_relu(a, b, n):
+    for _ in range(n):
+        r = a.relu()
+    return r
+
+
+def loop_sum(a, b, n):
+    for _ in range(n):
+        r = a.sum()
+    return r
+
+
+LOOPS = {"add": loop_add, "mulScalar": loop_mul_scalar, "relu": loop_relu, "sum": loop_sum}
+
+
+def tiny_op_us(case, iterations):
+    a, b = tiny_inputs(case)
+    loop = LOOPS[case["op"]]
     start = time.perf_counter()
-    for _ in range(iterations):
-        torch.add(a, b)
+    loop(a, b, iterations)
     return (time.perf_counter() - start) / iterations * 1e6
 
 
@@ -47,12 +86,23 @@ def conv_block_images_per_s(cfg, device):
     return n * cfg["iterations"] / (time.perf_counter() - start)
 
 
+def answer(request):
+    kind = request["kind"]
+    if kind == "info":
+        return {"torch": torch.__version__}
+    if kind == "threads":
+        torch.set_num_threads(request["threads"])
+        return {"threads": torch.get_num_threads()}
+    if kind == "tiny":
+        return {"us": tiny_op_us(request["case"], request["iterations"])}
+    if kind == "conv":
+        return {"imagesPerSecond": conv_block_images_per_s(request["block"], request["device"])}
+    raise ValueError(f"unknown request kind {kind!r}")
+
+
 def main():
-    cfg = json.loads(sys.argv[1])
-    torch.set_num_threads(cfg["threads"])
-    out = {"tinyOpUs": tiny_op_us(cfg["tinyIterations"]), "torch": torch.__version__}
-    out["convBlock"] = [conv_block_images_per_s(block, cfg["device"]) for block in cfg["blocks"]]
-    print(json.dumps(out))
+    for line in sys.stdin:
+        print(json.dumps(answer(json.loads(line))), flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Napi::Error toJsError(Napi::Env env, const char* what) {
 }  // namespace cf
 
 static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
+  cf::attachHandleTable(env);
   cf::registerTensorFunctions(env, exports);
   cf::registerDispatchFunctions(env, exports);
   cf::registerAutogradFunctions(env, exports);

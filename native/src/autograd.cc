@@ -92,7 +92,8 @@ Napi::Value isGradEnabled(const Napi::CallbackInfo& info) {
 // Inference mode is an RAII guard in libtorch. The JS side enters and exits it in strict LIFO
 // order (try/finally), so a stack of guards reproduces the C++ scoping exactly.
 std::vector<std::unique_ptr<c10::InferenceMode>>& inferenceGuards() {
-  static std::vector<std::unique_ptr<c10::InferenceMode>> guards;
+  // Per thread, like the mode itself: a worker's guards must not pop the main thread's.
+  thread_local std::vector<std::unique_ptr<c10::InferenceMode>> guards;
   return guards;
 }
 

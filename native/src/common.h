@@ -14,12 +14,18 @@ namespace cf {
 // (with a generation, so a stale handle is reported, never misread). Numbers cost V8 nothing to
 // create or collect, unlike an External with a finalizer; the JS side adds a GC safety net only
 // for tensors that no scope owns. Disposing drops exactly this reference: the storage lives on
-// while views, module parameters or autograd still hold it.
+// while views, module parameters or autograd still hold it. Each JS thread has its own table.
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
 
 // The tensor behind a JS handle. Throws a TypeError naming `what` for a non-handle and an Error
-// for a handle that was disposed.
-at::Tensor unwrapTensor(const Napi::Value& value, const char* what);
+// for a handle that was disposed or belongs to another thread. The reference stays valid until
+// this thread creates or disposes a handle: copy it to keep it longer.
+const at::Tensor& tensorOf(napi_env env, double handle, const char* what);
+const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what);
+
+// Creates the calling thread's handle table (once per addon instance: the main thread and each
+// worker that loads the addon); it is freed with the thread's Node environment.
+void attachHandleTable(Napi::Env env);
 
 
 // Converts a libtorch error into a JS Error: the first line is the message, the rest (libtorch's
@@ -48,6 +54,32 @@ void registerTensorFunctions(Napi::Env env, Napi::Object exports);
 void registerDispatchFunctions(Napi::Env env, Napi::Object exports);
 void registerAutogradFunctions(Napi::Env env, Napi::Object exports);
 void registerRuntimeFunctions(Napi::Env env, Napi::Object exports);
+
+// The same guard for plain N-API callbacks, used by the entry points that run once per op (`call`,
+// `dispose`): node-addon-api's CallbackInfo costs an extra N-API call per invocation and a heap
+// allocation when there are more than six arguments.
+template <napi_value (*F)(napi_env, napi_callback_info)>
+napi_value guardedRaw(napi_env env, napi_callback_info info) {
+  try {
+    return F(env, info);
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const c10::Error& e) {
+    toJsError(env, e.what_without_backtrace()).ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    toJsError(env, e.what()).ThrowAsJavaScriptException();
+  } catch (...) {
+    Napi::Error::New(env, "clusterfit native: unknown C++ exception").ThrowAsJavaScriptException();
+  }
+  return nullptr;
+}
+
+template <napi_value (*F)(napi_env, napi_callback_info)>
+void exportRawFunction(Napi::Env env, Napi::Object exports, const char* name) {
+  napi_value fn;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, guardedRaw<F>, nullptr, &fn));
+  exports.Set(name, fn);
+}
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 void exportFunction(Napi::Env env, Napi::Object exports, const char* name) {

@@ -39,6 +39,7 @@ struct ArgSpec {
   bool optional;
   int fixedLength;  // N of int[N] (a lone number is broadcast to N values), else 0
   c10::optional<c10::IValue> defaultValue;
+  c10::optional<c10::Scalar> defaultScalar;  // the default of a Scalar argument, ready for the unboxed path
 };
 
 // Unboxed calls for the most frequent signatures (elementwise and matrix ops): they skip the
@@ -48,13 +49,18 @@ using BinaryFn = at::Tensor(const at::Tensor&, const at::Tensor&);
 using BinaryAlphaFn = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&);
 using ScalarFn = at::Tensor(const at::Tensor&, const at::Scalar&);
 using ScalarAlphaFn = at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&);
+using DtypeFn = at::Tensor(const at::Tensor&, c10::optional<at::ScalarType>);  // sum, mean
+
+enum class FastKind { None, Unary, Binary, BinaryAlpha, Scalar, ScalarAlpha, Dtype };
 
 struct FastPaths {
+  FastKind kind = FastKind::None;
   c10::optional<c10::TypedOperatorHandle<UnaryFn>> unary;
   c10::optional<c10::TypedOperatorHandle<BinaryFn>> binary;
   c10::optional<c10::TypedOperatorHandle<BinaryAlphaFn>> binaryAlpha;
   c10::optional<c10::TypedOperatorHandle<ScalarFn>> scalar;
   c10::optional<c10::TypedOperatorHandle<ScalarAlphaFn>> scalarAlpha;
+  c10::optional<c10::TypedOperatorHandle<DtypeFn>> dtype;
 };
 
 struct OpEntry {
@@ -107,6 +113,9 @@ ArgSpec specOf(const c10::Argument& arg) {
   spec.kind = kindOf(type);
   spec.fixedLength = arg.N() ? static_cast<int>(*arg.N()) : 0;
   spec.defaultValue = arg.default_value();
+  if (spec.kind == Kind::Scalar && spec.defaultValue && spec.defaultValue->isScalar()) {
+    spec.defaultScalar = spec.defaultValue->toScalar();
+  }
   return spec;
 }
 
@@ -136,6 +145,14 @@ std::vector<int64_t> toIntList(Napi::Env env, const OpEntry& op, const ArgSpec& 
   return out;
 }
 
+// As in Python, an integral number is an integer Scalar: `x + 2` keeps an int tensor int.
+c10::Scalar numberScalar(double d) {
+  if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9007199254740992.0) {
+    return c10::Scalar(static_cast<int64_t>(d));
+  }
+  return c10::Scalar(d);
+}
+
 c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& spec, const Napi::Value& v) {
   if (v.IsUndefined() || v.IsNull()) {
     if (v.IsUndefined() && spec.defaultValue) return *spec.defaultValue;
@@ -146,7 +163,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& spec, cons
   switch (spec.kind) {
     case Kind::Tensor:
       if (!v.IsNumber()) argError(env, op, spec, "must be a Tensor");
-      return unwrapTensor(v, spec.name.c_str());
+      return unwrapTensor(v, spec.name.c_str());  // copied into the IValue
     case Kind::Int: return toInt(env, op, spec, v);
     case Kind::Float:
       if (!v.IsNumber()) argError(env, op, spec, "must be a number");
@@ -157,17 +174,11 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& spec, cons
     case Kind::String:
       if (!v.IsString()) argError(env, op, spec, "must be a string");
       return v.As<Napi::String>().Utf8Value();
-    case Kind::Scalar: {
-      // As in Python, an integral number is an integer Scalar: `x + 2` keeps an int tensor int.
+    case Kind::Scalar:
       if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
       if (v.IsBigInt()) return c10::Scalar(toInt(env, op, spec, v));
       if (!v.IsNumber()) argError(env, op, spec, "must be a number");
-      double d = v.As<Napi::Number>().DoubleValue();
-      if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9007199254740992.0) {
-        return c10::Scalar(static_cast<int64_t>(d));
-      }
-      return c10::Scalar(d);
-    }
+      return numberScalar(v.As<Napi::Number>().DoubleValue());
     case Kind::Device:
       if (!v.IsString()) argError(env, op, spec, "must be a device string such as 'cpu' or 'cuda:0'");
       return c10::Device(v.As<Napi::String>().Utf8Value());
@@ -244,33 +255,60 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   throw Napi::Error::New(env, "cannot convert a " + v.tagKind() + " result to JS");
 }
 
-const OpEntry& entryArg(const Napi::CallbackInfo& info) {
-  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+// Most arguments an operator call takes (dispatch.ts MAX_ARGS).
+constexpr size_t kMaxArgs = 9;
+
+// The JS arguments of `call(id, ...args)`, read with one napi_get_cb_info into a stack array.
+// `argc` counts what JS passed, undefineds included: an undefined argument means "not given"
+// (the TS layer passes as many values as its caller gave, never an array).
+struct Args {
+  Napi::Env env;
+  napi_value argv[kMaxArgs + 1];
+  size_t argc = kMaxArgs + 1;
+
+  Args(napi_env e, napi_callback_info info) : env(e) {
+    NAPI_THROW_IF_FAILED_VOID(e, napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr));
+    if (argc > kMaxArgs + 1) {
+      throw Napi::TypeError::New(e, "an operator call takes at most " + std::to_string(kMaxArgs) + " arguments");
+    }
+    if (argc == 0) throw Napi::TypeError::New(e, "an operator call needs an operator id");
+  }
+
+  // Operator argument i (0 = the first after the id), undefined when not passed.
+  Napi::Value operator[](size_t i) const { return i + 1 < argc ? Napi::Value(env, argv[i + 1]) : env.Undefined(); }
+
+  // Operator arguments given: trailing undefineds do not count.
+  size_t given() const {
+    size_t n = argc - 1;
+    while (n > 0 && (*this)[n - 1].IsUndefined()) --n;
+    return n;
+  }
+};
+
+const OpEntry& entryArg(const Args& args) {
+  uint32_t id = Napi::Value(args.env, args.argv[0]).As<Napi::Number>().Uint32Value();
   auto& ops = operators();
-  if (id >= ops.size()) throw Napi::RangeError::New(info.Env(), "unknown operator id " + std::to_string(id));
+  if (id >= ops.size()) throw Napi::RangeError::New(args.env, "unknown operator id " + std::to_string(id));
   return ops[id];
 }
 
-// Arguments given: trailing undefineds do not count (the TS layer passes a fixed number of
-// arguments, leaving the rest undefined, which avoids allocating an array per call).
-size_t givenArgs(const Napi::CallbackInfo& info) {
-  size_t n = info.Length();
-  while (n > 1 && info[n - 1].IsUndefined()) --n;
-  return n - 1;
+// Operator arguments given, after checking there are not more than the schema has. Trailing
+// undefineds are only inspected when JS passed more values than the schema has arguments.
+size_t checkedGiven(const Args& args, const OpEntry& op) {
+  if (args.argc - 1 <= op.args.size()) return args.argc - 1;
+  size_t given = args.given();
+  if (given > op.args.size()) {
+    throw Napi::TypeError::New(args.env, op.displayName + " takes at most " + std::to_string(op.args.size()) +
+                                             " arguments but got " + std::to_string(given));
+  }
+  return given;
 }
 
-torch::jit::Stack buildStack(const Napi::CallbackInfo& info, const OpEntry& op) {
-  size_t given = givenArgs(info);
-  if (given > op.args.size()) {
-    throw Napi::TypeError::New(info.Env(), op.displayName + " takes at most " + std::to_string(op.args.size()) +
-                                               " arguments but got " + std::to_string(given));
-  }
+torch::jit::Stack buildStack(const Args& args, const OpEntry& op) {
+  checkedGiven(args, op);
   torch::jit::Stack stack;
   stack.reserve(op.args.size());
-  for (size_t i = 0; i < op.args.size(); ++i) {
-    Napi::Value v = i < given ? info[i + 1] : info.Env().Undefined();
-    stack.push_back(toIValue(info.Env(), op, op.args[i], v));
-  }
+  for (size_t i = 0; i < op.args.size(); ++i) stack.push_back(toIValue(args.env, op, op.args[i], args[i]));
   return stack;
 }
 
@@ -301,17 +339,24 @@ FastPaths fastPathsFor(const c10::OperatorHandle& handle, const std::vector<ArgS
     return fast;
   }
   std::string shape;
-  for (const ArgSpec& arg : args) {
-    if (arg.optional) return fast;
-    if (arg.kind == Kind::Tensor) shape += 'T';
+  for (size_t i = 0; i < args.size(); ++i) {
+    const ArgSpec& arg = args[i];
+    // The real type: a ScalarType argument reads as `int` in the schema's JIT type.
+    const c10::TypePtr& type = schema.arguments()[i].real_type();
+    bool optionalDtype = arg.optional && type->expectRef<c10::OptionalType>().getElementType()->kind() ==
+                                             c10::TypeKind::ScalarTypeType;
+    if (optionalDtype) shape += 'D';
+    else if (arg.optional) return fast;
+    else if (arg.kind == Kind::Tensor) shape += 'T';
     else if (arg.kind == Kind::Scalar) shape += 'S';
     else return fast;
   }
-  if (shape == "T") fast.unary = typedIfMatches<UnaryFn>(handle);
-  else if (shape == "TT") fast.binary = typedIfMatches<BinaryFn>(handle);
-  else if (shape == "TTS") fast.binaryAlpha = typedIfMatches<BinaryAlphaFn>(handle);
-  else if (shape == "TS") fast.scalar = typedIfMatches<ScalarFn>(handle);
-  else if (shape == "TSS") fast.scalarAlpha = typedIfMatches<ScalarAlphaFn>(handle);
+  if (shape == "T" && (fast.unary = typedIfMatches<UnaryFn>(handle))) fast.kind = FastKind::Unary;
+  if (shape == "TT" && (fast.binary = typedIfMatches<BinaryFn>(handle))) fast.kind = FastKind::Binary;
+  if (shape == "TTS" && (fast.binaryAlpha = typedIfMatches<BinaryAlphaFn>(handle))) fast.kind = FastKind::BinaryAlpha;
+  if (shape == "TS" && (fast.scalar = typedIfMatches<ScalarFn>(handle))) fast.kind = FastKind::Scalar;
+  if (shape == "TSS" && (fast.scalarAlpha = typedIfMatches<ScalarAlphaFn>(handle))) fast.kind = FastKind::ScalarAlpha;
+  if (shape == "TD" && (fast.dtype = typedIfMatches<DtypeFn>(handle))) fast.kind = FastKind::Dtype;
   return fast;
 }
 
@@ -338,63 +383,93 @@ Napi::Value resolveOp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), id);
 }
 
-Napi::Value argAt(const Napi::CallbackInfo& info, size_t i) {
-  return i + 1 < info.Length() ? info[i + 1] : info.Env().Undefined();
-}
-
-at::Tensor tensorAt(const Napi::CallbackInfo& info, const OpEntry& op, size_t i) {
-  Napi::Value v = argAt(info, i);
-  if (v.IsUndefined() || v.IsNull()) argError(info.Env(), op, op.args[i], "is required");
-  if (!v.IsNumber()) argError(info.Env(), op, op.args[i], "must be a Tensor");
-  return unwrapTensor(v, op.args[i].name.c_str());
-}
-
-at::Scalar scalarAt(const Napi::CallbackInfo& info, const OpEntry& op, size_t i) {
-  return toIValue(info.Env(), op, op.args[i], argAt(info, i)).toScalar();
-}
-
-// The unboxed call for this op's signature, or an undefined tensor when it has none. Arguments
-// are converted into locals first so that errors name the first bad argument (C++ leaves the
-// evaluation order of call arguments unspecified).
-at::Tensor callFast(const Napi::CallbackInfo& info, const OpEntry& op) {
-  const FastPaths& f = op.fast;
-  at::Tensor self = tensorAt(info, op, 0);
-  if (f.unary) return f.unary->call(self);
-  if (f.binary || f.binaryAlpha) {
-    at::Tensor other = tensorAt(info, op, 1);
-    if (f.binary) return f.binary->call(self, other);
-    return f.binaryAlpha->call(self, other, scalarAt(info, op, 2));
+// Tensor argument i for the unboxed path: a number is looked up directly; anything else takes the
+// general conversion for its error message.
+const at::Tensor& tensorAt(const Args& args, const OpEntry& op, size_t i) {
+  double handle;
+  if (i + 1 < args.argc && napi_get_value_double(args.env, args.argv[i + 1], &handle) == napi_ok) {
+    return tensorOf(args.env, handle, op.args[i].name.c_str());
   }
-  at::Scalar first = scalarAt(info, op, 1);
-  if (f.scalar) return f.scalar->call(self, first);
-  return f.scalarAlpha->call(self, first, scalarAt(info, op, 2));
+  Napi::Value v = args[i];
+  if (v.IsUndefined() || v.IsNull()) argError(args.env, op, op.args[i], "is required");
+  argError(args.env, op, op.args[i], "must be a Tensor");
 }
 
-bool hasFastPath(const OpEntry& op) {
+at::Scalar scalarAt(const Args& args, const OpEntry& op, size_t i) {
+  const ArgSpec& spec = op.args[i];
+  if (i + 1 >= args.argc) {
+    if (spec.defaultScalar) return *spec.defaultScalar;
+  } else {
+    double d;
+    if (napi_get_value_double(args.env, args.argv[i + 1], &d) == napi_ok) return numberScalar(d);
+    napi_valuetype type;
+    if (spec.defaultScalar && napi_typeof(args.env, args.argv[i + 1], &type) == napi_ok && type == napi_undefined) {
+      return *spec.defaultScalar;
+    }
+  }
+  return toIValue(args.env, op, spec, args[i]).toScalar();
+}
+
+c10::optional<at::ScalarType> dtypeAt(const Args& args, const OpEntry& op, size_t i) {
+  c10::IValue v = toIValue(args.env, op, op.args[i], args[i]);
+  if (v.isNone()) return c10::nullopt;
+  int64_t code = v.toInt();
+  if (code < 0 || code >= static_cast<int64_t>(at::ScalarType::NumOptions)) {
+    argError(args.env, op, op.args[i], "is not a dtype code: " + std::to_string(code));
+  }
+  return static_cast<at::ScalarType>(code);
+}
+
+// The unboxed call for this op's signature. Arguments are converted in order, so that errors name
+// the first bad one. The tensors are references into the handle table, which stays unchanged
+// until the result is wrapped.
+at::Tensor callFast(const Args& args, const OpEntry& op) {
   const FastPaths& f = op.fast;
-  return f.unary || f.binary || f.binaryAlpha || f.scalar || f.scalarAlpha;
+  const at::Tensor& self = tensorAt(args, op, 0);
+  switch (f.kind) {
+    case FastKind::Unary: return f.unary->call(self);
+    case FastKind::Binary: return f.binary->call(self, tensorAt(args, op, 1));
+    case FastKind::BinaryAlpha: {
+      const at::Tensor& other = tensorAt(args, op, 1);
+      return f.binaryAlpha->call(self, other, scalarAt(args, op, 2));
+    }
+    case FastKind::Scalar: return f.scalar->call(self, scalarAt(args, op, 1));
+    case FastKind::ScalarAlpha: {
+      at::Scalar first = scalarAt(args, op, 1);
+      return f.scalarAlpha->call(self, first, scalarAt(args, op, 2));
+    }
+    case FastKind::Dtype: return f.dtype->call(self, dtypeAt(args, op, 1));
+    case FastKind::None: break;
+  }
+  throw Napi::Error::New(args.env, op.displayName + ": no unboxed call");
 }
 
-// call(id, ...args) -> result: a Tensor handle, a number, or an array for several returns.
-Napi::Value call(const Napi::CallbackInfo& info) {
-  const OpEntry& op = entryArg(info);
-  if (hasFastPath(op) && givenArgs(info) <= op.args.size()) return wrapTensor(info.Env(), callFast(info, op));
-  torch::jit::Stack stack = buildStack(info, op);
+// call(id, ...args) -> result: a Tensor handle, a number, or an array for several returns. A plain
+// N-API callback: it is the per-op entry point, and every avoided N-API call shows in a tiny op.
+napi_value call(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  const OpEntry& op = entryArg(args);
+  if (op.fast.kind != FastKind::None) {
+    checkedGiven(args, op);
+    return wrapTensor(args.env, callFast(args, op));
+  }
+  torch::jit::Stack stack = buildStack(args, op);
   op.handle.callBoxed(stack);
-  if (stack.empty()) return info.Env().Undefined();
-  if (stack.size() == 1) return fromIValue(info.Env(), stack[0]);
-  Napi::Array out = Napi::Array::New(info.Env(), stack.size());
-  for (size_t i = 0; i < stack.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(info.Env(), stack[i]));
+  if (stack.empty()) return args.env.Undefined();
+  if (stack.size() == 1) return fromIValue(args.env, stack[0]);
+  Napi::Array out = Napi::Array::New(args.env, stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(args.env, stack[i]));
   return out;
 }
 
 // callDiscard(id, ...args): for in-place ops, whose result is an input again; making a new
 // handle for it would only be disposed at once.
-Napi::Value callDiscard(const Napi::CallbackInfo& info) {
-  const OpEntry& op = entryArg(info);
-  torch::jit::Stack stack = buildStack(info, op);
+napi_value callDiscard(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  const OpEntry& op = entryArg(args);
+  torch::jit::Stack stack = buildStack(args, op);
   op.handle.callBoxed(stack);
-  return info.Env().Undefined();
+  return nullptr;
 }
 
 // opSchema(name, overload) -> { schema, args: [{ name, type, hasDefault, kwargOnly }], returns } | null
@@ -427,8 +502,8 @@ Napi::Value opSchema(const Napi::CallbackInfo& info) {
 
 void registerDispatchFunctions(Napi::Env env, Napi::Object exports) {
   exportFunction<resolveOp>(env, exports, "resolveOp");
-  exportFunction<call>(env, exports, "call");
-  exportFunction<callDiscard>(env, exports, "callDiscard");
+  exportRawFunction<call>(env, exports, "call");
+  exportRawFunction<callDiscard>(env, exports, "callDiscard");
   exportFunction<opSchema>(env, exports, "opSchema");
 }
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 #include <cstring>
-#include <mutex>
+#include <atomic>
 #include <unordered_set>
 
 namespace cf {
@@ -15,27 +15,41 @@ struct Slot {
   int64_t hintedBytes = 0;  // CPU bytes this slot reported to V8 as external memory
 };
 
-// Handle = generation * kSlotSpace + index. Generations start at 1, so small integers are never
-// valid handles, and a slot's generation grows on every release, so a stale handle never names
-// the slot's next tensor.
-constexpr double kSlotSpace = 4194304.0;  // 2^22 slots
+// Handle = (generation * kTagSpace + table tag) * kSlotSpace + slot index, an integer below 2^53
+// so that a JS number holds it exactly. Generations start at 1, so small integers are never valid
+// handles, and a slot's generation grows on every release, so a stale handle is reported rather
+// than naming the slot's next tensor. The generation wraps to 1 after 2^23 releases of one slot:
+// only a raw handle kept across those 8M reuses could then be misread (Tensor objects never pass
+// a disposed handle: they check their own state first).
+constexpr uint64_t kSlotBits = 22;  // 4M live handles per thread
+constexpr uint64_t kTagBits = 8;
+constexpr uint64_t kGenerationBits = 53 - kSlotBits - kTagBits;
+constexpr uint64_t kSlotSpace = uint64_t{1} << kSlotBits;
+constexpr uint32_t kGenerationLimit = uint32_t{1} << kGenerationBits;
 
 // V8 is told about external memory in steps of this size rather than per tensor: the hint only
 // steers when V8 collects garbage, and a call per tiny tensor would cost as much as the op.
 constexpr int64_t kHintStep = 1 << 20;
 
+// One table per JS thread (the main thread and each worker that loads the addon), reached through
+// a thread_local pointer: handles are only ever created and used by the thread that runs the JS
+// holding them, so the hot path needs no lock. Each table has a tag that is part of its handles,
+// so a raw handle smuggled to another thread is reported instead of naming that thread's tensor
+// (tags are 8 bits: threads 256 table creations apart share one).
 struct HandleTable {
-  std::mutex mutex;
   std::vector<Slot> slots;
   std::vector<uint32_t> freeSlots;
+  uint32_t tag = 0;
   int64_t liveTensors = 0;
   int64_t reclaimedByGc = 0;
   int64_t unreportedBytes = 0;  // external-memory change not yet passed to V8
 };
 
-HandleTable& table() {
-  static HandleTable instance;
-  return instance;
+thread_local HandleTable* currentTable = nullptr;
+
+HandleTable& table(Napi::Env env) {
+  if (currentTable == nullptr) throw Napi::Error::New(env, "clusterfit native: no tensor table on this thread");
+  return *currentTable;
 }
 
 // The bytes of a tensor's storage when this handle is its only owner (a fresh op result): the
@@ -46,50 +60,52 @@ int64_t ownedCpuBytes(const at::Tensor& tensor) {
   return storage.use_count() == 1 ? static_cast<int64_t>(storage.nbytes()) : 0;
 }
 
-// Passes accumulated external-memory changes to V8 once they are worth a call. Must be called
-// without the table lock held: V8 may start a garbage collection from it.
-void hintV8(Napi::Env env, int64_t delta) {
-  HandleTable& t = table();
-  int64_t pending;
-  {
-    std::lock_guard<std::mutex> lock(t.mutex);
-    t.unreportedBytes += delta;
-    if (t.unreportedBytes < kHintStep && t.unreportedBytes > -kHintStep) return;
-    pending = t.unreportedBytes;
-    t.unreportedBytes = 0;
-  }
+// Passes accumulated external-memory changes to V8 once they are worth a call.
+void hintV8(Napi::Env env, HandleTable& t, int64_t delta) {
+  t.unreportedBytes += delta;
+  if (t.unreportedBytes < kHintStep && t.unreportedBytes > -kHintStep) return;
+  int64_t pending = t.unreportedBytes;
+  t.unreportedBytes = 0;
   Napi::MemoryManagement::AdjustExternalMemory(env, pending);
 }
 
-// The slot a handle names, or null when it was released (or never existed).
-Slot* slotOf(HandleTable& t, const Napi::Value& value, const char* what) {
-  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), std::string("expected a Tensor for ") + what);
-  double handle = value.As<Napi::Number>().DoubleValue();
-  double generation = std::floor(handle / kSlotSpace);
-  double index = handle - generation * kSlotSpace;
-  if (!(index >= 0 && index < static_cast<double>(t.slots.size()))) return nullptr;
-  Slot& slot = t.slots[static_cast<size_t>(index)];
-  return slot.generation == generation && slot.tensor.defined() ? &slot : nullptr;
+enum class Lookup { Live, Released, OtherThread };
+
+// Finds the slot a handle names. `Released` covers disposed handles and numbers that were never
+// handles; `OtherThread` a handle of another thread's table.
+Lookup find(HandleTable& t, double handle, Slot*& slot) {
+  if (!(handle >= 0 && handle < 9007199254740992.0)) return Lookup::Released;
+  uint64_t bits = static_cast<uint64_t>(handle);
+  if (static_cast<double>(bits) != handle) return Lookup::Released;
+  uint64_t index = bits & (kSlotSpace - 1);
+  uint64_t tag = (bits >> kSlotBits) & ((uint64_t{1} << kTagBits) - 1);
+  uint64_t generation = bits >> (kSlotBits + kTagBits);
+  if (tag != t.tag) return Lookup::OtherThread;
+  if (index >= t.slots.size()) return Lookup::Released;
+  slot = &t.slots[index];
+  return slot->generation == generation && slot->tensor.defined() ? Lookup::Live : Lookup::Released;
 }
 
-void release(Napi::Env env, const Napi::Value& handle, bool byGc) {
-  HandleTable& t = table();
-  int64_t freed = 0;
-  at::Tensor dropped;  // destroyed after the lock is released: freeing memory can take a while
-  {
-    std::lock_guard<std::mutex> lock(t.mutex);
-    Slot* slot = slotOf(t, handle, "dispose");
-    if (slot == nullptr) return;  // disposing twice is allowed
-    freed = slot->hintedBytes;
-    slot->hintedBytes = 0;
-    dropped = std::move(slot->tensor);
-    slot->tensor.reset();
-    slot->generation += 1;
-    t.freeSlots.push_back(static_cast<uint32_t>(slot - t.slots.data()));
-    t.liveTensors -= 1;
-    if (byGc) t.reclaimedByGc += 1;
+double handleNumber(napi_env env, napi_value value, const char* what) {
+  double handle;
+  if (napi_get_value_double(env, value, &handle) != napi_ok) {
+    throw Napi::TypeError::New(env, std::string("expected a Tensor for ") + what);
   }
-  if (freed > 0) hintV8(env, -freed);
+  return handle;
+}
+
+void release(Napi::Env env, double handle, bool byGc) {
+  HandleTable& t = table(env);
+  Slot* slot = nullptr;
+  if (find(t, handle, slot) != Lookup::Live) return;  // disposing twice is allowed
+  int64_t freed = slot->hintedBytes;
+  slot->hintedBytes = 0;
+  slot->generation = slot->generation + 1 == kGenerationLimit ? 1 : slot->generation + 1;
+  t.freeSlots.push_back(static_cast<uint32_t>(slot - t.slots.data()));
+  t.liveTensors -= 1;
+  if (byGc) t.reclaimedByGc += 1;
+  slot->tensor.reset();  // may free the storage; the slot is already consistent
+  if (freed > 0) hintV8(env, t, -freed);
 }
 
 at::ScalarType scalarTypeArg(const Napi::Value& value) {
@@ -187,16 +203,22 @@ Napi::Value isContiguous(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), unwrapTensor(info[0], "isContiguous").is_contiguous(format));
 }
 
-// dispose(handle, byGc?): drops the handle's reference; `byGc` counts a safety-net release.
-Napi::Value dispose(const Napi::CallbackInfo& info) {
-  release(info.Env(), info[0], info[1].ToBoolean().Value());
-  return info.Env().Undefined();
+// dispose(handle, byGc?): drops the handle's reference; `byGc` counts a safety-net release. A plain
+// N-API callback, like `call`: it runs once per op result.
+napi_value dispose(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 1) throw Napi::TypeError::New(env, "dispose: expected a Tensor handle");
+  bool byGc = argc > 1 && Napi::Value(env, argv[1]).ToBoolean().Value();
+  release(env, handleNumber(env, argv[0], "dispose"), byGc);
+  return nullptr;
 }
 
 Napi::Value isDisposed(const Napi::CallbackInfo& info) {
-  HandleTable& t = table();
-  std::lock_guard<std::mutex> lock(t.mutex);
-  return Napi::Boolean::New(info.Env(), slotOf(t, info[0], "isDisposed") == nullptr);
+  Slot* slot = nullptr;
+  Lookup found = find(table(info.Env()), handleNumber(info.Env(), info[0], "isDisposed"), slot);
+  return Napi::Boolean::New(info.Env(), found != Lookup::Live);
 }
 
 // Two handles that hold the same tensor object (not merely the same storage).
@@ -206,12 +228,11 @@ Napi::Value sameTensor(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), a.is_same(b));
 }
 
-// Exact figures, computed on demand by visiting every live handle (each storage counted once):
-// this keeps creating and disposing handles free of bookkeeping.
+// Exact figures for this thread's handles, computed on demand by visiting every live handle (each
+// storage counted once): this keeps creating and disposing handles free of bookkeeping.
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  HandleTable& t = table();
-  std::lock_guard<std::mutex> lock(t.mutex);
+  HandleTable& t = table(env);
   std::unordered_set<const c10::StorageImpl*> seen;
   int64_t cpuBytes = 0, deviceBytes = 0;
   for (const Slot& slot : t.slots) {
@@ -229,40 +250,61 @@ Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+void destroyTable(void* data) {
+  auto* t = static_cast<HandleTable*>(data);
+  if (currentTable == t) currentTable = nullptr;
+  delete t;  // drops every reference the thread's JS still held
+}
+
 }  // namespace
+
+void attachHandleTable(Napi::Env env) {
+  static std::atomic<uint32_t> tables{0};
+  if (currentTable != nullptr) return;  // the addon was loaded twice by this thread's JS
+  auto* t = new HandleTable();
+  t->tag = tables.fetch_add(1) & ((uint32_t{1} << kTagBits) - 1);
+  currentTable = t;
+  napi_add_env_cleanup_hook(env, destroyTable, t);
+}
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) return env.Null();
-  HandleTable& t = table();
-  int64_t added = 0;
-  double handle = 0;
-  {
-    std::lock_guard<std::mutex> lock(t.mutex);
-    uint32_t index;
-    if (t.freeSlots.empty()) {
-      index = static_cast<uint32_t>(t.slots.size());
-      if (index >= kSlotSpace) throw Napi::Error::New(env, "too many live tensors (4M handles): dispose tensors or use tidy()");
-      t.slots.emplace_back();
-    } else {
-      index = t.freeSlots.back();
-      t.freeSlots.pop_back();
+  HandleTable& t = table(env);
+  uint32_t index;
+  if (t.freeSlots.empty()) {
+    if (t.slots.size() >= kSlotSpace) {
+      throw Napi::Error::New(env, "too many live tensors (4M handles): dispose tensors or use tidy()");
     }
-    Slot& slot = t.slots[index];
-    slot.tensor = std::move(tensor);
-    added = slot.hintedBytes = ownedCpuBytes(slot.tensor);
-    t.liveTensors += 1;
-    handle = slot.generation * kSlotSpace + index;
+    index = static_cast<uint32_t>(t.slots.size());
+    t.slots.emplace_back();
+  } else {
+    index = t.freeSlots.back();
+    t.freeSlots.pop_back();
   }
-  if (added > 0) hintV8(env, added);
-  return Napi::Number::New(env, handle);
+  Slot& slot = t.slots[index];
+  slot.tensor = std::move(tensor);
+  int64_t added = slot.hintedBytes = ownedCpuBytes(slot.tensor);
+  t.liveTensors += 1;
+  uint64_t bits = ((static_cast<uint64_t>(slot.generation) << kTagBits) | t.tag) << kSlotBits | index;
+  if (added > 0) hintV8(env, t, added);
+  return Napi::Number::New(env, static_cast<double>(bits));
 }
 
-at::Tensor unwrapTensor(const Napi::Value& value, const char* what) {
-  HandleTable& t = table();
-  std::lock_guard<std::mutex> lock(t.mutex);
-  Slot* slot = slotOf(t, value, what);
-  if (slot == nullptr) throw Napi::Error::New(value.Env(), std::string("Tensor used after dispose() (in ") + what + ")");
-  return slot->tensor;
+const at::Tensor& tensorOf(napi_env env, double handle, const char* what) {
+  HandleTable& t = table(env);
+  Slot* slot = nullptr;
+  switch (find(t, handle, slot)) {
+    case Lookup::Live: return slot->tensor;
+    case Lookup::Released:
+      throw Napi::Error::New(env, std::string("Tensor used after dispose() (in ") + what + ")");
+    case Lookup::OtherThread: break;
+  }
+  throw Napi::Error::New(env, std::string("Tensor of another thread (in ") + what +
+                                  "): tensors belong to the thread that made them; send the data instead");
+}
+
+const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
+  return tensorOf(value.Env(), handleNumber(value.Env(), value, what), what);
 }
 
 void registerTensorFunctions(Napi::Env env, Napi::Object exports) {
@@ -274,7 +316,7 @@ void registerTensorFunctions(Napi::Env env, Napi::Object exports) {
   exportFunction<dtype>(env, exports, "dtype");
   exportFunction<device>(env, exports, "device");
   exportFunction<isContiguous>(env, exports, "isContiguous");
-  exportFunction<dispose>(env, exports, "dispose");
+  exportRawFunction<dispose>(env, exports, "dispose");
   exportFunction<isDisposed>(env, exports, "isDisposed");
   exportFunction<sameTensor>(env, exports, "sameTensor");
   exportFunction<memoryStats>(env, exports, "memoryStats");

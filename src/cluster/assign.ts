@@ -10,7 +10,7 @@ export type Metric = 'l2' | 'innerProduct';
 export interface AssignOptions {
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
-  /** Bytes the chunk x K distance matrix may take when `chunkSize` is not given (default 256 MiB). */
+  /** Bytes the chunk x K distance matrix may take when `chunkSize` is not given (default 64 MiB). */
   memoryBudget?: number;
   metric?: Metric;
 }
@@ -22,7 +22,9 @@ export interface Assignment {
   distances: Tensor;
 }
 
-const DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024;
+// Big enough for GEMMs at full speed, small enough that the chunk's temporaries stay far below
+// the features' own size.
+const DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024;
 
 /** Rows per chunk so that one chunk x k float32 distance block fits `memoryBudget` bytes. */
 export function chunkRows(k: number, options: Pick<AssignOptions, 'chunkSize' | 'memoryBudget'> = {}): number {
@@ -65,20 +67,26 @@ export function prepareCentroids(centroids: Tensor, metric: Metric = 'l2'): Prep
   }));
 }
 
+/** ||x||^2 of each row (n). */
+export function squaredNorms(x: Tensor): Tensor {
+  return torch.tidy(() => x.square().sum(1));
+}
+
 /**
  * Assigns one chunk of rows: `x` (n x d) against prepared centroids. The l2 distance is formed
  * as FAISS forms it, (||x||^2 + ||c||^2) - 2 x c^T with the GEMM accumulating into the norm sum,
  * and clamped at 0 before the argmin as FAISS does: rounding can make the distance of a point
  * to a copy of itself slightly negative, and FAISS then gives such ties to the lowest centroid
  * index, which decides where duplicated points go and which clusters come out empty.
+ * `rowNorms` (||x||^2 of the chunk's rows) can be passed when the same rows are assigned again.
  */
-export function assignChunk(x: Tensor, prepared: PreparedCentroids): Assignment {
+export function assignChunk(x: Tensor, prepared: PreparedCentroids, rowNorms?: Tensor): Assignment {
   return torch.tidy(() => {
     if (prepared.norms === null) {
       const { values, indices } = torch.maxDim(torch.mm(x, prepared.centroidsT), 1);
       return { labels: indices, distances: values };
     }
-    const distances = x.square().sum(1, { keepdim: true }).add(prepared.norms);
+    const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms);
     torch.addmm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
     distances.clamp_(0);
     const { values, indices } = torch.minDim(distances, 1);

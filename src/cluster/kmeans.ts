@@ -4,7 +4,7 @@
 // with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { assignChunk, checkFeatures, chunkRows, prepareCentroids, type Metric } from './assign.js';
+import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
 import { Mt19937, randPerm } from './random.js';
 
 export interface KMeansOptions {
@@ -22,7 +22,7 @@ export interface KMeansOptions {
   spherical?: boolean;
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
-  /** Bytes the chunk x K distance matrix may take (default 256 MiB). */
+  /** Bytes the chunk x K distance matrix may take (default 64 MiB). */
   memoryBudget?: number;
   onIteration?: (stats: IterationStats) => void;
   /** Where FAISS's warnings go (default: console.warn). */
@@ -35,7 +35,8 @@ export interface IterationStats {
   objective: number;
   /** Seconds since the iterations started (cumulative, as FAISS). */
   time: number;
-  /** Seconds spent assigning, cumulative. */
+  /** Seconds spent assigning, cumulative (here including the per-chunk centroid sums, which run
+   * interleaved with the assignment). */
   timeSearch: number;
   /** k * sum(size^2) / n^2: 1 for equal cluster sizes, larger when unbalanced. */
   imbalanceFactor: number;
@@ -190,6 +191,16 @@ function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: numbe
     const factors = Float32Array.from({ length: d }, (_, j) => (j % 2 === 0 ? even : 2 - even));
     return torch.tensor(factors, { device: x.device });
   }) as [Tensor, Tensor];
+  // The training rows do not change: their squared norms are computed once, chunk by chunk.
+  const rowNorms = torch.tidy(() => {
+    if (metric !== 'l2') return null;
+    const norms = torch.empty([n], { device: x.device });
+    for (let first = 0; first < n; first += rows) {
+      const length = Math.min(rows, n - first);
+      torch.tidy(() => torch.narrow(norms, 0, first, length).copy_(squaredNorms(torch.narrow(x, 0, first, length))));
+    }
+    return norms;
+  });
   const iterations: IterationStats[] = [];
   const start = performance.now();
   let searchMs = 0;
@@ -206,7 +217,8 @@ function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: numbe
           const length = Math.min(rows, n - first);
           torch.tidy(() => {
             const chunk = torch.narrow(x, 0, first, length);
-            const { labels, distances } = assignChunk(chunk, prepared);
+            const norms = rowNorms === null ? undefined : torch.narrow(rowNorms, 0, first, length);
+            const { labels, distances } = assignChunk(chunk, prepared, norms);
             torch.indexAdd_(sums, 0, labels, chunk);
             counts.add_(torch.bincount(labels, k));
             objective.add_(distances.sum(undefined, { dtype: 'float64' }));
@@ -216,8 +228,9 @@ function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: numbe
         searchMs += performance.now() - searchStart;
         const sizes = Float32Array.from(counts.toArray());
         const imbalance = imbalanceFactor(sizes);
-        // Empty clusters keep a zero sum; FAISS leaves them at zero before splitting too.
-        const updated = sums.div(counts.clamp(1).to('float32').unsqueeze(1));
+        // Empty clusters keep a zero sum; FAISS leaves them at zero before splitting too. FAISS
+        // multiplies by the float reciprocal of the size rather than dividing.
+        const updated = sums.mul(torch.reciprocal(counts.clamp(1).to('float32')).unsqueeze(1));
         const nsplit = splitEmptyClusters(updated, sizes, n, signs);
         const stats: IterationStats = {
           objective: objectiveValue,
@@ -238,6 +251,7 @@ function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: numbe
     throw error;
   } finally {
     signs.forEach((t) => t.dispose());
+    rowNorms?.dispose();
   }
   return { centroids, iterations };
 }

@@ -47,6 +47,8 @@ export interface PipelineResult {
   /** False when a stage was stopped (Ctrl-C); running the pipeline again resumes. */
   completed: boolean;
   clusters?: ClusterResult;
+  /** The same network with random weights: what the features are worth without any training. */
+  random?: EvaluateResult;
   rotnet?: EvaluateResult;
   clusterfit?: EvaluateResult;
   table?: string;
@@ -146,7 +148,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   );
   if (!clusterfit.completed) return finish();
 
-  stage('4/4 evaluation of the RotNet and ClusterFit features');
+  stage('4/4 evaluation of the features: random init, RotNet, ClusterFit');
   const evaluate = (weights: string, dir: string): Promise<EvaluateResult> =>
     evaluateTask(
       load('evaluate', [
@@ -156,10 +158,14 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       ]),
       taskOptions,
     );
+  result.random = await evaluate('', join(out, 'eval_random'));
   result.rotnet = await evaluate(rotnetWeights, join(out, 'eval_rotnet'));
   result.clusterfit = await evaluate(join(dirs.clusterfit, 'checkpoint.torch'), join(out, 'eval_clusterfit'));
   result.completed = true;
-  result.table = comparisonTable(result.rotnet, result.clusterfit, result.clusters);
+  result.table = comparisonTable(
+    { random: result.random, rotnet: result.rotnet, clusterfit: result.clusterfit },
+    result.clusters,
+  );
   return finish();
 
   function finish(): PipelineResult {
@@ -168,6 +174,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     logger.metrics('pipeline_summary', {
       completed: result.completed,
       seconds: result.seconds,
+      random: result.random?.layers,
       rotnet: result.rotnet?.layers,
       clusterfit: result.clusterfit?.layers,
       clusters: result.clusters?.stats,
@@ -176,18 +183,22 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   }
 }
 
-/** RotNet vs ClusterFit accuracy per layer, then the cluster statistics. */
-export function comparisonTable(rotnet: EvaluateResult, clusterfit: EvaluateResult, clusters: ClusterResult): string {
+/** Accuracy per layer of the random-init, RotNet and ClusterFit features, then the cluster statistics. */
+export function comparisonTable(
+  runs: { random: EvaluateResult; rotnet: EvaluateResult; clusterfit: EvaluateResult },
+  clusters: ClusterResult,
+): string {
   const pct = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(2));
-  const header = `${'features'.padEnd(22)} ${'linear top-1'.padStart(12)} ${'top-5'.padStart(6)} ${'kNN top-1'.padStart(10)}`;
+  const header = `${'features'.padEnd(24)} ${'linear top-1'.padStart(12)} ${'top-5'.padStart(6)} ${'kNN top-1'.padStart(10)}`;
   const rows = [header, '-'.repeat(header.length)];
   for (const [name, run] of [
-    ['RotNet', rotnet],
-    ['ClusterFit', clusterfit],
+    ['random init', runs.random],
+    ['RotNet', runs.rotnet],
+    ['ClusterFit', runs.clusterfit],
   ] as const) {
     for (const s of run.layers) {
       rows.push(
-        `${`${name} ${s.layer}`.padEnd(22)} ${pct(s.linear?.top1).padStart(12)} ${pct(s.linear?.top5).padStart(6)} ${pct(s.knn.top1).padStart(10)}`,
+        `${`${name} ${s.layer}`.padEnd(24)} ${pct(s.linear?.top1).padStart(12)} ${pct(s.linear?.top5).padStart(6)} ${pct(s.knn.top1).padStart(10)}`,
       );
     }
   }
@@ -198,7 +209,7 @@ export function comparisonTable(rotnet: EvaluateResult, clusterfit: EvaluateResu
     `clusters: K=${clusters.numClusters} on ${train?.images ?? 0} train images (${clusters.dim}-d features); ` +
       `sizes min ${s.smallest} / median ${s.median} / max ${s.largest}, ${s.empty} empty, imbalance ${s.imbalance.toFixed(2)}; ` +
       `k-means objective ${clusters.objective[0]?.toFixed(1)} -> ${clusters.objective[clusters.objective.length - 1]?.toFixed(1)}`,
-    `evaluated on ${rotnet.testImages} test images (trained on ${rotnet.trainImages}); linear = fast linear probe on frozen features`,
+    `evaluated on ${runs.rotnet.testImages} test images (probes trained on ${runs.rotnet.trainImages}); linear = linear probe on frozen features`,
   );
   return rows.join('\n');
 }

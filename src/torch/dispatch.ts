@@ -32,7 +32,9 @@ export class Op {
 
   // The call methods take a fixed number of parameters rather than `...args`: a rest parameter
   // and a spread would allocate arrays on every call, which costs as much as a tiny op's kernel.
-  // Unused trailing parameters stay undefined, which the addon treats as "not given".
+  // They pass on exactly as many values as they were given (`arguments.length`, which V8 reads
+  // without creating an arguments object), so the addon never inspects unused trailing slots.
+  // An undefined argument means "the schema default".
 
   /** Calls the operator; tensors are passed as handles, `undefined` means the schema default. */
   call(
@@ -46,7 +48,8 @@ export class Op {
     h?: unknown,
     i?: unknown,
   ): unknown {
-    return native.call(this.id >= 0 ? this.id : this.resolve(), a, b, c, d, e, f, g, h, i);
+    const id = this.id >= 0 ? this.id : this.resolve();
+    return forward(native.call, id, arguments.length, a, b, c, d, e, f, g, h, i);
   }
 
   /** Calls the operator for its side effect (in-place ops), creating no handle for the result. */
@@ -61,9 +64,11 @@ export class Op {
     h?: unknown,
     i?: unknown,
   ): void {
-    native.callDiscard(this.id >= 0 ? this.id : this.resolve(), a, b, c, d, e, f, g, h, i);
+    const id = this.id >= 0 ? this.id : this.resolve();
+    forward(native.callDiscard, id, arguments.length, a, b, c, d, e, f, g, h, i);
   }
 
+  /** Calls an operator that returns one tensor, and returns its handle. */
   callHandle(
     a?: unknown,
     b?: unknown,
@@ -75,7 +80,49 @@ export class Op {
     h?: unknown,
     i?: unknown,
   ): Handle {
-    return native.call(this.id >= 0 ? this.id : this.resolve(), a, b, c, d, e, f, g, h, i) as Handle;
+    const id = this.id >= 0 ? this.id : this.resolve();
+    return forward(native.call, id, arguments.length, a, b, c, d, e, f, g, h, i) as Handle;
+  }
+}
+
+type NativeCall = (id: number, ...args: unknown[]) => unknown;
+
+/** Calls `fn(id, a, ...)` with the first `count` of the arguments. */
+function forward(
+  fn: NativeCall,
+  id: number,
+  count: number,
+  a: unknown,
+  b: unknown,
+  c: unknown,
+  d: unknown,
+  e: unknown,
+  f: unknown,
+  g: unknown,
+  h: unknown,
+  i: unknown,
+): unknown {
+  switch (count) {
+    case 0:
+      return fn(id);
+    case 1:
+      return fn(id, a);
+    case 2:
+      return fn(id, a, b);
+    case 3:
+      return fn(id, a, b, c);
+    case 4:
+      return fn(id, a, b, c, d);
+    case 5:
+      return fn(id, a, b, c, d, e);
+    case 6:
+      return fn(id, a, b, c, d, e, f);
+    case 7:
+      return fn(id, a, b, c, d, e, f, g);
+    case 8:
+      return fn(id, a, b, c, d, e, f, g, h);
+    default:
+      return fn(id, a, b, c, d, e, f, g, h, i);
   }
 }
 

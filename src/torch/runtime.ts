@@ -15,7 +15,10 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
-/** Live tensor handles and the bytes their storages hold; constant across a leak-free loop. */
+/**
+ * Live tensor handles of the calling thread (each worker thread has its own) and the bytes their
+ * storages hold; constant across a leak-free loop.
+ */
 export function memoryStats(): MemoryStats {
   return native.memoryStats();
 }

@@ -17,9 +17,10 @@ const scopes: Disposable[][] = [];
 /** Called by every tensor constructor: the innermost open scope takes ownership. Returns false
  * when no scope is open. */
 export function trackInScope(item: Disposable): boolean {
-  const scope = scopes[scopes.length - 1];
-  scope?.push(item);
-  return scope !== undefined;
+  // The length test comes first: `scopes[-1]` is a slow keyed lookup of the property "-1".
+  if (scopes.length === 0) return false;
+  scopes[scopes.length - 1]!.push(item);
+  return true;
 }
 
 /** Marks `item` as surviving all enclosing `tidy` scopes; its owner disposes it explicitly. */
@@ -62,10 +63,10 @@ export function tidy<T>(fn: () => T): T {
     scopes.pop();
     const survivors = new Set<unknown>();
     collectResult(result, survivors);
-    const parent = scopes[scopes.length - 1];
+    const parent = scopes.length > 0 ? scopes[scopes.length - 1] : undefined;
     for (const item of scope) {
       if (item.kept) continue;
-      if (!survivors.has(item)) item.dispose();
+      if (survivors.size === 0 || !survivors.has(item)) item.dispose();
       else if (parent) parent.push(item);
       else item.leaveScopes?.();
     }

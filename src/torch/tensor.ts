@@ -26,15 +26,29 @@ export type Device = string;
 export type Scalar = number | boolean;
 
 // The safety net for tensors that are never disposed: when V8 collects one, its native reference
-// is dropped (and counted in memoryStats().reclaimedByGc). Registering costs about as much as a tiny
-// op, so only tensors that no tidy scope owns are registered: a scope frees its tensors anyway.
+// is dropped (and counted in memoryStats().reclaimedByGc). Only tensors that no tidy scope owns
+// need it (a scope frees its tensors anyway), and registering costs about as much as a tiny op,
+// while most such tensors are disposed right after use (`using`, dispose()). So they wait in
+// `unregistered` and join in batches: when the batch is full, and at the latest when the running
+// synchronous code finishes (a microtask); those disposed by then never register. The wait keeps
+// at most one small batch reachable longer than before (which matters for big tensors that code
+// leaves to the garbage collector); checking a disposed tensor costs next to nothing, so a small
+// batch loses no speed.
 const collected = new FinalizationRegistry<Handle>((handle) => native.dispose(handle, true));
+const unregistered: Tensor[] = [];
+const REGISTER_BATCH = 32;
+let registerQueued = false;
+
+// Lifetime states of a Tensor.
+const OWNED = 0; // a scope owns it, or it is being constructed
+const WAITING = 1; // in `unregistered`
+const REGISTERED = 2; // in the safety net
+const DISPOSED = 3;
 
 export class Tensor implements Disposable {
   kept?: boolean;
   #handle: Handle;
-  #disposed = false;
-  #inSafetyNet = false;
+  #state = OWNED;
 
   /** Wraps a native handle; the new tensor belongs to the innermost `tidy` scope, if any. */
   constructor(handle: Handle) {
@@ -44,14 +58,31 @@ export class Tensor implements Disposable {
 
   /** No scope owns this tensor any more: the garbage collector will free it if nothing else does. */
   leaveScopes(): void {
-    if (this.#inSafetyNet || this.#disposed) return;
-    this.#inSafetyNet = true;
-    collected.register(this, this.#handle, this);
+    if (this.#state !== OWNED) return;
+    this.#state = WAITING;
+    if (unregistered.push(this) >= REGISTER_BATCH) {
+      Tensor.#registerWaiting();
+    } else if (!registerQueued) {
+      registerQueued = true;
+      queueMicrotask(() => {
+        registerQueued = false;
+        Tensor.#registerWaiting();
+      });
+    }
+  }
+
+  static #registerWaiting(): void {
+    for (const tensor of unregistered) {
+      if (tensor.#state !== WAITING) continue;
+      tensor.#state = REGISTERED;
+      collected.register(tensor, tensor.#handle, tensor);
+    }
+    unregistered.length = 0;
   }
 
   /** The native handle, for passing to operators. Throws once the tensor is disposed. */
   get handle(): Handle {
-    if (this.#disposed) throw new Error('Tensor used after dispose()');
+    if (this.#state === DISPOSED) throw new Error('Tensor used after dispose()');
     return this.#handle;
   }
 
@@ -59,9 +90,10 @@ export class Tensor implements Disposable {
 
   /** Drops this reference to the native tensor. Views and other references stay valid. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    if (this.#inSafetyNet) collected.unregister(this);
+    const state = this.#state;
+    if (state === DISPOSED) return;
+    this.#state = DISPOSED;
+    if (state === REGISTERED) collected.unregister(this);
     native.dispose(this.#handle);
   }
 
@@ -70,7 +102,7 @@ export class Tensor implements Disposable {
   }
 
   get isDisposed(): boolean {
-    return this.#disposed;
+    return this.#state === DISPOSED;
   }
 
   // ---- metadata -------------------------------------------------------------------------------
@@ -132,7 +164,7 @@ export class Tensor implements Disposable {
   }
 
   toString(): string {
-    if (this.#disposed) return 'Tensor(disposed)';
+    if (this.#state === DISPOSED) return 'Tensor(disposed)';
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }
 

@@ -33,7 +33,7 @@ describe('pipeline', () => {
       logger: new RunLogger({ quiet: true, jsonToStdout: false }),
     });
     assert.equal(result.completed, true);
-    assert.match(result.table ?? '', /RotNet flatten .*\nClusterFit res3/s);
+    assert.match(result.table ?? '', /random init flatten .*\nRotNet res3.*\nClusterFit res3/s);
     assert.match(result.table ?? '', /K=4 on 24 train images/);
     assert.ok(existsSync(join(out, 'clusterfit', 'checkpoint.torch')));
 

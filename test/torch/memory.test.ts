@@ -97,6 +97,27 @@ test(
   },
 );
 
+test(
+  'undisposed tensors beyond one safety-net registration batch are reclaimed by the garbage collector',
+  { skip: !global.gc && 'run node with --expose-gc' },
+  async () => {
+    const before = torch.memoryStats();
+    // More than one registration batch in a single synchronous run, half of them disposed at once.
+    (() => {
+      for (let i = 0; i < 3000; i++) {
+        const t = torch.ones([16]);
+        if (i % 2 === 0) t.dispose();
+      }
+    })();
+    for (let i = 0; i < 10 && torch.memoryStats().reclaimedByGc - before.reclaimedByGc < 1500; i++) {
+      global.gc!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(torch.memoryStats().reclaimedByGc - before.reclaimedByGc >= 1500);
+    assert.ok(torch.memoryStats().liveTensors <= before.liveTensors);
+  },
+);
+
 test('10,000 training steps of a small conv net inside tidy: no leaked tensors, RSS growth under 50 MB', () => {
   torch.manualSeed(0);
   const params = [

@@ -1,0 +1,22 @@
+// `npm run bench`: every benchmark in turn with its defaults, each side by side with its PyTorch,
+// torchvision or FAISS peer. Each prints its own figures and ratios; run one alone to pass options.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCHMARKS = [
+  ['torch/ops.js', 'tensor engine: tiny-op overhead and conv/bn/relu block'],
+  ['models/train-step.js', 'ResNet-18/50 training step'],
+  ['data/loader.js', 'image loader vs torchvision DataLoader'],
+  ['cluster/kmeans.js', 'k-means vs FAISS'],
+  ['tasks/extract.js', 'ResNet-50 feature extraction vs PyTorch'],
+];
+
+const here = dirname(fileURLToPath(import.meta.url));
+let failed = 0;
+for (const [script, what] of BENCHMARKS) {
+  console.log(`\n=== ${what} (${script}) ===`);
+  const run = spawnSync(process.execPath, [join(here, script as string)], { stdio: 'inherit' });
+  if (run.status !== 0) failed += 1;
+}
+process.exitCode = failed > 0 ? 1 : 0;
