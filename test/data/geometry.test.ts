@@ -5,9 +5,11 @@
 // are PNGs, so both sides start from the same pixels; JPEG decoding is compared on its own, and
 // equals PIL's too (the same libjpeg-turbo IDCT and upsampling).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decode, decodeAndTransform, decodeJpeg } from '../../src/data/geometry.js';
 import { jpegSize } from '../../src/data/header.js';
@@ -308,4 +310,16 @@ test('shrink-on-load decodes a large JPEG at reduced size and gives nearly the s
   const mean = full.reduce((sum, v, i) => sum + Math.abs(v - (shrunk[i] as number)), 0) / full.length;
   // Decoding at 1/4 scale averages in the DCT domain: close to, not equal to, the full decode.
   assert.ok(mean > 0 && mean < 3, `mean difference ${mean.toFixed(3)}`);
+});
+
+test('without the image addon the loader refuses to start and says how to build it', () => {
+  const loader = join(dirname(fileURLToPath(import.meta.url)), '../../src/data/loader.js');
+  const script = `import { DataLoader } from ${JSON.stringify(loader)};
+new DataLoader({ dataset: { samples: [] }, transforms: [{ name: 'CenterCrop', size: 8 }], batchSize: 1, numWorkers: 1 });`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, CLUSTERFIT_IMAGE: join(dir, 'no-such-addon.node') },
+    encoding: 'utf8',
+  });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /image addon is not built .*no-such-addon\.node.*npm run build .*libturbojpeg0-dev/);
 });
