@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
-import { buildModel, type ModelConfig } from '../../src/models/index.js';
+import { buildModel, modelConfig, type ModelConfig } from '../../src/models/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,36 +43,14 @@ const warmup = Number(values.warmup);
 const channelsLast = values['channels-last']!;
 const sync = (): void => (onCuda ? torch.cuda.synchronize() : undefined);
 
-function modelConfig(depth: number): ModelConfig {
-  const width = depth >= 50 ? 2048 : 512;
-  return {
-    TRUNK: {
-      NAME: 'resnet',
-      RESNETS: {
-        DEPTH: depth,
-        WIDTH_MULTIPLIER: 1,
-        NORM: 'BatchNorm',
-        GROUPS: 1,
-        WIDTH_PER_GROUP: 64,
-        ZERO_INIT_RESIDUAL: false,
-        LAYER4_STRIDE: 2,
-      },
-    },
-    HEAD: { PARAMS: [['mlp', { dims: [width, classes] }]], BATCHNORM_EPS: 1e-5, BATCHNORM_MOMENTUM: 0.1 },
-    FEATURE_EVAL_SETTINGS: {
-      EVAL_MODE_ON: false,
-      FREEZE_TRUNK_ONLY: false,
-      EXTRACT_TRUNK_FEATURES_ONLY: false,
-      SHOULD_FLATTEN_FEATS: true,
-      LINEAR_EVAL_FEAT_POOL_OPS_MAP: [],
-    },
-  };
+function resnetConfig(depth: number): ModelConfig {
+  return modelConfig({ depth, heads: [['mlp', { dims: [depth >= 50 ? 2048 : 512, classes] }]] });
 }
 
 /** Our side: returns a function that runs n steps and gives the synchronized seconds. */
 function ourTrainer(depth: number): { run: (n: number) => number; dispose: () => void } {
   torch.manualSeed(0);
-  const model = buildModel(modelConfig(depth));
+  const model = buildModel(resnetConfig(depth));
   if (onCuda) model.to(device);
   if (channelsLast) model.toChannelsLast();
   const optimizer = new SGD(visslParamGroups(model, { weightDecay: 1e-4 }), { lr: 0.1, momentum: 0.9 });

@@ -22,6 +22,8 @@ export {
   SSLModel,
   FeatureExtractor,
   buildModel,
+  modelConfig,
+  type ModelConfigOptions,
   buildTrunk,
   TRUNK_NAMES,
   type ModelConfig,

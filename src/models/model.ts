@@ -48,6 +48,43 @@ export interface ModelConfig {
 
 export const TRUNK_NAMES = ['resnet', 'cifar_resnet'] as const;
 
+export interface ModelConfigOptions {
+  trunk?: 'resnet' | 'cifar_resnet';
+  depth?: number;
+  heads?: ModelConfig['HEAD']['PARAMS'];
+  evalSettings?: Partial<ModelConfig['FEATURE_EVAL_SETTINGS']>;
+}
+
+/**
+ * A MODEL config with VISSL's defaults (vissl/config/defaults.yaml) where not given: what the
+ * config system produces, for building models from TypeScript without a YAML file.
+ */
+export function modelConfig(options: ModelConfigOptions = {}): ModelConfig {
+  return {
+    TRUNK: {
+      NAME: options.trunk ?? 'resnet',
+      RESNETS: {
+        DEPTH: options.depth ?? 50,
+        WIDTH_MULTIPLIER: 1,
+        NORM: 'BatchNorm',
+        GROUPS: 1,
+        WIDTH_PER_GROUP: 64,
+        ZERO_INIT_RESIDUAL: false,
+        LAYER4_STRIDE: 2,
+      },
+    },
+    HEAD: { PARAMS: options.heads ?? [], BATCHNORM_EPS: 1e-5, BATCHNORM_MOMENTUM: 0.1 },
+    FEATURE_EVAL_SETTINGS: {
+      EVAL_MODE_ON: false,
+      FREEZE_TRUNK_ONLY: false,
+      EXTRACT_TRUNK_FEATURES_ONLY: false,
+      SHOULD_FLATTEN_FEATS: true,
+      LINEAR_EVAL_FEAT_POOL_OPS_MAP: [],
+      ...options.evalSettings,
+    },
+  };
+}
+
 /** Builds the trunk MODEL.TRUNK names. */
 export function buildTrunk(config: Pick<ModelConfig, 'TRUNK'>, options: FactoryOptions = {}): Trunk {
   const { NAME, RESNETS } = config.TRUNK;

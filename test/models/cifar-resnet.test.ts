@@ -7,7 +7,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed, noGrad, randn, tidy, type Tensor } from '../../src/torch/index.js';
 import { loadCheckpoint } from '../../src/torch/io/index.js';
-import { CifarResNet, CifarResNetTrunk, buildModel, loadAkamasterStateDict } from '../../src/models/index.js';
+import {
+  CifarResNet,
+  CifarResNetTrunk,
+  buildModel,
+  loadAkamasterStateDict,
+  modelConfig,
+} from '../../src/models/index.js';
 import { Oracle } from '../support/oracle.js';
 import { assertClose } from '../support/compare.js';
 import { initModelFromWeights } from '../../src/models/weights-init.js';
@@ -108,28 +114,7 @@ torch.save({'best_prec1': 91.7, 'state_dict': sd}, ${JSON.stringify(path)}, _use
   });
 
   it('builds as MODEL.TRUNK.NAME cifar_resnet with trunk.conv1 names', () => {
-    const model = buildModel({
-      TRUNK: {
-        NAME: 'cifar_resnet',
-        RESNETS: {
-          DEPTH: 56,
-          WIDTH_MULTIPLIER: 1,
-          NORM: 'BatchNorm',
-          GROUPS: 1,
-          WIDTH_PER_GROUP: 64,
-          ZERO_INIT_RESIDUAL: false,
-          LAYER4_STRIDE: 2,
-        },
-      },
-      HEAD: { PARAMS: [['mlp', { dims: [64, 10] }]], BATCHNORM_EPS: 1e-5, BATCHNORM_MOMENTUM: 0.1 },
-      FEATURE_EVAL_SETTINGS: {
-        EVAL_MODE_ON: false,
-        FREEZE_TRUNK_ONLY: false,
-        EXTRACT_TRUNK_FEATURES_ONLY: false,
-        SHOULD_FLATTEN_FEATS: true,
-        LINEAR_EVAL_FEAT_POOL_OPS_MAP: [],
-      },
-    });
+    const model = buildModel(modelConfig({ trunk: 'cifar_resnet', depth: 56, heads: [['mlp', { dims: [64, 10] }]] }));
     const names = tidy(() => Object.keys(model.stateDict()));
     assert.equal(names[0], 'trunk.conv1.weight');
     assert.ok(names.includes('trunk.layer3.8.bn2.running_var'));

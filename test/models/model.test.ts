@@ -19,6 +19,7 @@ import { Sequential, type Module } from '../../src/torch/nn/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
 import {
+  modelConfig,
   buildModel,
   FeatureExtractor,
   LinearEvalMLP,
@@ -40,29 +41,7 @@ function config(
   heads: ModelConfig['HEAD']['PARAMS'],
   evalSettings: Partial<ModelConfig['FEATURE_EVAL_SETTINGS']> = {},
 ): ModelConfig {
-  return {
-    TRUNK: {
-      NAME: 'resnet',
-      RESNETS: {
-        DEPTH: depth,
-        WIDTH_MULTIPLIER: 1,
-        NORM: 'BatchNorm',
-        GROUPS: 1,
-        WIDTH_PER_GROUP: 64,
-        ZERO_INIT_RESIDUAL: false,
-        LAYER4_STRIDE: 2,
-      },
-    },
-    HEAD: { PARAMS: heads, BATCHNORM_EPS: 1e-5, BATCHNORM_MOMENTUM: 0.1 },
-    FEATURE_EVAL_SETTINGS: {
-      EVAL_MODE_ON: false,
-      FREEZE_TRUNK_ONLY: false,
-      EXTRACT_TRUNK_FEATURES_ONLY: false,
-      SHOULD_FLATTEN_FEATS: true,
-      LINEAR_EVAL_FEAT_POOL_OPS_MAP: [],
-      ...evalSettings,
-    },
-  };
+  return modelConfig({ depth, heads, evalSettings });
 }
 
 // configs/config/feature_extraction/trunk_only/rn50_layers.yaml

@@ -19,17 +19,18 @@ describe('pipeline', () => {
     const out = join(root, 'run');
     const liveBefore = memoryStats().liveTensors;
     const shrink = ['config.OPTIMIZER.num_epochs=1', 'config.DATA.NUM_DATALOADER_WORKERS=1'];
+    const stageOverrides = {
+      pretrain: shrink,
+      cluster: [...shrink, 'config.CLUSTERFIT.NUM_CLUSTERS=4', 'config.CLUSTERFIT.NUM_ITER=5'],
+      train: shrink,
+      evaluate: ['config.OPTIMIZER.num_epochs=2', 'config.NEAREST_NEIGHBOR.TOPK=5'],
+    };
     const result = await runPipeline({
       preset: 'demo',
       outputDir: out,
       dataRoot: root,
       overrides: ['config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=6', 'config.DATA.TEST.BATCHSIZE_PER_REPLICA=6'],
-      stageOverrides: {
-        pretrain: shrink,
-        cluster: [...shrink, 'config.CLUSTERFIT.NUM_CLUSTERS=4', 'config.CLUSTERFIT.NUM_ITER=5'],
-        train: shrink,
-        evaluate: ['config.OPTIMIZER.num_epochs=2', 'config.NEAREST_NEIGHBOR.TOPK=5'],
-      },
+      stageOverrides,
       logger: new RunLogger({ quiet: true, jsonToStdout: false }),
     });
     assert.equal(result.completed, true);
@@ -77,12 +78,7 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
       preset: 'demo',
       outputDir: out,
       dataRoot: root,
-      stageOverrides: {
-        pretrain: shrink,
-        cluster: [...shrink, 'config.CLUSTERFIT.NUM_CLUSTERS=4', 'config.CLUSTERFIT.NUM_ITER=5'],
-        train: shrink,
-        evaluate: ['config.OPTIMIZER.num_epochs=2', 'config.NEAREST_NEIGHBOR.TOPK=5'],
-      },
+      stageOverrides,
       logger: new RunLogger({ quiet: true, jsonToStdout: false }),
     });
     assert.equal(again.completed, true);
