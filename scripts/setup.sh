@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time set-up of a fresh Debian 12 / Ubuntu machine: the system packages this project needs
-# (libtorch, a fast BLAS, and the Python reference implementations the tests compare against),
+# (libtorch, a fast BLAS, TurboJPEG, and the Python reference implementations the tests compare against),
 # the npm packages, and the build. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   libtorch-dev          # libtorch 1.13 (CPU): the engine
   libopenblas0-pthread  # without it, matrix products fall back to the slow reference BLAS
+  libturbojpeg0-dev     # JPEG decoding in the image addon (native/image), as PIL decodes
   python3-torch python3-torchvision python3-numpy python3-faiss libfaiss-dev  # the test oracles
   g++ make
 )

@@ -3,7 +3,8 @@
 // torchvision_loader.py) with the same number of workers, on Imagenette's JPEGs. Both keep their
 // workers across epochs; after one warm-up epoch each (worker start-up, cold page cache), epochs
 // alternate between the two so that load from other processes hits both alike; the medians and
-// their ratio are reported.
+// their ratio are reported. CPU milliseconds per image (all threads and worker processes of each
+// side) are reported too: steadier than images per second when other processes share the machine.
 //
 //   flock /tmp/clusterfit-bench.lock node dist/bench/data/loader.js [--root DIR] [--workers N] [--images N] [--batch N] [--rounds N]
 //
@@ -49,7 +50,14 @@ function ensureData(root: string): void {
 }
 
 /** One epoch of our loader per call; the worker threads persist, as the peer's do. */
-function ours(root: string): { epoch: () => Promise<number>; close: () => Promise<void> } {
+interface Epoch {
+  /** Images per second. */
+  rate: number;
+  /** CPU milliseconds per image, all threads and processes of the loader. */
+  cpu: number;
+}
+
+function ours(root: string): { epoch: () => Promise<Epoch>; close: () => Promise<void> } {
   const dataset = imageFolder(root);
   const loader = new DataLoader({
     dataset: { samples: dataset.samples.slice(0, images) },
@@ -62,19 +70,24 @@ function ours(root: string): { epoch: () => Promise<number>; close: () => Promis
   return {
     async epoch() {
       const start = performance.now();
+      const cpu = process.cpuUsage(); // the whole process: main thread, worker threads, libuv's threads
       let count = 0;
       for await (const b of loader.epoch(epoch++)) {
         count += b.images.shape[0] as number;
         b.dispose();
       }
-      return count / ((performance.now() - start) / 1000);
+      const used = process.cpuUsage(cpu);
+      return {
+        rate: count / ((performance.now() - start) / 1000),
+        cpu: (used.user + used.system) / 1000 / count,
+      };
     },
     close: () => loader.close(),
   };
 }
 
 /** The torchvision peer as a persistent process that runs one epoch per request. */
-function torchvision(root: string): { epoch: () => Promise<number>; close: () => void } {
+function torchvision(root: string): { epoch: () => Promise<Epoch>; close: () => void } {
   const script = join(dirname(fileURLToPath(import.meta.url)), '../../../bench/peers/torchvision_loader.py');
   const args = [
     script,
@@ -94,7 +107,8 @@ function torchvision(root: string): { epoch: () => Promise<number>; close: () =>
       peer.stdin.write('epoch\n');
       const line = await lines.next();
       if (line.done) throw new Error(`torchvision peer exited (code ${peer.exitCode}); see its error above`);
-      return (JSON.parse(line.value) as { images_per_s: number }).images_per_s;
+      const epoch = JSON.parse(line.value) as { images_per_s: number; cpu_s: number; images: number };
+      return { rate: epoch.images_per_s, cpu: (epoch.cpu_s * 1000) / epoch.images };
     },
     close: () => peer.stdin.end(),
   };
@@ -116,19 +130,28 @@ const mine = ours(values.root);
 const theirs = torchvision(values.root);
 await mine.epoch();
 await theirs.epoch();
-const rates: { ours: number; theirs: number }[] = [];
+const results: { ours: Epoch; theirs: Epoch }[] = [];
 for (let round = 0; round < rounds; round++) {
-  const rate = { ours: await mine.epoch(), theirs: await theirs.epoch() };
-  rates.push(rate);
+  const r = { ours: await mine.epoch(), theirs: await theirs.epoch() };
+  results.push(r);
   console.log(
-    `round ${round + 1}: clusterfit ${rate.ours.toFixed(0)} images/s, torchvision ${rate.theirs.toFixed(0)} images/s, ratio ${(rate.ours / rate.theirs).toFixed(2)}x`,
+    `round ${round + 1}: clusterfit ${r.ours.rate.toFixed(0)} images/s (${r.ours.cpu.toFixed(2)} ms CPU/image), ` +
+      `torchvision ${r.theirs.rate.toFixed(0)} images/s (${r.theirs.cpu.toFixed(2)} ms CPU/image), ` +
+      `ratio ${(r.ours.rate / r.theirs.rate).toFixed(2)}x`,
   );
 }
 await mine.close();
 theirs.close();
-const [m, t] = [median(rates.map((r) => r.ours)), median(rates.map((r) => r.theirs))];
-console.log(`clusterfit (sharp decode, JS resampling, ${workers} worker threads): ${m.toFixed(0)} images/s (median)`);
-console.log(`torchvision DataLoader (PIL, ${workers} workers):                    ${t.toFixed(0)} images/s (median)`);
+const of = (side: 'ours' | 'theirs', key: keyof Epoch): number => median(results.map((r) => r[side][key]));
+const [m, t] = [of('ours', 'rate'), of('theirs', 'rate')];
+const [mc, tc] = [of('ours', 'cpu'), of('theirs', 'cpu')];
 console.log(
-  `ratio: ${(m / t).toFixed(2)}x (median of rounds ${median(rates.map((r) => r.ours / r.theirs)).toFixed(2)}x)`,
+  `clusterfit (TurboJPEG decode, native resampling, ${workers} worker threads): ${m.toFixed(0)} images/s, ${mc.toFixed(2)} ms CPU/image (medians)`,
+);
+console.log(
+  `torchvision DataLoader (PIL, ${workers} worker processes):                   ${t.toFixed(0)} images/s, ${tc.toFixed(2)} ms CPU/image (medians)`,
+);
+console.log(
+  `ratio: ${(m / t).toFixed(2)}x images/s (median of rounds ${median(results.map((r) => r.ours.rate / r.theirs.rate)).toFixed(2)}x); ` +
+    `CPU per image: torchvision / clusterfit = ${(tc / mc).toFixed(2)}x`,
 );

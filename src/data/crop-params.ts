@@ -89,17 +89,3 @@ export function randomResizedCropBox(
   else if (inRatio > Math.max(...ratio)) w = Math.trunc(pyRound(h * Math.max(...ratio)));
   return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
 }
-
-/**
- * Where a quarter turn counter-clockwise of a width x height image lands when PIL keeps the canvas
- * (torchvision rotate, expand=False, NEAREST): the rotated picture is centred, and when the size
- * difference is odd PIL's nearest-neighbour ties put it half a pixel towards one side, which side
- * depending on the angle and orientation (found against PIL, checked by the tests).
- * Returns the offset of the canvas inside the rotated picture along the longer side.
- */
-export function quarterTurnOffset(height: number, width: number, angle: 90 | 270): number {
-  const diff = Math.abs(width - height);
-  const landscape = width > height;
-  const towardsStart = (angle === 90) === landscape;
-  return towardsStart ? Math.floor(diff / 2) : Math.ceil(diff / 2);
-}

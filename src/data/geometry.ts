@@ -1,13 +1,15 @@
-// Decoding with sharp (libvips) into 8-bit sRGB without alpha, like PIL's convert('RGB'), with EXIF
-// orientation applied; then the geometric operations in JS (raster.ts). One sharp pipeline per
-// image and no header round trip: each pipeline has a fixed cost (about 0.5 ms of CPU, as much as
-// decoding a 224x224 JPEG), and libvips' enlarging resize costs more than the JS one.
+// Decoding and geometric transforms for the loader's workers. JPEGs decode with TurboJPEG in the
+// image addon (libjpeg-turbo's accurate IDCT and fancy upsampling, as PIL decodes them, so the
+// pixels are PIL's). Other formats, CMYK JPEGs, JPEGs with an EXIF orientation and anything
+// TurboJPEG complains about (so that libvips' error names the problem) decode with sharp (libvips)
+// into 8-bit sRGB without alpha like PIL's convert('RGB'), EXIF orientation applied. Either way the
+// geometric operations run in the addon, writing the batch's layout directly. Each sharp pipeline
+// has a fixed cost of about 0.5 ms of CPU, as much as decoding a 224x224 JPEG, which is why JPEGs
+// do without it.
 import sharp from 'sharp';
-import { jpegSize } from './header.js';
-import { rawImage, transformInto, type RawImage } from './raster.js';
+import { jpegHeader, jpegSize } from './header.js';
+import { imageAddon, transformInto, type Pixels } from './image-addon.js';
 import type { GeometricOp } from './transforms.js';
-
-export type { RawImage } from './raster.js';
 
 /** Formats whose decoders can shrink by 2, 4 or 8 while decoding (far cheaper than a full decode). */
 function canShrinkOnLoad(bytes: Buffer): boolean {
@@ -53,8 +55,8 @@ function scaleCrop(op: GeometricOp, factor: number, width: number, height: numbe
   };
 }
 
-/** Decodes to packed 8-bit RGB; with `size`, at that (reduced) size using the decoder's shrink-on-load. */
-export async function decode(bytes: Buffer, size?: { width: number; height: number }): Promise<RawImage> {
+/** Decodes with sharp to packed 8-bit RGB; with `size`, at that (reduced) size using the decoder's shrink-on-load. */
+export async function decode(bytes: Buffer, size?: { width: number; height: number }): Promise<Pixels> {
   let pipeline = sharp(bytes).autoOrient();
   if (size)
     pipeline = pipeline.resize(size.width, size.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
@@ -63,7 +65,21 @@ export async function decode(bytes: Buffer, size?: { width: number; height: numb
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
-  return rawImage(data, info.width, info.height);
+  return { data, width: info.width, height: info.height };
+}
+
+/** The pixels of the last TurboJPEG decode on this thread, reused by the next one. */
+let scratch: Uint8Array = new Uint8Array(0);
+
+/**
+ * A JPEG decoded by TurboJPEG at 1/`factor` size, or null when it must go to sharp. The pixels live
+ * in `scratch`: use them before decoding the next image.
+ */
+export function decodeJpeg(bytes: Buffer, factor = 1): Pixels | null {
+  const decoded = imageAddon().decodeJpeg(bytes, factor, scratch);
+  if (!decoded) return null;
+  if (decoded.pixels.buffer !== scratch.buffer) scratch = new Uint8Array(decoded.pixels.buffer);
+  return { data: decoded.pixels, width: decoded.width, height: decoded.height };
 }
 
 /**
@@ -80,22 +96,33 @@ export async function decodeAndTransform(
   outputBytes: number,
   shrinkOnLoad: boolean,
 ): Promise<void> {
-  let image: RawImage;
-  let opLists: GeometricOp[][];
+  const apply = (image: Pixels, opLists: GeometricOp[][]): void =>
+    opLists.forEach((ops, i) => {
+      const start = outOffset + i * outputBytes;
+      const result = transformInto(image, ops, out.subarray(start, start + outputBytes));
+      if (result.width * result.height * 3 !== outputBytes)
+        throw new Error(`transformed to ${result.width}x${result.height}, not the batch's image size`);
+    });
+  const scaled = (opLists: GeometricOp[][], factor: number, image: Pixels): GeometricOp[][] =>
+    factor > 1 ? opLists.map((ops) => ops.map((op) => scaleCrop(op, factor, image.width, image.height))) : opLists;
+
+  // The TurboJPEG path: synchronous from the decode to the last transform, as `scratch` requires.
+  const header = jpegHeader(bytes);
+  if (header?.orientation === 1) {
+    const planned = plan(header.height, header.width);
+    const factor = shrinkOnLoad ? Math.min(...planned.map(shrinkFactor)) : 1;
+    const image = decodeJpeg(bytes, factor);
+    if (image) return apply(image, scaled(planned, factor, image));
+  }
+
   const full = shrinkOnLoad && canShrinkOnLoad(bytes) ? await probe(bytes) : null;
   const planned = full ? plan(full.height, full.width) : [];
   const factor = full ? Math.min(...planned.map(shrinkFactor)) : 1;
   if (full && factor > 1) {
-    image = await decode(bytes, { width: Math.ceil(full.width / factor), height: Math.ceil(full.height / factor) });
-    opLists = planned.map((ops) => ops.map((op) => scaleCrop(op, factor, image.width, image.height)));
-  } else {
-    image = await decode(bytes);
-    opLists = plan(image.height, image.width);
+    const size = { width: Math.ceil(full.width / factor), height: Math.ceil(full.height / factor) };
+    const image = await decode(bytes, size);
+    return apply(image, scaled(planned, factor, image));
   }
-  opLists.forEach((ops, i) => {
-    const start = outOffset + i * outputBytes;
-    const result = transformInto(image, ops, out.subarray(start, start + outputBytes));
-    if (result.width * result.height * 3 !== outputBytes)
-      throw new Error(`transformed to ${result.width}x${result.height}, not the batch's image size`);
-  });
+  const image = await decode(bytes);
+  apply(image, plan(image.height, image.width));
 }

@@ -1,6 +1,6 @@
-// The displayed size of a JPEG read from its header in JS: the frame size from the SOF segment,
-// swapped when the EXIF orientation turns the picture a quarter. This is all shrink-on-load needs to
-// know before decoding, and it spares a libvips header read (a full sharp round trip) per image.
+// The size and EXIF orientation of a JPEG read from its header in JS: the frame size from the SOF
+// segment, swapped for display when the EXIF orientation turns the picture a quarter. This is all
+// the planning of an image's transforms needs to know before decoding, and it costs no decoder call.
 
 /** SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC): the segments that carry the frame size. */
 function isStartOfFrame(marker: number): boolean {
@@ -31,10 +31,10 @@ function exifOrientation(bytes: Buffer, at: number, end: number): number | null 
 }
 
 /**
- * Width and height of a JPEG as displayed after EXIF orientation, or null when `bytes` is not a
- * JPEG whose header this reader understands (the caller then asks libvips).
+ * The frame size of a JPEG as stored and its EXIF orientation (1 when there is none), or null when
+ * `bytes` is not a JPEG whose header this reader understands.
  */
-export function jpegSize(bytes: Buffer): { width: number; height: number } | null {
+export function jpegHeader(bytes: Buffer): { width: number; height: number; orientation: number } | null {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   let orientation = 1;
   let at = 2;
@@ -62,9 +62,20 @@ export function jpegSize(bytes: Buffer): { width: number; height: number } | nul
       const height = bytes.readUInt16BE(at + 5);
       const width = bytes.readUInt16BE(at + 7);
       if (width === 0 || height === 0) return null; // height given later by a DNL segment
-      return orientation >= 5 ? { width: height, height: width } : { width, height };
+      return { width, height, orientation };
     }
     at = end;
   }
   return null;
+}
+
+/**
+ * Width and height of a JPEG as displayed after EXIF orientation, or null when `bytes` is not a
+ * JPEG whose header this reader understands (the caller then asks libvips).
+ */
+export function jpegSize(bytes: Buffer): { width: number; height: number } | null {
+  const header = jpegHeader(bytes);
+  if (!header) return null;
+  const { width, height, orientation } = header;
+  return orientation >= 5 ? { width: height, height: width } : { width, height };
 }

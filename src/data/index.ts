@@ -10,8 +10,8 @@ export {
 } from './datasets.js';
 export { parseTransforms, planGeometry, type TransformConfig, type Pipeline, type GeometricOp } from './transforms.js';
 export { randomResizedCropBox, centerCropBox, resizedSize, pyRound, type Box, type Draws } from './crop-params.js';
-export { decode, decodeAndTransform, probe } from './geometry.js';
-export { transformInto, rawImage, type RawImage } from './raster.js';
+export { decode, decodeJpeg, decodeAndTransform, probe } from './geometry.js';
+export { transformInto, type Pixels } from './image-addon.js';
 export { applyPhotometric } from './photometric.js';
 export { distributedIndices, type SamplerOptions } from './sampler.js';
 export { DataLoader, type LoaderOptions, type Batch } from './loader.js';

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { tensor, type Device, type Tensor } from '../torch/index.js';
 import type { Dataset, Sample } from './datasets.js';
+import { imageAddon } from './image-addon.js';
 import { applyPhotometric } from './photometric.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
 import { distributedIndices } from './sampler.js';
@@ -134,8 +135,10 @@ export class DataLoader {
     if (!(this.options.batchSize >= 1))
       throw new Error(`loader: batchSize must be at least 1, got ${this.options.batchSize}`);
     this.pipeline = parseTransforms(options.transforms);
-    // sharp runs on libuv's thread pool (4 threads unless told otherwise, shared by all workers);
-    // this only takes effect if nothing has used the pool yet, so set it in the environment for certain.
+    imageAddon(); // the workers need it: a missing build is reported here, not by each worker
+    // sharp (images other than plain JPEGs) runs on libuv's thread pool (4 threads unless told
+    // otherwise, shared by all workers); this only takes effect if nothing has used the pool yet,
+    // so set it in the environment for certain.
     process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, numWorkers));
     this.pool = new WorkerPool(numWorkers, {
       geometric: this.pipeline.geometric,

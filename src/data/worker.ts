@@ -1,7 +1,8 @@
 // A loader worker thread: reads, decodes and geometrically transforms the images of one batch
 // straight into one contiguous NCHW uint8 buffer, handed back transferred (not copied) with
-// per-output metadata. All samples of a batch are in flight at once, so libuv's threads always
-// have decoding to do while this thread resamples.
+// per-output metadata. JPEGs are decoded and transformed synchronously on this thread (the image
+// addon); other images decode with sharp on libuv's threads, all samples of a batch in flight at
+// once so that those threads always have work while this one transforms.
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';

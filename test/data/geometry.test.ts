@@ -1,16 +1,19 @@
 // Our decoding and geometric transforms against torchvision's on PIL images, pixel for pixel.
 //
 // Tolerance: none. Flips, crops, padding and quarter turns move pixels, and resizes use PIL's own
-// resampling arithmetic (raster.ts), so every case must give identical pixels. The test images
-// are PNGs, so both sides start from the same pixels; JPEG decoding is compared on its own.
+// resampling arithmetic (native/image), so every case must give identical pixels. The test images
+// are PNGs, so both sides start from the same pixels; JPEG decoding is compared on its own, and
+// equals PIL's too (the same libjpeg-turbo IDCT and upsampling).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { decode, decodeAndTransform } from '../../src/data/geometry.js';
+import { decode, decodeAndTransform, decodeJpeg } from '../../src/data/geometry.js';
 import { jpegSize } from '../../src/data/header.js';
-import { transformInto } from '../../src/data/raster.js';
+import { transformInto } from '../../src/data/image-addon.js';
 import { planGeometry, parseTransforms, type GeometricOp } from '../../src/data/transforms.js';
 import { Rng } from '../../src/data/rng.js';
 import { reference, tempDir } from './reference.js';
@@ -36,15 +39,19 @@ interface Case {
   tv: TvOp[];
 }
 
+/** HWC pixels of the CHW planes `transformInto` writes. */
+function interleaved(planes: Uint8Array, width: number, height: number): Buffer {
+  const plane = width * height;
+  return Buffer.from(
+    Uint8Array.from({ length: plane * 3 }, (_, i) => planes[(i % 3) * plane + Math.floor(i / 3)] as number),
+  );
+}
+
 async function ours(size: [number, number], ops: GeometricOp[]): Promise<Buffer> {
   const image = await decode(readFileSync(imagePath(size)));
   const out = new Uint8Array(1 << 20); // room for any result here
   const { width, height } = transformInto(image, ops, out);
-  // torchvision's answers are HWC.
-  const plane = width * height;
-  return Buffer.from(
-    Uint8Array.from({ length: plane * 3 }, (_, i) => out[(i % 3) * plane + Math.floor(i / 3)] as number),
-  );
+  return interleaved(out, width, height); // torchvision's answers are HWC
 }
 
 function assertSame(name: string, actual: Buffer, expected: Buffer): void {
@@ -164,19 +171,107 @@ test('tiny images (one-pixel filter ranges) resize exactly as PIL', async () => 
   ]);
 });
 
+test('resampling pixels that are all 0 or 255 (sums at their bounds) matches PIL when reducing and enlarging', async () => {
+  const size: [number, number] = [203, 151];
+  reference('make_images', [{ width: size[0], height: size[1], path: imagePath(size), pattern: 'extremes' }]);
+  await check([
+    { size, ops: [{ op: 'resize', height: 5, width: 7 }], tv: [['resize', [5, 7]]] },
+    { size, ops: [{ op: 'resize', height: 37, width: 150 }], tv: [['resize', [37, 150]]] },
+    { size, ops: [{ op: 'resize', height: 317, width: 409 }], tv: [['resize', [317, 409]]] },
+  ]);
+});
+
 // CMYK is left out: libvips converts it through a CMYK colour profile, PIL with a naive formula.
-test('JPEG decoding (colour and grey) gives the pixels PIL gives', async () => {
+test('JPEG decoding (colour 4:2:0, 4:2:2 and 4:4:4, progressive, grey) gives the pixels PIL gives', async () => {
   const specs = [
     { width: 45, height: 31, path: join(dir, 'colour.jpg') },
+    { width: 45, height: 31, path: join(dir, 'colour_444.jpg'), save: { subsampling: 0, quality: 90 } },
+    { width: 45, height: 31, path: join(dir, 'colour_422.jpg'), save: { subsampling: 1 } },
+    { width: 45, height: 31, path: join(dir, 'progressive.jpg'), save: { progressive: true } },
     { width: 45, height: 31, path: join(dir, 'grey.jpg'), mode: 'L' },
   ];
   reference('make_images', specs);
   const jobs = specs.map((spec, i) => ({ image: spec.path, ops: [], output: join(dir, `jpeg_${i}.raw`) }));
   reference('geometry', jobs);
   for (const [i, spec] of specs.entries()) {
-    const image = await decode(readFileSync(spec.path));
-    assertSame(spec.path, Buffer.from(image.data), readFileSync(jobs[i]?.output as string));
+    const bytes = readFileSync(spec.path);
+    const expected = readFileSync(jobs[i]?.output as string);
+    const viaSharp = await decode(bytes);
+    assertSame(`${spec.path} (sharp)`, Buffer.from(viaSharp.data), expected);
+    const viaTurbo = decodeJpeg(bytes);
+    assert.ok(viaTurbo, `${spec.path}: TurboJPEG declined it`);
+    assert.deepEqual([viaTurbo.width, viaTurbo.height], [spec.width, spec.height]);
+    assertSame(`${spec.path} (TurboJPEG)`, Buffer.from(viaTurbo.data), expected);
   }
+});
+
+test('TurboJPEG decodes at 1/2, 1/4 and 1/8 size exactly as PIL draft mode (libjpeg scaled IDCT)', async () => {
+  const specs = [
+    { width: 403, height: 301, path: join(dir, 'scaled.jpg') },
+    { width: 403, height: 301, path: join(dir, 'scaled_grey.jpg'), mode: 'L' },
+  ];
+  reference('make_images', specs);
+  const cases = specs.flatMap((spec) => [2, 4, 8].map((factor) => ({ spec, factor })));
+  const jobs = cases.map(({ spec, factor }, i) => ({
+    image: spec.path,
+    ops: [],
+    draft: factor,
+    output: join(dir, `draft_${i}.raw`),
+  }));
+  const shapes = reference<[number, number, number][]>('geometry', jobs);
+  for (const [i, { spec, factor }] of cases.entries()) {
+    const image = decodeJpeg(readFileSync(spec.path), factor);
+    assert.ok(image, `${spec.path} at 1/${factor}: TurboJPEG declined it`);
+    const size = [Math.ceil(spec.height / factor), Math.ceil(spec.width / factor)];
+    assert.deepEqual([image.height, image.width], size);
+    assert.deepEqual(shapes[i]?.slice(0, 2), size, 'PIL chose the same scale');
+    assertSame(`${spec.path} at 1/${factor}`, Buffer.from(image.data), readFileSync(jobs[i]?.output as string));
+  }
+});
+
+test('CMYK, EXIF-oriented and broken JPEGs go to sharp: same pixels as sharp, errors by libvips', async () => {
+  const specs = [
+    { width: 30, height: 20, path: join(dir, 'fallback_cmyk.jpg'), mode: 'CMYK' },
+    { width: 30, height: 20, path: join(dir, 'fallback_exif.jpg'), orientation: 6 },
+  ];
+  reference('make_images', specs);
+  const ops: GeometricOp[] = [
+    { op: 'crop', box: { left: 2, top: 3, width: 15, height: 12 } },
+    { op: 'resize', width: 9, height: 7 },
+    { op: 'flip' },
+  ];
+  const cmyk = readFileSync(specs[0]?.path as string);
+  assert.equal(decodeJpeg(cmyk), null, 'TurboJPEG leaves CMYK to libvips');
+  for (const spec of specs) {
+    const bytes = readFileSync(spec.path);
+    const out = new Uint8Array(9 * 7 * 3);
+    await decodeAndTransform(bytes, () => [ops], out, 0, out.length, true);
+    const expected = new Uint8Array(out.length);
+    transformInto(await decode(bytes), ops, expected);
+    assertSame(spec.path, Buffer.from(out), Buffer.from(expected));
+  }
+  const full = readFileSync(join(dir, 'colour.jpg'));
+  const truncated = full.subarray(0, full.length >> 1);
+  assert.equal(decodeJpeg(truncated), null, 'a truncated JPEG is left to libvips');
+  const out = new Uint8Array(9 * 7 * 3);
+  await assert.rejects(
+    decodeAndTransform(truncated, () => [ops], out, 0, out.length, true),
+    /JPEG|truncat|premature/i,
+  );
+});
+
+test('the native transform rejects bad programs with a clear error', async () => {
+  const image = await decode(readFileSync(imagePath([64, 64])));
+  const out = new Uint8Array(64 * 64 * 3);
+  assert.throws(
+    () => transformInto(image, [{ op: 'crop', box: { left: 60, top: 0, width: 10, height: 10 } }], out),
+    /crop 10x10\+60\+0 lies outside the 64x64 image/,
+  );
+  assert.throws(
+    () => transformInto(image, [{ op: 'resize', width: 100, height: 100 }], out),
+    /does not fit the output/,
+  );
+  assert.throws(() => transformInto(image, [{ op: 'rotate', angle: 45 as 90 }], out), /0, 90, 180 or 270/);
 });
 
 test('the JPEG header reader gives the displayed size libvips gives (EXIF orientations, grey, CMYK)', async () => {
@@ -215,4 +310,16 @@ test('shrink-on-load decodes a large JPEG at reduced size and gives nearly the s
   const mean = full.reduce((sum, v, i) => sum + Math.abs(v - (shrunk[i] as number)), 0) / full.length;
   // Decoding at 1/4 scale averages in the DCT domain: close to, not equal to, the full decode.
   assert.ok(mean > 0 && mean < 3, `mean difference ${mean.toFixed(3)}`);
+});
+
+test('without the image addon the loader refuses to start and says how to build it', () => {
+  const loader = join(dirname(fileURLToPath(import.meta.url)), '../../src/data/loader.js');
+  const script = `import { DataLoader } from ${JSON.stringify(loader)};
+new DataLoader({ dataset: { samples: [] }, transforms: [{ name: 'CenterCrop', size: 8 }], batchSize: 1, numWorkers: 1 });`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, CLUSTERFIT_IMAGE: join(dir, 'no-such-addon.node') },
+    encoding: 'utf8',
+  });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /image addon is not built .*no-such-addon\.node.*npm run build .*libturbojpeg0-dev/);
 });

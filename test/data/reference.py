@@ -17,13 +17,16 @@ def make_images(job):
         w, h = spec["width"], spec["height"]
         y, x = np.mgrid[0:h, 0:w]
         rgb = np.stack([x * 255 / max(w - 1, 1), y * 255 / max(h - 1, 1), 128 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0)], -1)
+        if spec.get("pattern") == "extremes":  # only 0 and 255: resampling sums at their bounds
+            rgb = np.random.default_rng(0).integers(0, 2, (h, w, 3)) * 255
+            rgb[: h // 2, : w // 2] = 255
         im = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
         mode = spec.get("mode", "RGB")
         if mode == "I;16":
             im = Image.fromarray((np.clip(rgb[..., 0], 0, 255) * 257).astype(np.uint16))
         elif mode != "RGB":
             im = im.convert(mode)
-        kwargs = {}
+        kwargs = dict(spec.get("save", {}))
         if "orientation" in spec:
             exif = Image.Exif()
             exif[0x0112] = spec["orientation"]
@@ -36,7 +39,10 @@ def geometry(job):
     """Applies torchvision functional ops to a PIL image (as VISSL does) and writes raw RGB."""
     out = []
     for case in job:
-        im = Image.open(case["image"]).convert("RGB")
+        im = Image.open(case["image"])
+        if "draft" in case:  # a JPEG decoded at 1/draft size by libjpeg's scaled IDCT
+            im.draft("RGB", (im.width // case["draft"], im.height // case["draft"]))
+        im = im.convert("RGB")
         for op, *args in case["ops"]:
             if op == "resize":
                 im = F.resize(im, args[0])
