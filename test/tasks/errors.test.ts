@@ -90,7 +90,7 @@ np.save(sys.argv[2], np.zeros(5, dtype=np.int64))`,
 
   it('a checkpoint whose shapes do not match the model', async () => {
     const rotnet = join(root, 'rotnet');
-    // The RotNet checkpoint's head is 64 -> 4; a model with a 64 -> 10 head cannot take it.
+    // The RotNet checkpoint's head is 64 -> 4; a model with a 64 -> 50 head cannot take it.
     const cfg = loadConfig({
       config: 'demo/clusterfit',
       overrides: [
@@ -103,7 +103,7 @@ np.save(sys.argv[2], np.zeros(5, dtype=np.int64))`,
     });
     await assert.rejects(
       trainTask(cfg, quiet),
-      /heads\.0\.clf\.0\.weight.*\[4, 64\].*\[10, 64\]|heads\.0\.clf\.0\.weight.*\[10, 64\].*\[4, 64\]/,
+      /heads\.0\.clf\.0\.weight.*\[4, 64\].*\[50, 64\]|heads\.0\.clf\.0\.weight.*\[50, 64\].*\[4, 64\]/,
     );
   });
 
