@@ -88,8 +88,11 @@ export function assignChunk(x: Tensor, prepared: PreparedCentroids, rowNorms?: T
     }
     const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms);
     torch.addmm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
-    distances.clamp_(0);
-    const { values, indices } = torch.minDim(distances, 1);
+    // The clamp changes the argmin only on rows whose minimum is <= 0, which are rare (duplicated
+    // points): take the minimum first and clamp the block only when such a row exists, which
+    // spares a pass over chunk x K in the common case.
+    let { values, indices } = torch.minDim(distances, 1);
+    if (torch.any(values.le(0)).item()) ({ values, indices } = torch.minDim(distances.clamp_(0), 1));
     return { labels: indices, distances: values };
   });
 }
