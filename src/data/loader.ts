@@ -60,6 +60,7 @@ class WorkerPool {
   }[];
   private nextId = 0;
   private failed: Error | null = null;
+  private closing = false;
 
   constructor(count: number, config: WorkerConfig) {
     this.workers = Array.from({ length: count }, () => {
@@ -68,7 +69,7 @@ class WorkerPool {
       worker.on('message', (result: BatchResult) => {
         pending.get(result.id)?.resolve(result);
         pending.delete(result.id);
-        if (pending.size === 0) worker.unref();
+        if (pending.size === 0 && !this.closing) worker.unref();
       });
       worker.on('error', (error) => {
         this.failed = error;
@@ -105,7 +106,16 @@ class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+    // An idle worker is unref'd; without ref() (kept even if a last result arrives now) the process
+    // could run out of work and exit before the worker's exit event settles terminate(), leaving
+    // the caller's await forever pending.
+    this.closing = true;
+    await Promise.all(
+      this.workers.map(({ worker }) => {
+        worker.ref();
+        return worker.terminate();
+      }),
+    );
   }
 }
 

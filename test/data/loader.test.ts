@@ -1,6 +1,7 @@
 // Datasets and the loader: ImageFolder's order, disk_filelist and label sources, determinism across
 // worker counts, epochs and resumption, and unreadable images reported by name or skipped.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -205,4 +206,26 @@ test('odd and broken images: decoded to RGB, or reported by name / skipped and c
     for await (const batch of strict.epoch(0)) batch.dispose();
   }, /truncated\.jpg/);
   await strict.close();
+});
+
+test('close() after an epoch failed mid-flight settles, even when nothing else keeps the process alive', () => {
+  // The failing batch rejects while the next one is still in a worker; that worker's late reply
+  // must not unref it while close() waits for it to exit, or a script's final await never settles.
+  const odd = join(dir, 'odd');
+  const loaderModule = new URL('../../src/data/loader.js', import.meta.url).href;
+  const script = `
+import { DataLoader } from ${JSON.stringify(loaderModule)};
+const samples = ['full.jpg', 'truncated.jpg', 'empty.jpg', 'text.jpg'].map((n, index) => ({ index, path: ${JSON.stringify(odd)} + '/' + n, label: 0 }));
+const loader = new DataLoader({ dataset: { samples }, transforms: [{ name: 'Resize', size: [8, 8] }], batchSize: 2, numWorkers: 1, shuffle: false });
+try { for await (const batch of loader.epoch(0)) batch.dispose(); } catch {}
+await loader.close();
+console.log('closed');
+`;
+  const file = join(dir, 'close-after-failure.mjs');
+  writeFileSync(file, script);
+  for (let run = 0; run < 3; run++) {
+    const child = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'closed');
+  }
 });
