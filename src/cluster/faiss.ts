@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { checkFeatures, type Assignment, type Metric } from './assign.js';
-import type { IterationStats, KMeansOptions, KMeansResult } from './kmeans.js';
+import {
+  checkClusterCount,
+  resolveKMeansParams,
+  type IterationStats,
+  type KMeansOptions,
+  type KMeansResult,
+} from './kmeans.js';
 
 interface FaissAddon {
   kmeans(
@@ -68,25 +74,15 @@ function floats(x: Tensor): Float32Array {
 export async function faissKmeans(x: Tensor, k: number, options: KMeansOptions = {}): Promise<KMeansResult> {
   const faiss = load();
   const [n, d] = checkFeatures(x);
-  if (n < k) {
-    throw new Error(
-      `NUM_CLUSTERS (${k}) is larger than the number of feature vectors (${n}): lower CLUSTERFIT.NUM_CLUSTERS to at most ${n}, or cluster more images.`,
-    );
-  }
-  const { centroids, iterations } = await faiss.kmeans(floats(x), n, d, k, {
-    niter: options.niter ?? 20,
-    seed: options.seed ?? 1234,
-    nredo: options.nredo ?? 1,
-    maxPointsPerCentroid: options.maxPointsPerCentroid ?? 256,
-    minPointsPerCentroid: options.minPointsPerCentroid ?? 39,
-    spherical: options.spherical ?? false,
-  });
+  checkClusterCount(n, k);
+  const params = resolveKMeansParams(options);
+  const { centroids, iterations } = await faiss.kmeans(floats(x), n, d, k, params);
   iterations.forEach((stats) => options.onIteration?.(stats));
   return {
     centroids: torch.tensor(centroids, { shape: [k, d], device: x.device }),
     objective: iterations.map((s) => s.objective),
     iterations,
-    trainingPoints: Math.min(n, k * (options.maxPointsPerCentroid ?? 256)),
+    trainingPoints: Math.min(n, k * params.maxPointsPerCentroid),
   };
 }
 

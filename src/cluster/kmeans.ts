@@ -55,7 +55,8 @@ export interface KMeansResult {
 }
 
 /** Resolved options, FAISS's ClusteringParameters defaults where not given. */
-interface Params {
+/** KMeansOptions with FAISS's ClusteringParameters defaults filled in and checked. */
+export interface KMeansParams {
   niter: number;
   seed: number;
   nredo: number;
@@ -64,7 +65,7 @@ interface Params {
   spherical: boolean;
 }
 
-function resolve(options: KMeansOptions): Params {
+export function resolveKMeansParams(options: KMeansOptions): KMeansParams {
   const params = {
     niter: options.niter ?? 20,
     seed: options.seed ?? 1234,
@@ -83,7 +84,7 @@ function resolve(options: KMeansOptions): Params {
   return params;
 }
 
-function checkClusterCount(n: number, k: number): void {
+export function checkClusterCount(n: number, k: number): void {
   if (!(Number.isSafeInteger(k) && k >= 1))
     throw new Error(`the number of clusters must be a positive integer, got ${k}`);
   if (n < k) {
@@ -180,7 +181,7 @@ interface Run {
 }
 
 /** One k-means run from the initialisation given by `seed` (FAISS's redo loop body). */
-function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: number, options: KMeansOptions): Run {
+function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows: number, options: KMeansOptions): Run {
   const [n, d] = x.shape as [number, number];
   const metric: Metric = params.spherical ? 'innerProduct' : 'l2';
   const finish = (c: Tensor): Tensor => (params.spherical ? normalizeRows(c) : c);
@@ -263,7 +264,7 @@ function runOnce(x: Tensor, k: number, params: Params, seed: number, rows: numbe
 export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMeansResult {
   const [n] = checkFeatures(x);
   checkClusterCount(n, k);
-  const params = resolve(options);
+  const params = resolveKMeansParams(options);
   const warn = options.warn ?? console.warn;
   return torch.tidy(() => {
     const rows = chunkRows(k, options);
