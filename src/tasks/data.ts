@@ -2,27 +2,9 @@
 // label path that does not exist and falls back to other labels; here every path named in the
 // config must exist, and a label file must have one label per image.
 import { existsSync, statSync } from 'node:fs';
-import {
-  DataLoader,
-  diskFilelist,
-  imageFolder,
-  withLabels,
-  type Dataset,
-  type TransformConfig,
-} from '../data/index.js';
+import type { Config, DataSplitConfig, Partition } from '../config/index.js';
+import { DataLoader, diskFilelist, imageFolder, withLabels, type Dataset } from '../data/index.js';
 import type { Device } from '../torch/index.js';
-
-/** The keys of one DATA partition this product reads (VISSL's names). */
-export interface DataPartitionConfig {
-  DATA_SOURCES: string[];
-  DATA_PATHS: string[];
-  LABEL_SOURCES: string[];
-  LABEL_PATHS: string[];
-  LABEL_TYPE: string;
-  BATCHSIZE_PER_REPLICA: number;
-  TRANSFORMS: TransformConfig[];
-  DROP_LAST: boolean;
-}
 
 const DATA_SOURCES = ['disk_folder', 'disk_filelist'];
 
@@ -33,7 +15,7 @@ function requirePath(path: string | undefined, what: string, key: string): strin
 }
 
 /** The dataset a partition config describes, with labels from LABEL_SOURCES / LABEL_TYPE. */
-export function datasetFromConfig(config: DataPartitionConfig, partition: 'TRAIN' | 'TEST'): Dataset {
+export function datasetFromConfig(config: DataSplitConfig, partition: Partition): Dataset {
   const key = (name: string): string => `DATA.${partition}.${name}`;
   if (config.DATA_SOURCES.length !== 1) {
     throw new Error(
@@ -73,22 +55,28 @@ export function datasetFromConfig(config: DataPartitionConfig, partition: 'TRAIN
   return dataset;
 }
 
-export interface LoaderSettings {
-  numWorkers: number;
-  seed: number;
-  shuffle: boolean;
-  device: Device;
-  onError: 'throw' | 'skip';
-  rank?: number;
-  worldSize?: number;
-}
-
-export function loaderFromConfig(config: DataPartitionConfig, dataset: Dataset, settings: LoaderSettings): DataLoader {
+/**
+ * The loader for a partition: batch size, transforms, drop-last, prefetch depth and bad-image policy
+ * from DATA.<partition>, workers and seed from DATA and SEED_VALUE.
+ */
+export function loaderFromConfig(
+  cfg: Config,
+  partition: Partition,
+  dataset: Dataset,
+  { shuffle, device }: { shuffle: boolean; device: Device },
+): DataLoader {
+  const data = cfg.DATA[partition];
   return new DataLoader({
     dataset,
-    transforms: config.TRANSFORMS,
-    batchSize: config.BATCHSIZE_PER_REPLICA,
-    dropLast: config.DROP_LAST,
-    ...settings,
+    transforms: data.TRANSFORMS,
+    batchSize: data.BATCHSIZE_PER_REPLICA,
+    dropLast: data.DROP_LAST,
+    // PREFETCH 0 keeps the loader's default depth (two batches per worker).
+    ...(data.PREFETCH > 0 ? { prefetch: data.PREFETCH } : {}),
+    onError: data.SKIP_BAD_IMAGES ? 'skip' : 'throw',
+    numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
+    seed: cfg.SEED_VALUE,
+    shuffle,
+    device,
   });
 }

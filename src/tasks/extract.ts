@@ -58,13 +58,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
     for (const partition of partitions) {
       const split = partition.toLowerCase();
       const dataset = datasetFromConfig(cfg.DATA[partition], partition);
-      const loader = loaderFromConfig(cfg.DATA[partition], dataset, {
-        numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
-        seed: cfg.SEED_VALUE,
-        shuffle: false,
-        device,
-        onError: cfg.DATA[partition].SKIP_BAD_IMAGES ? 'skip' : 'throw',
-      });
+      const loader = loaderFromConfig(cfg, partition, dataset, { shuffle: false, device });
       const writers = layers.map(
         (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD),
       );

@@ -97,20 +97,8 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   if (resume?.checkpoint.optimizer) optimizer.loadStateDict(resume.checkpoint.optimizer);
   resume?.checkpoint.dispose();
 
-  const settings = {
-    numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
-    seed: cfg.SEED_VALUE,
-    device,
-    onError: cfg.DATA.TRAIN.SKIP_BAD_IMAGES ? ('skip' as const) : ('throw' as const),
-  };
-  const trainLoader = loaderFromConfig(cfg.DATA.TRAIN, trainData, { ...settings, shuffle: true });
-  const testLoader = testData
-    ? loaderFromConfig(cfg.DATA.TEST, testData, {
-        ...settings,
-        shuffle: false,
-        onError: cfg.DATA.TEST.SKIP_BAD_IMAGES ? 'skip' : 'throw',
-      })
-    : undefined;
+  const trainLoader = loaderFromConfig(cfg, 'TRAIN', trainData, { shuffle: true, device });
+  const testLoader = testData ? loaderFromConfig(cfg, 'TEST', testData, { shuffle: false, device }) : undefined;
   let lastCheckpoint: string | null = null;
   logger.info(
     `training ${cfg.MODEL.TRUNK.NAME}-${cfg.MODEL.TRUNK.RESNETS.DEPTH} on ${trainData.samples.length} images ` +
