@@ -23,6 +23,7 @@ static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
   cf::registerDispatchFunctions(env, exports);
   cf::registerAutogradFunctions(env, exports);
   cf::registerRuntimeFunctions(env, exports);
+  cf::registerGemmFunctions(env, exports);
   return exports;
 }
 

@@ -54,6 +54,7 @@ void registerTensorFunctions(Napi::Env env, Napi::Object exports);
 void registerDispatchFunctions(Napi::Env env, Napi::Object exports);
 void registerAutogradFunctions(Napi::Env env, Napi::Object exports);
 void registerRuntimeFunctions(Napi::Env env, Napi::Object exports);
+void registerGemmFunctions(Napi::Env env, Napi::Object exports);
 
 // The same guard for plain N-API callbacks, used by the entry points that run once per op (`call`,
 // `dispose`): node-addon-api's CallbackInfo costs an extra N-API call per invocation and a heap

@@ -42,6 +42,13 @@ export interface NativeAddon {
   sameTensor(a: Handle, b: Handle): boolean;
   memoryStats(): MemoryStats;
 
+  /** self = beta * self + alpha * mat1 @ mat2 through oneDNN's sgemm; false (nothing done) where
+   * that does not apply (see native/src/gemm.cc). */
+  fastAddmm_(self: Handle, mat1: Handle, mat2: Handle, beta: number, alpha: number): boolean;
+  hasFastGemm(): boolean;
+  /** OpenBLAS's openblas_get_corename(), or undefined when the BLAS is not OpenBLAS. */
+  blasCoreName(): string | undefined;
+
   resolveOp(name: string, overload: string): number;
   call(id: number, ...args: unknown[]): unknown;
   callDiscard(id: number, ...args: unknown[]): void;

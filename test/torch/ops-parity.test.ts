@@ -451,6 +451,40 @@ const cases: Case[] = [
     grad: ['a'],
   },
   {
+    name: 'nonzero',
+    inputs: { m: S([3, 4], { kind: 'bool' }) },
+    ours: ({ m }) => torch.nonzero(m!),
+    py: 'm.nonzero()',
+  },
+  {
+    name: 'indexCopy_',
+    inputs: { a: S([5, 3]), s: S([3, 3]) },
+    ours: ({ a, s }) => {
+      const out = a!.clone();
+      torch.indexCopy_(out, 0, torch.tensor(Int32Array.from([4, 0, 2])).to('int64'), s!);
+      return out;
+    },
+    py: 'a.clone().index_copy_(0, torch.tensor([4, 0, 2]), s)',
+  },
+  {
+    name: 'scatterValue_',
+    inputs: { a: S([3, 5]) },
+    ours: ({ a }) => {
+      const out = a!.clone();
+      torch.scatterValue_(
+        out,
+        1,
+        torch
+          .tensor(Int32Array.from([4, 0, 2]))
+          .to('int64')
+          .unsqueeze(1),
+        7,
+      );
+      return out;
+    },
+    py: 'a.clone().scatter_(1, torch.tensor([[4], [0], [2]]), 7)',
+  },
+  {
     name: 'asStrided',
     inputs: { a: S([12]) },
     ours: ({ a }) => torch.asStrided(a!, [3, 2], [1, 3], 2),
@@ -459,6 +493,45 @@ const cases: Case[] = [
   },
 
   // ---- linear algebra ----
+  {
+    name: 'gemm_ (oneDNN where present): row-major and transposed operands',
+    inputs: { c: S([5, 4]), a: S([5, 3]), b: S([4, 3]) },
+    ours: ({ c, a, b }) => {
+      const out = c!.clone();
+      torch.gemm_(out, a!, b!.t(), { beta: 0.5, alpha: -2 });
+      return out;
+    },
+    py: 'torch.addmm(c, a, b.t(), beta=0.5, alpha=-2)',
+    tol: LOOSE,
+  },
+  {
+    name: 'gemm_ with a transposed first operand',
+    inputs: { c: S([5, 4]), a: S([3, 5]), b: S([3, 4]) },
+    ours: ({ c, a, b }) => {
+      const out = c!.clone();
+      torch.gemm_(out, a!.t(), b!);
+      return out;
+    },
+    py: 'torch.addmm(c, a.t(), b)',
+    tol: LOOSE,
+  },
+  {
+    name: 'gemm_ falls back to addmm_ for layouts sgemm cannot take and for float64',
+    inputs: {
+      c: S([5, 4], { dtype: 'float64' }),
+      a: S([5, 6], { dtype: 'float64' }),
+      b: S([3, 4], { dtype: 'float64' }),
+    },
+    ours: ({ c, a, b }) => {
+      const out = c!.clone();
+      torch.gemm_(out, torch.slice(a!, 1, 0, 6, 2), b!);
+      const strided = c!.to('float32');
+      torch.gemm_(strided, torch.slice(a!.to('float32'), 1, 0, 6, 2), b!.to('float32'));
+      return torch.stack([out, strided.to('float64')]);
+    },
+    py: 'torch.stack([torch.addmm(c, a[:, ::2], b), torch.addmm(c.float(), a.float()[:, ::2], b.float()).double()])',
+    tol: LOOSE,
+  },
   {
     name: 'matmul',
     inputs: { a: S([2, 3, 4]), b: S([4, 5]) },

@@ -1,6 +1,7 @@
 // In-place ops, for optimizers and initialisation. They create no new handles: the result is the
 // input tensor itself.
 import { op, type Op } from '../dispatch.js';
+import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 
 function binary(tensorOp: Op, scalarOp: Op) {
@@ -79,6 +80,36 @@ const INDEX_ADD_ = op('aten::index_add_', ['self', 'dim', 'index', 'source', 'al
 /** self[index[i]] += alpha * source[i] along `dim` (sums per group without copying self). */
 export function indexAdd_(self: Tensor, dim: number, index: Tensor, source: Tensor, alpha = 1): void {
   INDEX_ADD_.callDiscard(self.handle, dim, index.handle, source.handle, alpha);
+}
+
+/**
+ * self = beta * self + alpha * (mat1 @ mat2), as addmm_, but CPU float32 matrices go through
+ * oneDNN's sgemm when libtorch carries oneDNN: it picks its kernels from the instruction set,
+ * where OpenBLAS can misidentify a virtual machine's CPU and run several times slower (see
+ * native/src/gemm.cc). Anything else (CUDA, other dtypes, tensors needing autograd, no oneDNN) is
+ * addmm_. Same result up to float rounding.
+ */
+export function gemm_(self: Tensor, mat1: Tensor, mat2: Tensor, options: { beta?: number; alpha?: number } = {}): void {
+  const beta = options.beta ?? 1;
+  const alpha = options.alpha ?? 1;
+  if (!native.fastAddmm_(self.handle, mat1.handle, mat2.handle, beta, alpha)) addmm_(self, mat1, mat2, { beta, alpha });
+}
+
+/** Whether gemm_ can use oneDNN in this process. */
+export function hasFastGemm(): boolean {
+  return native.hasFastGemm();
+}
+
+const SCATTER_VALUE_ = op('aten::scatter_.value', ['self', 'dim', 'index', 'value']);
+/** self[i][index[i][j]] = value for dim 1 (self[index[i][j]][j] for dim 0). */
+export function scatterValue_(self: Tensor, dim: number, index: Tensor, value: number): void {
+  SCATTER_VALUE_.callDiscard(self.handle, dim, index.handle, value);
+}
+
+const INDEX_COPY_ = op('aten::index_copy_', ['self', 'dim', 'index', 'source']);
+/** self[index[i]] = source[i] along `dim` (scatters rows back into place). */
+export function indexCopy_(self: Tensor, dim: number, index: Tensor, source: Tensor): void {
+  INDEX_COPY_.callDiscard(self.handle, dim, index.handle, source.handle);
 }
 
 const ADDMM_ = op('aten::addmm_', ['self', 'mat1', 'mat2', 'beta', 'alpha']);

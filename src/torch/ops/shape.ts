@@ -115,6 +115,7 @@ const SCATTER_ADD = op('aten::scatter_add', ['self', 'dim', 'index', 'src']);
 const INDEX_ADD = op('aten::index_add', ['self', 'dim', 'index', 'source', 'alpha']);
 const INDEX = op('aten::index.Tensor', ['self', 'indices']);
 const MASKED_FILL = op('aten::masked_fill.Scalar', ['self', 'mask', 'value']);
+const NONZERO = op('aten::nonzero', ['self']);
 
 export function indexSelect(self: Tensor, dim: number, index: Tensor): Tensor {
   return wrap(INDEX_SELECT.callHandle(self.handle, dim, index.handle));
@@ -141,4 +142,9 @@ export function index(self: Tensor, indices: (Tensor | null)[]): Tensor {
 }
 export function maskedFill(self: Tensor, mask: Tensor, value: number): Tensor {
   return wrap(MASKED_FILL.callHandle(self.handle, mask.handle, value));
+}
+/** Positions of the nonzero (true) elements, int64 of shape [count, self.dim]. On CUDA the count
+ * makes the host wait for the device. */
+export function nonzero(self: Tensor): Tensor {
+  return wrap(NONZERO.callHandle(self.handle));
 }
