@@ -10,7 +10,8 @@ export type Metric = 'l2' | 'innerProduct';
 export interface AssignOptions {
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
-  /** Bytes the chunk x K distance matrix may take when `chunkSize` is not given (default 64 MiB). */
+  /** Bytes the chunk x K distance matrix may take when `chunkSize` is not given (default 16 MiB
+   * on CPU, 64 MiB on an accelerator). */
   memoryBudget?: number;
   metric?: Metric;
 }
@@ -23,18 +24,27 @@ export interface Assignment {
 }
 
 // Big enough for GEMMs at full speed, small enough that the chunk's temporaries stay far below
-// the features' own size.
-const DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024;
+// the features' own size. On CPU the distance block is written by the GEMM and read back by the
+// argmin, so it should stay in the last-level cache: 16 MiB ran k-means 10-30% faster than
+// 64 MiB on the 2-core benchmark machine (bench/cluster/kmeans.ts --chunk-size).
+const DEFAULT_MEMORY_BUDGET = { cpu: 16 * 1024 * 1024, accelerator: 64 * 1024 * 1024 };
 
-/** Rows per chunk so that one chunk x k float32 distance block fits `memoryBudget` bytes. */
-export function chunkRows(k: number, options: Pick<AssignOptions, 'chunkSize' | 'memoryBudget'> = {}): number {
+/** Rows per chunk so that one chunk x k float32 distance block fits `memoryBudget` bytes (by
+ * default a budget suited to `device`). */
+export function chunkRows(
+  k: number,
+  options: Pick<AssignOptions, 'chunkSize' | 'memoryBudget'> = {},
+  device = 'cpu',
+): number {
   if (options.chunkSize !== undefined) {
     if (!(Number.isInteger(options.chunkSize) && options.chunkSize > 0)) {
       throw new Error(`chunkSize must be a positive integer, got ${options.chunkSize}`);
     }
     return options.chunkSize;
   }
-  return Math.max(1, Math.floor((options.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / (4 * k)));
+  const budget =
+    options.memoryBudget ?? (device === 'cpu' ? DEFAULT_MEMORY_BUDGET.cpu : DEFAULT_MEMORY_BUDGET.accelerator);
+  return Math.max(1, Math.floor(budget / (4 * k)));
 }
 
 /** Checks that `x` is an N x d float32 matrix; `what` names it in the error. */
@@ -79,22 +89,41 @@ export function squaredNorms(x: Tensor): Tensor {
  * to a copy of itself slightly negative, and FAISS then gives such ties to the lowest centroid
  * index, which decides where duplicated points go and which clusters come out empty.
  * `rowNorms` (||x||^2 of the chunk's rows) can be passed when the same rows are assigned again.
+ * With `second`, also the runner-up's distance (what pruned k-means keeps as a lower bound).
  */
-export function assignChunk(x: Tensor, prepared: PreparedCentroids, rowNorms?: Tensor): Assignment {
+export function assignChunk(
+  x: Tensor,
+  prepared: PreparedCentroids,
+  rowNorms?: Tensor,
+  options: { second?: boolean } = {},
+): Assignment & { second?: Tensor } {
   return torch.tidy(() => {
     if (prepared.norms === null) {
-      const { values, indices } = torch.maxDim(torch.mm(x, prepared.centroidsT), 1);
-      return { labels: indices, distances: values };
+      const scores = torch.mm(x, prepared.centroidsT);
+      const { values, indices } = torch.maxDim(scores, 1);
+      return { labels: indices, distances: values, ...secondBest(scores, indices, options.second, true) };
     }
     const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms);
-    torch.addmm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
+    torch.gemm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
     // The clamp changes the argmin only on rows whose minimum is <= 0, which are rare (duplicated
     // points): take the minimum first and clamp the block only when such a row exists, which
     // spares a pass over chunk x K in the common case.
     let { values, indices } = torch.minDim(distances, 1);
     if (torch.any(values.le(0)).item()) ({ values, indices } = torch.minDim(distances.clamp_(0), 1));
-    return { labels: indices, distances: values };
+    return { labels: indices, distances: values, ...secondBest(distances, indices, options.second, false) };
   });
+}
+
+/**
+ * The second-best value of each row, given the best one's index: the best is overwritten (the
+ * scores are a scratch block) and the best of the rest taken, two linear passes where topk(2)
+ * sorts every row. +/-Infinity when there is a single centroid.
+ */
+function secondBest(scores: Tensor, best: Tensor, wanted: boolean | undefined, largest: boolean): { second?: Tensor } {
+  if (!wanted) return {};
+  const worst = largest ? -Infinity : Infinity;
+  torch.scatterValue_(scores, 1, best.unsqueeze(1), worst);
+  return { second: largest ? torch.maxDim(scores, 1).values : torch.minDim(scores, 1).values };
 }
 
 /** Assigns every row of `x` (N x d, float32, CPU or CUDA) to its nearest centroid (K x d). */
@@ -104,7 +133,7 @@ export function assign(x: Tensor, centroids: Tensor, options: AssignOptions = {}
   if (d !== dc) {
     throw new Error(`features have ${d} dimensions but the centroids have ${dc}; apply the same PCA to both`);
   }
-  const rows = chunkRows(k, options);
+  const rows = chunkRows(k, options, x.device);
   return torch.tidy(() => {
     const prepared = prepareCentroids(centroids, options.metric);
     if (n <= rows) return assignChunk(x, prepared);

@@ -1,10 +1,12 @@
 // k-means with the semantics of FAISS's Clustering (faiss/Clustering.cpp, as faiss.Kmeans runs
 // it), on torch tensors, CPU or CUDA: the same training sample, the same initial centroids, the
 // same empty-cluster splits and the same per-iteration statistics, so a run can be compared
-// with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts).
+// with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts), and
+// by default only for the points whose cluster the bounds cannot vouch for (see pruned.ts).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
+import { PrunedAssignment } from './pruned.js';
 import { Mt19937, randPerm } from './random.js';
 
 export interface KMeansOptions {
@@ -20,9 +22,16 @@ export interface KMeansOptions {
   minPointsPerCentroid?: number;
   /** Unit-norm centroids, assigned by largest inner product (faiss.Kmeans(spherical=True)). */
   spherical?: boolean;
+  /**
+   * Skip the distance computations that bounds prove cannot change a point's cluster (squared
+   * L2 only; see pruned.ts). The assignments are those of the full search FAISS runs, up to
+   * float rounding on exact ties; false searches every point every iteration, as FAISS does.
+   * Default true.
+   */
+  pruning?: boolean;
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
-  /** Bytes the chunk x K distance matrix may take (default 64 MiB). */
+  /** Bytes the chunk x K distance matrix may take (default 16 MiB on CPU, 64 MiB on an accelerator). */
   memoryBudget?: number;
   onIteration?: (stats: IterationStats) => void;
   /** Where FAISS's warnings go (default: console.warn). */
@@ -42,6 +51,9 @@ export interface IterationStats {
   imbalanceFactor: number;
   /** Empty clusters re-seeded by splitting a large one. */
   nsplit: number;
+  /** Training points compared with every centroid at this iteration: all of them in FAISS,
+   * fewer as the centroids settle with `pruning` (not reported by the FAISS backend). */
+  searched?: number;
 }
 
 export interface KMeansResult {
@@ -175,6 +187,70 @@ function checkFinite(x: Tensor, rows: number): void {
   }
 }
 
+/** What an assignment step hands to the centroid update. */
+interface Assigned {
+  /** Per-centroid sums of the rows assigned to it (K x d). */
+  sums: Tensor;
+  /** Rows per centroid (int64, K). */
+  counts: Tensor;
+  objective: number;
+  /** Rows compared with every centroid. */
+  searched: number;
+}
+
+/** The plain assignment step, as FAISS runs it: every row against every centroid, chunk by chunk,
+ * summed into the centroid totals as it goes (the labels are never needed whole). */
+function searchAll(x: Tensor, centroids: Tensor, metric: Metric, rowNorms: Tensor | null, rows: number): Assigned {
+  const [n, d] = x.shape as [number, number];
+  const k = centroids.shape[0]!;
+  const prepared = prepareCentroids(centroids, metric);
+  const sums = torch.zeros([k, d], { device: x.device });
+  const counts = torch.zeros([k], { dtype: 'int64', device: x.device });
+  const objective = torch.zeros([], { dtype: 'float64', device: x.device });
+  for (let first = 0; first < n; first += rows) {
+    const length = Math.min(rows, n - first);
+    torch.tidy(() => {
+      const chunk = torch.narrow(x, 0, first, length);
+      const norms = rowNorms === null ? undefined : torch.narrow(rowNorms, 0, first, length);
+      const { labels, distances } = assignChunk(chunk, prepared, norms);
+      torch.indexAdd_(sums, 0, labels, chunk);
+      counts.add_(torch.bincount(labels, k));
+      objective.add_(distances.sum(undefined, { dtype: 'float64' }));
+    });
+  }
+  return { sums, counts, objective: objective.item(), searched: n };
+}
+
+/** The pruned assignment step (see pruned.ts), then the centroid totals from its labels. */
+function searchPruned(
+  pruned: PrunedAssignment,
+  x: Tensor,
+  rowNorms: Tensor,
+  centroids: Tensor,
+  rows: number,
+): Assigned {
+  const [n, d] = x.shape as [number, number];
+  const k = centroids.shape[0]!;
+  const searched = pruned.update(centroids);
+  const sums = torch.zeros([k, d], { device: x.device });
+  for (let first = 0; first < n; first += rows) {
+    const length = Math.min(rows, n - first);
+    torch.tidy(() =>
+      torch.indexAdd_(sums, 0, torch.narrow(pruned.labels, 0, first, length), torch.narrow(x, 0, first, length)),
+    );
+  }
+  const counts = torch.bincount(pruned.labels, k);
+  // Most rows were never compared with their centroid, so the objective comes from the totals:
+  // sum ||x - c||^2 = sum ||x||^2 - 2 sum_j c_j . S_j + sum_j n_j ||c_j||^2, in float64.
+  const objective = torch.tidy(() => {
+    const c = centroids.to('float64');
+    const crossTerms = c.mul(sums.to('float64')).sum();
+    const centroidTerms = c.square().sum(1).mul(counts.to('float64')).sum();
+    return rowNorms.sum(undefined, { dtype: 'float64' }).sub(crossTerms, 2).add(centroidTerms).item();
+  });
+  return { sums, counts, objective, searched };
+}
+
 interface Run {
   centroids: Tensor;
   iterations: IterationStats[];
@@ -202,30 +278,19 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
     }
     return norms;
   });
+  let pruned: PrunedAssignment | null = null;
   const iterations: IterationStats[] = [];
   const start = performance.now();
   let searchMs = 0;
   try {
+    if (metric === 'l2' && (options.pruning ?? true)) pruned = new PrunedAssignment(x, rowNorms!, rows);
     for (let iteration = 0; iteration < params.niter; iteration++) {
       const next = torch.tidy(() => {
         const searchStart = performance.now();
-        const prepared = prepareCentroids(centroids, metric);
-        const sums = torch.zeros([k, d], { device: x.device });
-        const counts = torch.zeros([k], { dtype: 'int64', device: x.device });
-        const objective = torch.zeros([], { dtype: 'float64', device: x.device });
-        // Assign and accumulate chunk by chunk: the labels are never needed whole.
-        for (let first = 0; first < n; first += rows) {
-          const length = Math.min(rows, n - first);
-          torch.tidy(() => {
-            const chunk = torch.narrow(x, 0, first, length);
-            const norms = rowNorms === null ? undefined : torch.narrow(rowNorms, 0, first, length);
-            const { labels, distances } = assignChunk(chunk, prepared, norms);
-            torch.indexAdd_(sums, 0, labels, chunk);
-            counts.add_(torch.bincount(labels, k));
-            objective.add_(distances.sum(undefined, { dtype: 'float64' }));
-          });
-        }
-        const objectiveValue = objective.item();
+        const { sums, counts, objective, searched } =
+          pruned === null
+            ? searchAll(x, centroids, metric, rowNorms, rows)
+            : searchPruned(pruned, x, rowNorms!, centroids, rows);
         searchMs += performance.now() - searchStart;
         const sizes = Float32Array.from(counts.toArray());
         const imbalance = imbalanceFactor(sizes);
@@ -234,11 +299,12 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
         const updated = sums.mul(torch.reciprocal(counts.clamp(1).to('float32')).unsqueeze(1));
         const nsplit = splitEmptyClusters(updated, sizes, n, signs);
         const stats: IterationStats = {
-          objective: objectiveValue,
+          objective,
           time: (performance.now() - start) / 1000,
           timeSearch: searchMs / 1000,
           imbalanceFactor: imbalance,
           nsplit,
+          searched,
         };
         return { centroids: finish(updated), stats };
       });
@@ -252,6 +318,7 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
     throw error;
   } finally {
     signs.forEach((t) => t.dispose());
+    pruned?.dispose();
     rowNorms?.dispose();
   }
   return { centroids, iterations };
@@ -267,7 +334,7 @@ export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMean
   const params = resolveKMeansParams(options);
   const warn = options.warn ?? console.warn;
   return torch.tidy(() => {
-    const rows = chunkRows(k, options);
+    const rows = chunkRows(k, options, x.device);
     checkFinite(x, rows);
     const sample = trainingSample(n, k, params);
     let train = x.isContiguous() ? x : x.contiguous();

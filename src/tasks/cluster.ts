@@ -134,6 +134,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
           objective: stats.objective,
           imbalance_factor: stats.imbalanceFactor,
           empty_cluster_splits: stats.nsplit,
+          points_searched: stats.searched,
           seconds: stats.time,
         }),
       warn: (message: string) => logger.warn(message),

@@ -114,6 +114,29 @@ test('assign gives the nearest centroid as IndexFlatL2 search does, in chunks or
   assert.ok(torch.tidy(() => chunked.distances.sub(whole.distances).abs().max().item()) < 1e-3);
 });
 
+test("pruned assignment reaches the full search's clustering while comparing fewer points", () => {
+  // Overlapping modes and K above their number: the clustering keeps moving for many iterations.
+  const x = mixture(4000, 16, 30, 7);
+  owned.push(x);
+  const options = { niter: 25, chunkSize: 300 };
+  const pruned = kmeans(x, 60, options);
+  const full = kmeans(x, 60, { ...options, pruning: false });
+  owned.push(pruned.centroids, full.centroids);
+  pruned.objective.forEach((value, i) =>
+    assert.ok(relative(value, full.objective[i]!) < 1e-5, `iteration ${i}: ${value} vs ${full.objective[i]}`),
+  );
+  assert.ok(torch.tidy(() => pruned.centroids.sub(full.centroids).abs().max().item()) < 1e-3);
+  assert.deepEqual(
+    pruned.iterations.map((s) => s.nsplit),
+    full.iterations.map((s) => s.nsplit),
+  );
+  const searched = pruned.iterations.map((s) => s.searched!);
+  assert.ok(full.iterations.every((s) => s.searched === 4000));
+  assert.equal(searched[0], 4000, 'the first iteration has no bounds yet');
+  const total = searched.reduce((a, b) => a + b, 0);
+  assert.ok(total < 0.6 * 4000 * 25, `points searched per iteration: ${searched.join(', ')}`);
+});
+
 test('NUM_CLUSTERS > N is an error naming both numbers and the fix; too few points warn as FAISS does', () => {
   const x = torch.randn([20, 4]);
   owned.push(x);
