@@ -7,7 +7,7 @@ import { configToYaml, type Config } from '../config/index.js';
 import { RunLogger } from '../engine/run-logger.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
-import { cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
+import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 
 export interface TaskOptions {
   logger?: RunLogger;
@@ -68,6 +68,16 @@ function cpuThreads(): number {
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
 }
 
+let blasChecked = false;
+/** Says once per process (a pipeline starts several tasks) when OpenBLAS runs kernels far older
+ * than the CPU, with the fix. */
+function warnOnceAboutSlowBlas(logger: RunLogger): void {
+  if (blasChecked) return;
+  blasChecked = true;
+  const warning = blasWarning();
+  if (warning !== null) logger.warn(warning);
+}
+
 /** Device, seed, CPU threads, output folder (with the resolved config saved as `<name>_config.yaml`) and logger. */
 export function startTask(cfg: Config, dir: string, dirKey: string, name: string, options: TaskOptions): TaskContext {
   requireSingleProcess(cfg);
@@ -77,5 +87,6 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads());
   const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, dir: out, logger };
 }
