@@ -1,17 +1,22 @@
 // k-means benchmark: our k-means against FAISS CPU (python3-faiss's faiss.Kmeans, as VISSL runs it) on
-// the same deterministic features (a Gaussian mixture, written to an .npy for the peer), with the
-// same thread count. Prints seconds, the final objective and the ratios.
+// the same features, with the same thread count. Prints seconds, the final objective and the ratios.
 //
 //   node dist/bench/cluster/kmeans.js                          # the default subset (N=100k, d=256, K=1000)
 //   node dist/bench/cluster/kmeans.js --sizes all              # every size of the issue (slow on 2 cores)
 //   node dist/bench/cluster/kmeans.js --sizes 100000x2048x4000 --niter 20 --threads 16
 //   node dist/bench/cluster/kmeans.js --device cuda --sizes 1000000x2048x16000 --niter 50 --no-peer
+//   node dist/bench/cluster/kmeans.js --features feats.npy --k 1000,4000   # real features
 //
-// Sizes are NxDxK. --addon also times the FAISS addon (CLUSTER_BACKEND faiss) in this process.
+// Sizes are NxDxK of a synthetic, seeded Gaussian mixture. Synthetic mixtures are easy: k-means
+// settles within a few iterations, which flatters pruned assignment. --features takes real
+// features instead (an N x d .npy, e.g. made with bench/cluster/cifar10-resnet56-features.yaml),
+// L2-normalised as the cluster_features engine does, clustered into each K of --k.
+// --pruning on|off|both: ours with pruned assignment (the default), with the full search FAISS
+// runs, or both. --addon also times the FAISS addon (CLUSTER_BACKEND faiss) in this process.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
@@ -22,6 +27,9 @@ const ALL_SIZES = ['100000x256x1000', '100000x256x4000', '100000x2048x1000', '10
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '100000x256x1000' },
+    features: { type: 'string' },
+    k: { type: 'string', default: '1000' },
+    pruning: { type: 'string', default: 'on' },
     niter: { type: 'string', default: '20' },
     threads: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
@@ -35,11 +43,25 @@ const onCuda = device.startsWith('cuda');
 const niter = Number(values.niter);
 const threads = Number(values.threads);
 const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
-const sizes = (values.sizes === 'all' ? ALL_SIZES : values.sizes!.split(',')).map((s) => {
-  const [n, d, k] = s.split('x').map(Number);
-  if (!n || !d || !k) throw new Error(`--sizes takes NxDxK items (e.g. 100000x256x1000), got '${s}'`);
-  return { n, d, k };
-});
+const pruningModes = { on: [true], off: [false], both: [true, false] }[values.pruning!];
+if (pruningModes === undefined) throw new Error(`--pruning takes on, off or both, got '${values.pruning}'`);
+interface Case {
+  label: string;
+  k: number;
+  make: () => Tensor;
+}
+const cases: Case[] =
+  values.features === undefined
+    ? (values.sizes === 'all' ? ALL_SIZES : values.sizes!.split(',')).map((s) => {
+        const [n, d, k] = s.split('x').map(Number);
+        if (!n || !d || !k) throw new Error(`--sizes takes NxDxK items (e.g. 100000x256x1000), got '${s}'`);
+        return { label: `N=${n} d=${d} K=${k}`, k, make: () => features(n, d, k) };
+      })
+    : values.k!.split(',').map((item) => {
+        const k = Number(item);
+        if (!Number.isInteger(k) || k < 1) throw new Error(`--k takes cluster counts (e.g. 1000,4000), got '${item}'`);
+        return { label: `${basename(values.features!)} K=${k}`, k, make: () => realFeatures(values.features!) };
+      });
 const runPeer = !values['no-peer'];
 torch.setNumThreads(threads);
 if (values.addon && faissAvailable()) setFaissThreads(threads);
@@ -52,6 +74,15 @@ function features(n: number, d: number, k: number): Tensor {
     const centres = torch.randn([modes, d], { device });
     const which = torch.randint(0, modes, [n], { device });
     return torch.indexSelect(centres, 0, which).add(torch.randn([n, d], { device }).mul(0.5));
+  });
+}
+
+/** Features from an .npy file, each row divided by its L2 norm + 1e-5 (as cluster_features does). */
+function realFeatures(path: string): Tensor {
+  return torch.tidy(() => {
+    const x = (torch.io.readNpy(path) as Tensor).to('float32').to(device);
+    if (x.ndim !== 2) throw new Error(`--features needs an N x d matrix, ${path} has shape [${x.shape.join(', ')}]`);
+    return x.div(x.norm(2, 1, true).add(1e-5));
   });
 }
 
@@ -71,30 +102,55 @@ function peer(path: string, k: number): { seconds: number; objective: number; fa
 const sync = (): void => (onCuda ? torch.cuda.synchronize() : undefined);
 const dir = mkdtempSync(join(tmpdir(), 'clusterfit-bench-kmeans-'));
 console.log(
-  `k-means, ${niter} iterations, device ${device}, ${threads} threads; ours: libtorch ${torch.buildInfo().torchVersion}`,
+  `k-means, ${niter} iterations, device ${device}, ${threads} threads; ours: libtorch ${torch.buildInfo().torchVersion}, ` +
+    `distances by ${torch.hasFastGemm() ? 'oneDNN sgemm' : 'addmm (system BLAS)'}; ` +
+    `OpenBLAS kernels (FAISS's BLAS): ${torch.blasCore() ?? 'not OpenBLAS'}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}`,
 );
+const slowBlas = torch.blasWarning();
+if (slowBlas !== null) console.log(`note: ${slowBlas}; FAISS runs on that BLAS, so compare with it set too`);
 try {
-  for (const { n, d, k } of sizes) {
-    const x = features(n, d, k);
-    sync();
-    const start = performance.now();
-    const ours = kmeans(x, k, { niter, chunkSize });
-    sync();
-    const seconds = (performance.now() - start) / 1000;
-    const objective = ours.objective.at(-1)!;
-    ours.centroids.dispose();
-    const flops = (2 * ours.trainingPoints * k * d * niter) / seconds / 1e9;
-    let line = `N=${n} d=${d} K=${k}: ours ${seconds.toFixed(2)} s (${flops.toFixed(0)} GFLOP/s), objective ${objective.toPrecision(8)}`;
+  for (const { label, k, make } of cases) {
+    const x = make();
+    const [n, d] = x.shape as [number, number];
+    console.log(`${label} (${n} x ${d}):`);
+    const runs: { name: string; seconds: number; objective: number; note: string }[] = [];
+    for (const pruning of pruningModes) {
+      sync();
+      const start = performance.now();
+      const ours = kmeans(x, k, { niter, chunkSize, pruning });
+      sync();
+      const seconds = (performance.now() - start) / 1000;
+      ours.centroids.dispose();
+      const searched = ours.iterations.reduce((sum, s) => sum + (s.searched ?? 0), 0) / (ours.trainingPoints * niter);
+      const flops = (2 * ours.trainingPoints * k * d * niter) / seconds / 1e9;
+      runs.push({
+        name: pruning ? 'ours, pruned' : 'ours, full search',
+        seconds,
+        objective: ours.objective.at(-1)!,
+        note: `${(searched * 100).toFixed(0)}% of point-centroid comparisons, ${flops.toFixed(0)} effective GFLOP/s`,
+      });
+    }
+    let faiss: { seconds: number; objective: number; faiss: string } | undefined;
     if (runPeer) {
       const path = join(dir, 'features.npy');
       const cpu = x.cpu();
       torch.io.writeNpy(path, cpu);
       cpu.dispose();
-      const faiss = peer(path, k);
+      faiss = peer(path, k);
       rmSync(path);
-      const gap = ((objective - faiss.objective) / faiss.objective) * 100;
-      line += ` | FAISS ${faiss.faiss} CPU ${faiss.seconds.toFixed(2)} s, objective ${faiss.objective.toPrecision(8)}`;
-      line += ` | speed ratio FAISS/ours ${(faiss.seconds / seconds).toFixed(2)}x (>1: ours faster), objective gap ${gap.toFixed(3)}%`;
+    }
+    for (const run of runs) {
+      let line = `  ${run.name.padEnd(18)} ${run.seconds.toFixed(2).padStart(8)} s  objective ${run.objective.toPrecision(8)}`;
+      if (faiss !== undefined) {
+        const gap = ((run.objective - faiss.objective) / faiss.objective) * 100;
+        line += `  speed FAISS/ours ${(faiss.seconds / run.seconds).toFixed(2)}x (>1: ours faster), objective gap ${gap.toFixed(3)}%`;
+      }
+      console.log(`${line}  (${run.note})`);
+    }
+    if (faiss !== undefined) {
+      console.log(
+        `  ${`FAISS ${faiss.faiss} CPU`.padEnd(18)} ${faiss.seconds.toFixed(2).padStart(8)} s  objective ${faiss.objective.toPrecision(8)}`,
+      );
     }
     if (values.addon) {
       if (!faissAvailable())
@@ -103,10 +159,11 @@ try {
       const viaAddon = await faissKmeans(x, k, { niter });
       const addonSeconds = (performance.now() - addonStart) / 1000;
       viaAddon.centroids.dispose();
-      line += ` | addon ${addonSeconds.toFixed(2)} s, objective ${viaAddon.objective.at(-1)!.toPrecision(8)}`;
+      console.log(
+        `  ${'FAISS addon'.padEnd(18)} ${addonSeconds.toFixed(2).padStart(8)} s  objective ${viaAddon.objective.at(-1)!.toPrecision(8)}`,
+      );
     }
     x.dispose();
-    console.log(line);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
