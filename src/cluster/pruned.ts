@@ -101,6 +101,7 @@ export class PrunedAssignment {
    * then 2, 4, ... after each further miss) before the bounds are tried again.
    */
   private choosePolicy(pruned: boolean, start: number): void {
+    // On an accelerator, wait for the queued kernels: the time must be the work's, not the launches'.
     if (this.x.device !== 'cpu') torch.tidy(() => void this.labels.sum().item());
     const seconds = (performance.now() - start) / 1000;
     if (!pruned) {
