@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { faissAvailable, faissKmeans, kmeans, setFaissThreads } from '../../src/cluster/index.js';
+import { faissAvailable, faissKmeans, kmeans, l2Normalize, setFaissThreads } from '../../src/cluster/index.js';
 
 const ALL_SIZES = ['100000x256x1000', '100000x256x4000', '100000x2048x1000', '100000x2048x4000'];
 const { values } = parseArgs({
@@ -77,13 +77,17 @@ function features(n: number, d: number, k: number): Tensor {
   });
 }
 
-/** Features from an .npy file, each row divided by its L2 norm + 1e-5 (as cluster_features does). */
+/** Features from an .npy file, L2-normalised as cluster_features does; read once for all K. */
+let loaded: Tensor | undefined;
 function realFeatures(path: string): Tensor {
-  return torch.tidy(() => {
-    const x = (torch.io.readNpy(path) as Tensor).to('float32').to(device);
-    if (x.ndim !== 2) throw new Error(`--features needs an N x d matrix, ${path} has shape [${x.shape.join(', ')}]`);
-    return x.div(x.norm(2, 1, true).add(1e-5));
-  });
+  loaded ??= torch.keep(
+    torch.tidy(() => {
+      const x = (torch.io.readNpy(path) as Tensor).to('float32').to(device);
+      if (x.ndim !== 2) throw new Error(`--features needs an N x d matrix, ${path} has shape [${x.shape.join(', ')}]`);
+      return l2Normalize(x);
+    }),
+  );
+  return loaded.clone();
 }
 
 function peer(path: string, k: number): { seconds: number; objective: number; faiss: string } {

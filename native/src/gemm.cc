@@ -1,5 +1,5 @@
 // A float32 matrix product on CPU through oneDNN's sgemm, for the few places where one GEMM is
-// nearly all of the time (k-means distances), and which kernels the system BLAS runs.
+// nearly all of the time (e.g. nearest-neighbour distances), and which kernels the system BLAS runs.
 //
 // Why not aten::addmm: on CPU it calls the system BLAS, and OpenBLAS picks its kernels from the
 // CPU model it recognises. On virtual machines with a generic model name it falls back to its

@@ -82,6 +82,16 @@ export function squaredNorms(x: Tensor): Tensor {
   return torch.tidy(() => x.square().sum(1));
 }
 
+/** The chunk's squared distances to every centroid (n x K, l2 only), formed as FAISS forms them:
+ * (||x||^2 + ||c||^2) - 2 x c^T, the GEMM accumulating into the norm sum. Not clamped. */
+export function squaredDistances(x: Tensor, prepared: PreparedCentroids, rowNorms?: Tensor): Tensor {
+  return torch.tidy(() => {
+    const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms!);
+    torch.gemm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
+    return distances;
+  });
+}
+
 /**
  * Assigns one chunk of rows: `x` (n x d) against prepared centroids. The l2 distance is formed
  * as FAISS forms it, (||x||^2 + ||c||^2) - 2 x c^T with the GEMM accumulating into the norm sum,
@@ -103,8 +113,7 @@ export function assignChunk(
       const { values, indices } = torch.maxDim(scores, 1);
       return { labels: indices, distances: values, ...secondBest(scores, indices, options.second, true) };
     }
-    const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms);
-    torch.gemm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
+    const distances = squaredDistances(x, prepared, rowNorms);
     // The clamp changes the argmin only on rows whose minimum is <= 0, which are rare (duplicated
     // points): take the minimum first and clamp the block only when such a row exists, which
     // spares a pass over chunk x K in the common case.

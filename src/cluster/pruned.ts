@@ -18,7 +18,7 @@
 // which is why the test keeps a margin for rounding (see ROUNDING).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { assignChunk, prepareCentroids, type PreparedCentroids } from './assign.js';
+import { assignChunk, prepareCentroids, squaredDistances, type PreparedCentroids } from './assign.js';
 
 // A squared distance formed as ||x||^2 + ||c||^2 - 2 x.c in float32 is off by at most about
 // d * 2^-24 * (||x||^2 + ||c||^2) (each of the d products and sums rounds once). A point is
@@ -142,14 +142,16 @@ export class PrunedAssignment {
     const moverCount = Math.min(k, Math.ceil(k * MOVERS_SHARE));
     const movers = torch.topk(moved, moverCount).indices;
     if (moverCount < k) {
-      // The largest move among the other centroids that are not movers: the largest, or the
-      // second largest for the rows of the centroid that moved most.
+      // (Then k >= 2.) The largest move among the other centroids that are not movers: the
+      // largest, or the second largest for the rows of the centroid that moved most.
       const others = moved.clone();
       torch.indexCopy_(others, 0, movers, torch.zeros([moverCount], { device: moved.device }));
-      const { values, indices } = torch.topk(others, Math.min(2, k));
-      const top = torch.select(values, 0, 0);
-      const drop =
-        k < 2 ? top : torch.where(this.labels.eq(torch.select(indices, 0, 0)), torch.select(values, 0, 1), top);
+      const { values, indices } = torch.topk(others, 2);
+      const drop = torch.where(
+        this.labels.eq(torch.select(indices, 0, 0)),
+        torch.select(values, 0, 1),
+        torch.select(values, 0, 0),
+      );
       this.lower.sub_(drop);
     }
     // The movers, exactly: each row's nearest mover other than its own centroid caps its bound.
@@ -158,11 +160,11 @@ export class PrunedAssignment {
     for (let first = 0; first < n; first += this.rows) {
       torch.tidy(() => {
         const length = Math.min(this.rows, n - first);
-        const toMovers = torch.narrow(this.rowNorms, 0, first, length).unsqueeze(1).add(moverCentroids.norms!);
-        torch.gemm_(toMovers, torch.narrow(this.x, 0, first, length), moverCentroids.centroidsT, {
-          beta: 1,
-          alpha: -2,
-        });
+        const toMovers = squaredDistances(
+          torch.narrow(this.x, 0, first, length),
+          moverCentroids,
+          torch.narrow(this.rowNorms, 0, first, length),
+        );
         const ownIsMover = torch.narrow(this.labels, 0, first, length).unsqueeze(1).eq(movers.unsqueeze(0));
         const nearestMover = torch.minDim(torch.maskedFill(toMovers, ownIsMover, Infinity), 1).values;
         const lower = torch.narrow(this.lower, 0, first, length);

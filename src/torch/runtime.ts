@@ -62,7 +62,7 @@ export function blasWarning(): string | null {
   return (
     `OpenBLAS picked its '${core}' kernels, though this CPU has ${better === 'SkylakeX' ? 'AVX-512' : 'AVX2'}: ` +
     `matrix products through it run several times slower. Start with OPENBLAS_CORETYPE=${better} in the environment ` +
-    `(k-means distances go through oneDNN and are not affected)`
+    `(torch.gemm_ goes through oneDNN and is not affected)`
   );
 }
 
