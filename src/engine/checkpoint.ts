@@ -173,19 +173,23 @@ function encodePlain(value: unknown, owned: Tensor[], where: string): unknown {
   return new Map(entries.map(([key, item]) => [key, encodePlain(item, owned, `${where}.${String(key)}`)]));
 }
 
+/** Our `extra` values are a few levels deep; a file nesting deeper is not ours to trust. */
+const MAX_PLAIN_DEPTH = 64;
+
 /** The inverse of encodePlain; tensors that stay tensors are added to `kept`. */
-function decodePlain(value: unknown, kept: Set<Tensor>): unknown {
+function decodePlain(value: unknown, kept: Set<Tensor>, depth = 0): unknown {
+  if (depth > MAX_PLAIN_DEPTH) throw new Error(`values nested more than ${MAX_PLAIN_DEPTH} levels deep`);
   if (value instanceof Tensor) {
     if (value.ndim === 0 && value.dtype === 'float64') return value.toArray()[0];
     kept.add(value);
     return value;
   }
   if (Array.isArray(value)) {
-    const items = value.map((item) => decodePlain(item, kept));
+    const items = value.map((item) => decodePlain(item, kept, depth + 1));
     return Object.isFrozen(value) ? Object.freeze(items) : items;
   }
   if (value instanceof Map) {
-    const entries = [...value].map(([key, item]) => [key, decodePlain(item, kept)] as const);
+    const entries = [...value].map(([key, item]) => [key, decodePlain(item, kept, depth + 1)] as const);
     return entries.every(([key]) => typeof key === 'string') ? Object.fromEntries(entries) : new Map(entries);
   }
   return value;

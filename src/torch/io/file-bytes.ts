@@ -1,6 +1,30 @@
 // Positioned reads from a file descriptor. Large ranges are read in slices because one JS
 // buffer cannot exceed about 2 GB, while storages and feature files can.
-import { readSync, writeSync } from 'node:fs';
+import { readSync, statSync, writeSync, type Stats } from 'node:fs';
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isFIFO()) return 'a FIFO (named pipe)';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Throws unless `path` (after symlinks) is a regular file. Reading a FIFO blocks until something
+ * writes to it and a device such as /dev/zero never ends, so both are refused before opening.
+ */
+export function requireRegularFile(path: string, what = 'file'): void {
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist (or is a dangling symlink)' : `cannot be read (${code})`;
+    throw new Error(`${path}: the ${what} ${why}`, { cause: error });
+  }
+  if (!stats.isFile()) throw new Error(`${path}: is ${kindOf(stats)}, not a regular ${what}`);
+}
 
 /** Slice size for large reads: big enough to be fast, small enough to stay far below buffer limits. */
 export const SLICE_BYTES = 64 * 1024 * 1024;
