@@ -77,6 +77,12 @@ async function main(words: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const stray = command === 'convert' ? undefined : args.positional[0];
+  if (stray !== undefined) {
+    throw new Error(
+      `unexpected argument '${stray}': ${/config\./.test(stray) ? 'an override needs a value, config.KEY=value' : 'options are name=value'} (nothing was run)`,
+    );
+  }
   switch (command) {
     case 'run':
       return run(args);

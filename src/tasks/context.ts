@@ -1,10 +1,12 @@
 // What every task needs before it starts: the device the config asks for, the seed, a run folder
 // that can be written (checked up front, not after an hour of training), the resolved config saved
 // in it, and the logger.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { makeDirectories } from '../torch/io/file-bytes.js';
 import { join, resolve } from 'node:path';
 import { configToYaml, type Config } from '../config/index.js';
 import { RunLogger } from '../engine/run-logger.js';
+import { lockRunFolder } from '../engine/run-lock.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
@@ -42,7 +44,7 @@ export function requireSingleProcess(cfg: Config): void {
 export function prepareOutputDir(dir: string, key: string): string {
   const path = resolve(dir);
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirectories(path);
     accessSync(path, constants.W_OK);
   } catch (error) {
     throw new Error(`${key}: the output folder '${path}' cannot be written (${(error as Error).message})`);
@@ -83,10 +85,11 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   requireSingleProcess(cfg);
   const device = deviceOf(cfg);
   const out = prepareOutputDir(dir, dirKey);
+  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  lockRunFolder(out, dirKey, (message) => logger.warn(message));
   writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads());
-  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, dir: out, logger };
 }

@@ -16,7 +16,7 @@ import {
 import { buildLoss, type CrossEntropyLossConfig } from '../engine/loss.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
 import { visslParamGroups } from '../engine/param-groups.js';
-import { train, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
+import { train, type EpochState, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
 import type { SSLModel } from '../models/index.js';
 import { SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
@@ -44,9 +44,24 @@ function resumePoint(
     epoch: typeof next === 'number' ? next : checkpoint.epoch + 1,
     step: typeof step === 'number' ? step : 0,
     iteration: checkpoint.iteration,
+    epochState: epochStateOf(checkpoint.extra.epoch_state),
   };
   logger.info(`resuming from ${path} at epoch ${position.epoch + 1}, step ${position.step}`);
   return { checkpoint, position };
+}
+
+/** The running sums of the epoch a checkpoint stopped in, when it holds them (older files do not). */
+function epochStateOf(value: unknown): EpochState | undefined {
+  const state = value as Partial<EpochState> | undefined;
+  const numbers = (list: unknown) => Array.isArray(list) && list.every((n) => typeof n === 'number');
+  if (
+    typeof state?.lossSum !== 'number' ||
+    typeof state.steps !== 'number' ||
+    !Array.isArray(state.meters) ||
+    !state.meters.every(numbers)
+  )
+    return undefined;
+  return { lossSum: state.lossSum, steps: state.steps, meters: state.meters };
 }
 
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
@@ -54,7 +69,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   const { device, dir, logger } = ctx;
   // AUTO_RESUME as VISSL: the final checkpoint if there is one (then there is nothing left to do,
   // unless OVERWRITE_EXISTING asks to train again from scratch), else the newest complete phase.
-  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir) : null;
+  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir, (message) => logger.warn(message)) : null;
   const finished = latest !== null && FINAL_CHECKPOINT.test(latest);
   if (finished && !cfg.CHECKPOINT.OVERWRITE_EXISTING) {
     logger.info(
@@ -128,7 +143,11 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
             optimizer,
             epoch: phase,
             iteration: position.iteration,
-            extra: { next_epoch: position.epoch, step: position.step },
+            extra: {
+              next_epoch: position.epoch,
+              step: position.step,
+              ...(position.epochState ? { epoch_state: position.epochState } : {}),
+            },
           },
           { final },
         );
