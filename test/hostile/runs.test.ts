@@ -69,7 +69,7 @@ describe('hostile runs', () => {
     const out = join(dir, 'stray');
     failsWithOneLine(
       ['run', 'config=demo/rotnet', `config.CHECKPOINT.DIR=${out}`, 'config.OPTIMIZER.num_epochs'],
-      /unexpected argument 'config\.OPTIMIZER\.num_epochs': an override needs a value/,
+      /run does not take 'config\.OPTIMIZER\.num_epochs'; an override needs a value/,
     );
     assert.equal(existsSync(out), false, 'nothing ran');
   });
