@@ -89,6 +89,7 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
       return;
     }
     if (pathPart === '/api/overview') return json(res, run.overview());
+    if (pathPart === '/api/stages') return json(res, run.stages());
     if (pathPart === '/api/clusters') {
       const clustering = run.clustering(params.get('clustering') ?? '');
       const sort = (params.get('sort') ?? 'size') as SortKey;

@@ -5,7 +5,7 @@
 // Screenshots go to a temporary folder, printed for a person to look at.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -202,5 +202,35 @@ describe('cluster explorer', () => {
     await writeReport(out, file);
     const errors = await checkPage(context, `file://${file}`, shots, 'report');
     assert.deepEqual(errors, []);
+  });
+
+  it('draws a stage in progress live, as its metrics.jsonl grows', async () => {
+    const page = await context.newPage();
+    try {
+      await page.goto(explorer.url, { timeout: TIMEOUT });
+      await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+      const metrics = join(out, 'metrics.jsonl');
+      const step = (iteration: number): string =>
+        JSON.stringify({
+          event: 'train',
+          iteration,
+          epoch: 0,
+          step: iteration,
+          lr: 0.1,
+          loss: 2 / iteration,
+          images_per_sec: 50,
+        }) + '\n';
+      appendFileSync(
+        metrics,
+        step(1) + JSON.stringify({ event: 'checkpoint', path: join(out, 'live', 'model_phase0.torch') }) + '\n',
+      );
+      const lossChart = '[id="stage-live"] .chart[data-chart$="-step-loss"]';
+      await page.waitForSelector(`${lossChart}[data-points="1"]`, { timeout: TIMEOUT });
+      assert.match((await page.textContent('#live')) ?? '', /live/);
+      appendFileSync(metrics, step(2) + step(3));
+      await page.waitForSelector(`${lossChart}[data-points="3"]`, { timeout: TIMEOUT });
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -17,6 +17,7 @@ function serverApi() {
   return {
     live: true,
     overview: () => get('/api/overview', {}),
+    stages: () => get('/api/stages', {}),
     clusters: (clustering, sort, order, offset, limit) =>
       get('/api/clusters', { clustering, sort, order, offset, limit, per: PER_TILE }),
     heatmap: (clustering, clusters) => get('/api/heatmap', { clustering, clusters: clusters.join(',') }),
@@ -71,11 +72,13 @@ const charts = new Map();
 /** A uPlot line (or bar) chart in `container`, kept by `id` so live updates only swap its data. */
 function chart(container, id, title, xLabel, series, data, { bars = false, width = 340 } = {}) {
   const existing = charts.get(id);
-  if (existing && document.body.contains(existing.root)) {
-    existing.setData(data);
+  if (existing && document.body.contains(existing.holder)) {
+    existing.plot.setData(data);
+    existing.holder.dataset.points = String(data[0].length);
     return;
   }
-  const holder = el('div', { class: 'chart', 'data-chart': id });
+  // data-points: how many x values the chart holds (tests watch it grow on a live run).
+  const holder = el('div', { class: 'chart', 'data-chart': id, 'data-points': data[0].length });
   container.append(holder);
   const plot = new uPlot(
     {
@@ -101,7 +104,7 @@ function chart(container, id, title, xLabel, series, data, { bars = false, width
     data,
     holder,
   );
-  charts.set(id, plot);
+  charts.set(id, { plot, holder });
 }
 
 /** Rows keyed by x from several series, merged on the union of their x values (nulls elsewhere). */
@@ -486,25 +489,22 @@ async function main() {
   }
   await Promise.all(overview.clusterings.map((info) => renderClustering(app, info)));
   document.body.dataset.ready = 'true';
-  if (api.live) poll(training, overview);
+  if (api.live) poll(training, overview.stages);
 }
 
-/** Curves of a run in progress: read the metrics again every few seconds while a stage is open. */
-function poll(training, overview) {
-  const running = overview.stages.some((s) => !s.finished) || overview.stages.length === 0;
+/** Curves of a run in progress: the server reads a metrics file again only when it has grown. */
+function poll(training, stages) {
+  const running = stages.some((s) => !s.finished);
   document.getElementById('live').textContent = running ? '● live' : '';
-  setTimeout(
-    async () => {
-      try {
-        const next = await api.overview();
-        renderStages(training, next.stages);
-        poll(training, next);
-      } catch {
-        document.getElementById('live').textContent = 'server gone';
-      }
-    },
-    running ? 3000 : 15000,
-  );
+  setTimeout(async () => {
+    try {
+      const next = await api.stages();
+      renderStages(training, next);
+      poll(training, next);
+    } catch {
+      document.getElementById('live').textContent = 'server gone';
+    }
+  }, 3000);
 }
 
 main().catch((error) => {
