@@ -44,6 +44,13 @@ export interface Tile {
 
 export type SortKey = 'size' | 'purity' | 'id';
 
+export interface NeighbourAnswer {
+  index: number;
+  cluster: number;
+  className: string | null;
+  neighbours: Neighbour[];
+}
+
 export interface Neighbour {
   index: number;
   cluster: number;
@@ -223,30 +230,39 @@ export class Clustering {
   }
 
   /** The `k` images nearest to `index` in feature space (cosine on L2-normalised features), itself excluded. */
-  neighbours(
-    index: number,
-    k = 12,
-  ): { index: number; cluster: number; className: string | null; neighbours: Neighbour[] } {
-    this.#checkImage(index);
+  neighbours(index: number, k = 12): NeighbourAnswer {
+    return this.neighboursOfMany([index], k)[0] as NeighbourAnswer;
+  }
+
+  /** `neighbours` for many images at once: one matrix product and one top-k per batch of 64 queries. */
+  neighboursOfMany(indices: number[], k = 12): NeighbourAnswer[] {
+    indices.forEach((index) => this.#checkImage(index));
     const features = this.#loadFeatures();
     const count = Math.min(k + 1, features.shape[0] as number);
-    const found = tidy(() => {
-      const query = features.narrow(0, index, 1);
-      const similarity = features.mm(query.t()).flatten();
-      const best = topk(similarity, count);
-      return { values: best.values.toArray(), indices: best.indices.toArray() };
-    });
-    const neighbours: Neighbour[] = [];
-    found.indices.forEach((other, i) => {
-      if (other === index || neighbours.length === k) return;
-      neighbours.push({
-        index: other,
-        cluster: this.labels[other] as number,
-        distance: Math.max(0, 2 - 2 * (found.values[i] as number)),
-        className: this.className(other),
+    const answers: NeighbourAnswer[] = [];
+    for (let start = 0; start < indices.length; start += 64) {
+      const batch = indices.slice(start, start + 64);
+      const found = tidy(() => {
+        const queries = features.indexSelect(0, tensor(batch, { dtype: 'int64' }));
+        const best = topk(features.mm(queries.t()), count, { dim: 0 });
+        return { values: best.values.t().contiguous().toArray(), indices: best.indices.t().contiguous().toArray() };
       });
-    });
-    return { index, cluster: this.labels[index] as number, className: this.className(index), neighbours };
+      batch.forEach((index, q) => {
+        const neighbours: Neighbour[] = [];
+        for (let i = q * count; i < (q + 1) * count && neighbours.length < k; i++) {
+          const other = found.indices[i] as number;
+          if (other === index) continue;
+          neighbours.push({
+            index: other,
+            cluster: this.labels[other] as number,
+            distance: Math.max(0, 2 - 2 * (found.values[i] as number)),
+            className: this.className(other),
+          });
+        }
+        answers.push({ index, cluster: this.labels[index] as number, className: this.className(index), neighbours });
+      });
+    }
+    return answers;
   }
 
   dispose(): void {

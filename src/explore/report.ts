@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PAGE_HTML, readAsset } from './assets.js';
-import type { Neighbour } from './clustering.js';
+import type { NeighbourAnswer } from './clustering.js';
 import { RunFolder } from './run.js';
 import { Thumbnails } from './thumbnails.js';
 
@@ -37,15 +37,10 @@ export async function writeReport(
     for (const info of overview.clusterings) {
       const clustering = run.clustering(info.id);
       const { tiles } = clustering.page({ sort: 'size', limit: maxClusters, perTile });
-      const found: Record<
-        number,
-        { index: number; cluster: number; className: string | null; neighbours: Neighbour[] }
-      > = {};
-      const shown = new Set(tiles.flatMap((t) => t.images));
+      const shown = [...new Set(tiles.flatMap((t) => t.images))];
+      const found: Record<number, NeighbourAnswer> = {};
       if (info.neighboursUnavailable === null) {
-        for (const image of shown) {
-          found[image] = clustering.neighbours(image, neighbours);
-        }
+        for (const answer of clustering.neighboursOfMany(shown, neighbours)) found[answer.index] = answer;
       }
       const pictured = new Set([...shown, ...Object.values(found).flatMap((f) => f.neighbours.map((n) => n.index))]);
       thumbs[info.id] = {};

@@ -214,14 +214,24 @@ export class RunFolder {
     return evaluationsOf(this.root);
   }
 
-  /** Everything the page shows first. */
-  overview(): { name: string; stages: StageCurves[]; clusterings: Clustering['info'][]; evaluations: EvaluationRow[] } {
-    return {
-      name: basename(this.root),
-      stages: this.stages(),
-      clusterings: this.clusterings().map((c) => c.info),
-      evaluations: this.evaluations(),
-    };
+  /** Everything the page shows first. A clustering that cannot be read is a problem listed, not a failed page. */
+  overview(): {
+    name: string;
+    stages: StageCurves[];
+    clusterings: Clustering['info'][];
+    evaluations: EvaluationRow[];
+    problems: string[];
+  } {
+    const problems: string[] = [];
+    const clusterings = [...this.clusteringFiles()].flatMap(([id, file]) => {
+      try {
+        return [this.clustering(id).info];
+      } catch (error) {
+        problems.push(`${relative(this.root, file)}: ${(error as Error).message}`);
+        return [];
+      }
+    });
+    return { name: basename(this.root), stages: this.stages(), clusterings, evaluations: this.evaluations(), problems };
   }
 
   dispose(): void {

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { RunLogger } from '../../src/engine/run-logger.js';
 import { startExplorer, writeReport, type ExplorerServer } from '../../src/explore/index.js';
 import { runPipeline } from '../../src/tasks/index.js';
+import { PYTHON } from '../support/oracle.js';
 import { makeImageFolders } from '../tasks/support.js';
 
 const CHROMIUM = process.env.CLUSTERFIT_CHROMIUM ?? '/usr/bin/chromium';
@@ -117,6 +119,11 @@ describe('cluster explorer', () => {
   const profile = mkdtempSync(join(tmpdir(), 'clusterfit-chromium-'));
 
   before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: apt-get install chromium (scripts/setup.sh does), or set CLUSTERFIT_CHROMIUM`,
+      );
+    }
     const root = await makeImageFolders(8, 3);
     out = join(root, 'run');
     const shrink = ['config.OPTIMIZER.num_epochs=1', 'config.DATA.NUM_DATALOADER_WORKERS=1'];
@@ -189,6 +196,40 @@ describe('cluster explorer', () => {
       assert.doesNotMatch(body, /root:|"name": "clusterfit"/);
     }
     assert.equal((await rawGet(explorer.url, '/files/%E0%A4%A')).status, 400);
+  });
+
+  it('finds the same neighbours as a brute-force search in numpy', () => {
+    const clustering = explorer.run.clusterings()[0]!;
+    const queries = [0, 5, 17];
+    const ours = clustering.neighboursOfMany(queries, 6);
+    assert.deepEqual(ours[1], clustering.neighbours(5, 6));
+    const features = join(out, 'rotnet_features', 'rank0_chunk0_train_flatten_features.npy');
+    const expected = JSON.parse(
+      execFileSync(PYTHON, [
+        '-c',
+        `import numpy as np, json, sys
+x = np.load(sys.argv[1]).astype(np.float64); x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-5
+out = []
+for q in json.loads(sys.argv[2]):
+    d = ((x - x[q]) ** 2).sum(1); d[q] = np.inf
+    out.append([int(i) for i in np.argsort(d, kind="stable")[:6]])
+print(json.dumps(out))`,
+        features,
+        JSON.stringify(queries),
+      ]).toString(),
+    ) as number[][];
+    ours.forEach((answer, q) => {
+      assert.deepEqual(
+        answer.neighbours.map((n) => n.index),
+        expected[q],
+        `neighbours of image ${queries[q]}`,
+      );
+      const distances = answer.neighbours.map((n) => n.distance);
+      assert.deepEqual(
+        distances,
+        [...distances].sort((a, b) => a - b),
+      );
+    });
   });
 
   it('shows curves, every cluster with its images, and neighbours in a real browser', async () => {

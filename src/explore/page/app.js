@@ -481,6 +481,7 @@ async function main() {
   const training = el('div', { id: 'training' });
   app.replaceChildren(training);
   renderStages(training, overview.stages);
+  for (const problem of overview.problems) app.append(el('p', { class: 'problem' }, `cannot show ${problem}`));
   renderEvaluations(app, overview.evaluations);
   if (overview.stages.length === 0 && overview.clusterings.length === 0 && overview.evaluations.length === 0) {
     app.append(
