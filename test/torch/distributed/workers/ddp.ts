@@ -1,6 +1,15 @@
 // One rank of the DDP test: gradients against the union batch computed here in one process,
 // noSync accumulation, findUnusedParameters, and identical parameters after momentum-SGD steps.
-import { distributed as dist, manualSeed, nn, noGrad, optim, randn, functional as F, Tensor } from '../../../../src/torch/index.js';
+import {
+  distributed as dist,
+  manualSeed,
+  nn,
+  noGrad,
+  optim,
+  randn,
+  functional as F,
+  Tensor,
+} from '../../../../src/torch/index.js';
 import { reportResult } from '../../../support/ranks.js';
 
 dist.initProcessGroup({ backend: 'gloo', timeoutMs: 15_000 });
@@ -38,7 +47,12 @@ for (let step = 0; step < 4; step++) {
   const [x, y] = globalBatch(step);
   ddp.zeroGrad({ setToNone: true });
   F.mseLoss(ddp.call(mine(x)), mine(y)).backward();
-  (out.gradDiffs as number[]).push(maxDiff(model.parameters().map((p) => p.grad!), referenceGrads([[x, y]])));
+  (out.gradDiffs as number[]).push(
+    maxDiff(
+      model.parameters().map((p) => p.grad!),
+      referenceGrads([[x, y]]),
+    ),
+  );
   sgd.step();
 }
 
@@ -74,7 +88,10 @@ class TwoHeads extends nn.Module {
   for (let step = 0; step < 2; step++) {
     twoHeads.zeroGrad({ setToNone: true });
     manualSeed(20 + step);
-    wrapped.call(randn([3, 4]).add(rank)).sum().backward();
+    wrapped
+      .call(randn([3, 4]).add(rank))
+      .sum()
+      .backward();
   }
   out.findUnusedOk = twoHeads.unused.weight.grad === null || twoHeads.unused.weight.grad.abs().max().item() === 0;
   wrapped.dispose();
