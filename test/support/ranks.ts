@@ -1,6 +1,6 @@
-// Starts a multi-process job the way torchrun does, for tests: N copies of a Node script on
-// 127.0.0.1 with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and a free
-// MASTER_PORT, one intra-op thread each (OMP_NUM_THREADS=1, as the 2-core CI needs). Every job is
+// Starts a multi-process job the way torchrun does, for tests and benchmarks: N copies of a Node
+// script (or of another program) on 127.0.0.1 with RANK, WORLD_SIZE, LOCAL_RANK,
+// LOCAL_WORLD_SIZE, MASTER_ADDR and a free MASTER_PORT, one intra-op thread each (OMP_NUM_THREADS=1, as the 2-core CI needs). Every job is
 // bounded: after `timeoutMs` the ranks still running are SIGKILLed and reported as timed out, so
 // a regression fails a test instead of hanging it.
 //
@@ -34,6 +34,8 @@ export interface RunRanksOptions {
   env?: Record<string, string> | ((rank: number) => Record<string, string>);
   /** Node flags (default ['--expose-gc']). */
   nodeArgs?: string[];
+  /** Another program to run instead of Node (e.g. python3 for a PyTorch peer); nodeArgs are then not used. */
+  command?: string;
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -68,7 +70,9 @@ export async function runRanks(script: string, options: RunRanksOptions): Promis
   const start = Date.now();
   const runs = Array.from({ length: worldSize }, (_, rank) => {
     const extra = typeof options.env === 'function' ? options.env(rank) : (options.env ?? {});
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? ['--expose-gc']), script, ...(options.args ?? [])], {
+    const command = options.command ?? process.execPath;
+    const flags = options.command === undefined ? (options.nodeArgs ?? ['--expose-gc']) : [];
+    const child = spawn(command, [...flags, script, ...(options.args ?? [])], {
       env: {
         ...process.env,
         OMP_NUM_THREADS: '1',
