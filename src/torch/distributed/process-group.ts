@@ -1,7 +1,7 @@
 // The process-wide default group (PyTorch's init_process_group / destroy_process_group).
 import { setBackwardErrorDecorator } from '../backward-errors.js';
 import { native } from '../native.js';
-import { distNative } from './native.js';
+import { distNative, type DistributedBuildInfo } from './native.js';
 import { rendezvousFromEnv } from './env.js';
 
 export type Backend = 'gloo' | 'nccl';
@@ -35,6 +35,11 @@ export function isAvailable(): boolean {
 /** Why distributed is unavailable in this build (with the fix), or null. */
 export function unavailableReason(): string | null {
   return distNative.distUnavailableReason();
+}
+
+/** What the build's c10d probes found: backends, and which variant of c10d's C++ API it compiled. */
+export function buildInfo(): DistributedBuildInfo {
+  return distNative.buildInfo().distributed;
 }
 
 /** The backends this build has ('gloo', 'nccl'). */
