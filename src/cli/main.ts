@@ -9,6 +9,7 @@ import { convertToTorchvision } from '../engine/checkpoint.js';
 import { stopOnSignals } from '../engine/stop-signal.js';
 import { PIPELINE_PRESETS, runConfig, runPipeline, type PipelineOptions } from '../tasks/index.js';
 import { parseArgs, type ParsedArgs } from './args.js';
+import { launch } from './launch/index.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -17,9 +18,12 @@ const USAGE = `clusterfit: ClusterFit (Yan et al., CVPR 2020) on libtorch
 usage:
   clusterfit demo [out=runs/demo]
       The whole pipeline on the small CIFAR-10 subset shipped in data/demo (a few minutes on a CPU).
-  clusterfit run config=<name or path> [config.KEY.SUB=value ...]
+  clusterfit run config=<name or path> [config.KEY.SUB=value ...] [node_id=K]
       Runs the engine the config names (ENGINE_NAME: train, extract_features, cluster_features,
       evaluate, nearest_neighbor). Values are YAML: config.DATA.TRAIN.DATA_PATHS=[a,b].
+      DISTRIBUTED.NUM_PROC_PER_NODE=N starts N worker processes here (logs in <run dir>/logs);
+      with NUM_NODES=M, run the same command on each machine with RUN_ID=<host of node 0>:<port>
+      and node_id=0..M-1. Under torchrun or srun it runs as one worker.
   clusterfit pipeline preset=<${Object.keys(PIPELINE_PRESETS).join('|')}> out=<folder> [data=<root with train/ and test/>]
                       [config.KEY=value ...] [<stage>.config.KEY=value ...]
       RotNet pretraining -> features + k-means -> ClusterFit training -> evaluation, in one folder.
@@ -61,13 +65,15 @@ async function run(args: ParsedArgs): Promise<void> {
   if (args.config === undefined)
     throw new Error('run needs config=<name or path>; `clusterfit configs` lists the shipped ones');
   const cfg = loadConfig({ config: args.config, overrides: args.overrides });
-  const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
-  try {
-    const result = (await runConfig(cfg, { stop })) as { completed?: boolean };
-    if (result.completed === false) process.exitCode = 130;
-  } finally {
-    stop.dispose();
-  }
+  await launch(cfg, args.options.get('node_id'), async () => {
+    const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
+    try {
+      const result = (await runConfig(cfg, { stop })) as { completed?: boolean };
+      if (result.completed === false) process.exitCode = 130;
+    } finally {
+      stop.dispose();
+    }
+  });
 }
 
 async function main(words: string[]): Promise<void> {
