@@ -276,7 +276,14 @@ function gatherRows(x: Tensor, wanted: Int32Array, shard: KMeansShard): Tensor {
   const mine = [...wanted.keys()].filter((i) => localRow.has(wanted[i]!));
   const gathered = torch.zeros([wanted.length, x.shape[1]!], { dtype: 'float64', device: x.device });
   if (mine.length > 0) {
-    const rows = torch.indexSelect(x, 0, rowIndex(Int32Array.from(mine, (i) => localRow.get(wanted[i]!)!), x.device));
+    const rows = torch.indexSelect(
+      x,
+      0,
+      rowIndex(
+        Int32Array.from(mine, (i) => localRow.get(wanted[i]!)!),
+        x.device,
+      ),
+    );
     torch.indexCopy_(gathered, 0, rowIndex(Int32Array.from(mine), x.device), rows.to('float64'));
   }
   shard.sum(gathered);
@@ -293,9 +300,15 @@ function sumOverShards(local: Assigned, shard: KMeansShard): Assigned {
     torch.tensor([local.objective, local.searched], { dtype: 'float64', device: local.sums.device }),
   ]);
   shard.sum(flat);
-  const totals = torch.narrow(flat, 0, k * d + k, 2).to('cpu').toArray() as number[];
+  const totals = torch
+    .narrow(flat, 0, k * d + k, 2)
+    .to('cpu')
+    .toArray() as number[];
   return {
-    sums: torch.narrow(flat, 0, 0, k * d).reshape(k, d).to('float32'),
+    sums: torch
+      .narrow(flat, 0, 0, k * d)
+      .reshape(k, d)
+      .to('float32'),
     counts: torch.narrow(flat, 0, k * d, k).to('int64'),
     objective: totals[0]!,
     searched: totals[1]!,
@@ -409,7 +422,13 @@ export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMean
     if (trainingPoints === k) {
       // FAISS's corner case: the points are the centroids, with one empty iteration of stats.
       const stats = { objective: 0, time: 0, timeSearch: 0, imbalanceFactor: 1, nsplit: 0 };
-      const all = shard ? gatherRows(train, Int32Array.from({ length: k }, (_, i) => i), shard) : train.clone();
+      const all = shard
+        ? gatherRows(
+            train,
+            Int32Array.from({ length: k }, (_, i) => i),
+            shard,
+          )
+        : train.clone();
       return { centroids: all, objective: [0], iterations: [stats], trainingPoints };
     }
     let best: Run | undefined;

@@ -23,11 +23,13 @@ export function sumOverRanks(t: Tensor): void {
 /** The mean over the ranks of a number each rank holds. */
 export function meanOverRanks(value: number): number {
   if (worldSize() === 1) return value;
-  return tidy(() => {
-    const t = tensor([value], { dtype: 'float64' });
-    distributed.allReduce(t, 'sum');
-    return (t.toArray() as number[])[0] as number;
-  }) / worldSize();
+  return (
+    tidy(() => {
+      const t = tensor([value], { dtype: 'float64' });
+      distributed.allReduce(t, 'sum');
+      return (t.toArray() as number[])[0] as number;
+    }) / worldSize()
+  );
 }
 
 /** True on every rank when it is true on any rank (a one-element MAX all-reduce). */
