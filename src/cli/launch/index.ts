@@ -7,6 +7,7 @@ import { taskOutputDir } from '../../tasks/output-dir.js';
 import { planLaunch, workerEnv } from './plan.js';
 import { assertPortFree, assertResolves, freePort } from './ports.js';
 import { supervise } from './supervisor.js';
+import { TERMINAL_ENV } from '../../engine/run-logger.js';
 import { AGENT_PID_ENV, exitWhenAgentDies } from './worker.js';
 
 export { planLaunch, parseRunId, workerEnv, type LaunchPlan } from './plan.js';
@@ -37,6 +38,12 @@ export async function launch(cfg: Config, nodeIdWord: string | undefined, runHer
     // A thread count the user chose wins, as under torchrun.
     if (process.env.OMP_NUM_THREADS) env.OMP_NUM_THREADS = process.env.OMP_NUM_THREADS;
     env[AGENT_PID_ENV] = String(process.pid);
+    // The echoed worker writes into pipes, but for a person at a terminal: it should draw the
+    // progress bar and keep the JSON lines in metrics.jsonl, as a single process would.
+    if (localRank === 0) {
+      if (process.stdout.isTTY) env[TERMINAL_ENV.stdout] = '1';
+      if (process.stderr.isTTY) env[TERMINAL_ENV.stderr] = '1';
+    }
     return { rank: Number(env.RANK), env, echo: localRank === 0 };
   });
   process.stderr.write(
