@@ -338,9 +338,10 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
   // The training rows do not change: their squared norms are computed once, chunk by chunk.
   const rowNorms = torch.tidy(() => {
     if (metric !== 'l2') return null;
-    const norms = torch.empty([n], { device: x.device });
-    for (let first = 0; first < n; first += rows) {
-      const length = Math.min(rows, n - first);
+    const here = x.shape[0]!;
+    const norms = torch.empty([here], { device: x.device });
+    for (let first = 0; first < here; first += rows) {
+      const length = Math.min(rows, here - first);
       torch.tidy(() => torch.narrow(norms, 0, first, length).copy_(squaredNorms(torch.narrow(x, 0, first, length))));
     }
     return norms;

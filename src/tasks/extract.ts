@@ -97,8 +97,9 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       barrier();
       result.images[split] = worldSize() > 1 ? total : done;
       const seconds = (performance.now() - started) / 1000;
-      logger.metrics('extract', { split, layers, images: done, seconds, images_per_sec: done / seconds });
-      logger.info(`extracted ${layers.join(', ')} for ${done} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
+      const images = result.images[split];
+      logger.metrics('extract', { split, layers, images, seconds, images_per_sec: images / seconds });
+      logger.info(`extracted ${layers.join(', ')} for ${images} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
     }
     return result;
   } finally {
