@@ -94,9 +94,11 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
   it('trains, is stopped with Ctrl-C at the same step on both ranks, resumes on 1 process and finishes', async () => {
     const dir = join(root, 'rotnet');
     let interrupted = false;
-    const stopped = await clusterfit(rotnet(dir, 3, 2), {
+    // Tested after each epoch (on both ranks' shares of the test set); Ctrl-C once epoch 1 was tested.
+    const withTests = ['config.TEST_MODEL=True', 'config.TEST_EVERY_NUM_EPOCH=1'];
+    const stopped = await clusterfit([...rotnet(dir, 3, 2), ...withTests], {
       until: (output, pid) => {
-        if (!interrupted && training(output)) {
+        if (!interrupted && /"event":"train_test"/.test(output)) {
           interrupted = true;
           process.kill(pid, 'SIGINT');
         }
@@ -108,14 +110,17 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
     const where = logs.map((log) => stopLine.exec(log)?.[0]);
     assert.ok(where[0] !== undefined, logs[0]);
     assert.equal(where[1], where[0], 'both ranks stop at the same step');
-    assert.match(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'), /"event":"checkpoint"/);
+    const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8');
+    assert.match(metrics, /"event":"checkpoint"/);
+    assert.match(metrics, /"event":"train_test"/);
+    assert.doesNotMatch(readFileSync(join(dir, 'logs', 'rank1.log'), 'utf8'), /"event":/, 'rank 1 writes no metrics');
 
     // The checkpoint names its model: resuming it into another one says so.
     const other = await clusterfit([...rotnet(dir, 3, 1), "config.MODEL.HEAD.PARAMS=[['mlp', {'dims': [64, 5]}]]"]);
     assert.equal(other.status, 1);
     assert.match(other.stderr, /error: cannot resume from .*model_phase\d\.torch: it holds another model/);
 
-    const resumed = await clusterfit(rotnet(dir, 3, 1));
+    const resumed = await clusterfit([...rotnet(dir, 3, 1), ...withTests]);
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.match(resumed.stderr, /resuming from .* \(written by 2 rank\(s\), resumed on 1\)|resuming from .*step 0/);
     assert.ok(existsSync(join(dir, 'model_final_checkpoint_phase2.torch')));
@@ -155,6 +160,41 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
     assert.deepEqual(file(2, 'labels').toArray(), file(1, 'labels').toArray());
     assert.ok(file(1, 'centroids').sub(file(2, 'centroids')).abs().max().item() < 1e-4);
     for (const t of [f1.features, f2.features]) t.dispose();
+  });
+
+  it('nearest_neighbor on 2 nodes (node_id=0 and 1 on loopback) equals the one-process scores', async () => {
+    const words = (dir: string): string[] => [
+      'config=demo/evaluate',
+      'config.ENGINE_NAME=nearest_neighbor',
+      `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'train')}]`,
+      `config.DATA.TEST.DATA_PATHS=[${join(root, 'test')}]`,
+      'config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=4',
+      'config.DATA.TEST.BATCHSIZE_PER_REPLICA=4',
+      'config.DATA.NUM_DATALOADER_WORKERS=1',
+      "config.MODEL.WEIGHTS_INIT.PARAMS_FILE=''",
+      `config.CHECKPOINT.DIR=${dir}`,
+      'config.DISTRIBUTED.NUM_PROC_PER_NODE=1',
+      'config.DISTRIBUTED.TIMEOUT_S=20',
+    ];
+    const one = await clusterfit(words(join(root, 'knn1')));
+    assert.equal(one.status, 0, one.stderr);
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    server.close();
+    const nodes = ['0', '1'].map((node) =>
+      clusterfit([
+        ...words(join(root, 'knn2')),
+        'config.DISTRIBUTED.NUM_NODES=2',
+        `config.DISTRIBUTED.RUN_ID=127.0.0.1:${port}`,
+        `node_id=${node}`,
+      ]),
+    );
+    for (const node of await Promise.all(nodes)) assert.equal(node.status, 0, node.stderr);
+    assert.ok(existsSync(join(root, 'knn2', 'logs', 'rank1.log')), 'node 1 runs global rank 1');
+    const scores = (dir: string): unknown =>
+      (JSON.parse(readFileSync(join(root, dir, 'evaluation.json'), 'utf8')) as { layers: unknown }).layers;
+    assert.deepEqual(scores('knn2'), scores('knn1'));
   });
 
   it('a rank killed with SIGKILL mid-training is named by the launcher, every time', async () => {
