@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { probeC10d } from './c10d-probes.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = join(root, 'native', 'src');
@@ -159,9 +160,13 @@ async function main() {
       .map((dir) => `-isystem${dir}`),
   ];
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
+  const c10d = await probeC10d({ root, flags, libtorch, cuda });
+  flags.push(...c10d.flags);
   console.log(
     `build-native: libtorch ${version} from ${libtorch.origin}, lib ${libtorch.lib}, CUDA ${cuda ? 'yes' : 'no'}, C++11 ABI ${abi}`,
   );
+
+  console.log(`build-native: ${c10d.summary}`);
 
   mkdirSync(objectDir, { recursive: true });
   mkdirSync(dirname(outputFile), { recursive: true });
