@@ -196,5 +196,6 @@ export interface Config {
     readonly NUM_PROC_PER_NODE: number;
     readonly INIT_METHOD: 'tcp' | 'env' | 'file';
     readonly RUN_ID: string;
+    readonly TIMEOUT_S: number;
   };
 }

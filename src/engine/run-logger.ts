@@ -25,6 +25,13 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
+/** Set by the launcher for the worker whose output it echoes on a terminal (its own stdio are pipes). */
+export const TERMINAL_ENV = { stdout: 'CLUSTERFIT_STDOUT_IS_TTY', stderr: 'CLUSTERFIT_STDERR_IS_TTY' } as const;
+
+function isTerminal(stream: 'stdout' | 'stderr'): boolean {
+  return process[stream].isTTY === true || process.env[TERMINAL_ENV[stream]] === '1';
+}
+
 export class RunLogger {
   readonly #metricsFile: string | undefined;
   readonly #jsonToStdout: boolean;
@@ -36,8 +43,8 @@ export class RunLogger {
   constructor(options: RunLoggerOptions = {}) {
     this.#metricsFile = options.metricsFile;
     this.#quiet = options.quiet ?? false;
-    this.#jsonToStdout = options.jsonToStdout ?? !process.stdout.isTTY;
-    this.#progressBar = !this.#quiet && (options.progressBar ?? process.stderr.isTTY === true);
+    this.#jsonToStdout = options.jsonToStdout ?? !isTerminal('stdout');
+    this.#progressBar = !this.#quiet && (options.progressBar ?? isTerminal('stderr'));
     if (this.#metricsFile) mkdirSync(dirname(this.#metricsFile), { recursive: true });
   }
 

@@ -8,6 +8,7 @@ import type { AnyModule } from '../torch/nn/index.js';
 import type { SGD } from '../torch/optim/index.js';
 import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
+import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
 import { AccuracyMeter } from './meters.js';
 import type { RunLogger } from './run-logger.js';
 import type { StopSignal } from './stop-signal.js';
@@ -118,7 +119,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         const rate = images / ((performance.now() - epochStarted) / 1000);
         logger.progress(`${phase} epoch ${position.epoch + 1}/${numEpochs}`, position.step, stepsPerEpoch, rate, 'img');
         if (position.iteration % options.logFrequency === 0) {
-          lastLoss = lossSum.item() / stepsThisEpoch;
+          lastLoss = meanOverRanks(lossSum.item()) / stepsThisEpoch;
           logger.metrics(phase, {
             epoch: position.epoch,
             step: position.step,
@@ -132,6 +133,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         // Prefetched batches resolve as microtasks, which never let the event loop run: yield to
         // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
         await new Promise((resolve) => setImmediate(resolve));
+        options.stop?.agree?.();
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
           logger.info(`stopping at epoch ${position.epoch + 1}, step ${position.step} (as asked)`);
@@ -142,8 +144,8 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       logger.endProgress();
       const epochMetrics: EpochMetrics = {
         epoch: position.epoch,
-        loss: stepsThisEpoch > 0 ? lossSum.item() / stepsThisEpoch : NaN,
-        accuracy: meters.map((m) => m.value()),
+        loss: stepsThisEpoch > 0 ? meanOverRanks(lossSum.item()) / stepsThisEpoch : NaN,
+        accuracy: meters.map((m) => m.value(sumOverRanks)),
       };
       lastLoss = epochMetrics.loss;
       summary.train.push(epochMetrics);
@@ -210,8 +212,8 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
     }
     const metrics: EpochMetrics = {
       epoch,
-      loss: steps > 0 ? lossSum.item() / steps : NaN,
-      accuracy: meters.map((m) => m.value()),
+      loss: steps > 0 ? meanOverRanks(lossSum.item()) / steps : NaN,
+      accuracy: meters.map((m) => m.value(sumOverRanks)),
     };
     logger.metrics(`${options.phaseName ?? 'train'}_test`, { ...metrics });
     logger.info(
