@@ -9,6 +9,8 @@ import { PACKAGE_ROOT } from './features.js';
 import type { Command } from './registry.js';
 
 const PRESETS = ['demo', 'cifar10'];
+/** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
+const CLI_LOG = { jsonToStdout: !process.stdout.isTTY };
 const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
 
 /** Runs `body` with Ctrl-C turned into a clean stop at the next step. */
@@ -35,6 +37,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
       dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
       overrides: args.overrides,
       stageOverrides: Object.fromEntries(args.stageOverrides),
+      log: CLI_LOG,
       stop,
     }),
   );
@@ -87,8 +90,8 @@ export const COMMANDS: Command[] = [
     async handler(args) {
       const cfg = loadConfig({ config: args.config!, overrides: args.overrides });
       const { runConfig } = await import('../tasks/index.js');
-      const result = (await withStopSignal((stop) => runConfig(cfg, { stop }))) as { completed?: boolean };
-      if (result.completed === false) process.exitCode = 130;
+      const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
+      if ('completed' in result && !result.completed) process.exitCode = 130;
     },
   },
   {

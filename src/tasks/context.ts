@@ -4,14 +4,29 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configToYaml, type Config } from '../config/index.js';
-import { RunLogger } from '../engine/run-logger.js';
+import { RunLogger, type ProgressEvent, type RunLoggerOptions } from '../engine/run-logger.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 
 export interface TaskOptions {
+  /** A logger to use instead of the task's own (which appends to metrics.jsonl in the run folder). */
   logger?: RunLogger;
+  /** Where the task's own logger sends messages and JSON lines: by default messages go to stderr
+   * and JSON lines only to metrics.jsonl; `{ messages: () => {} }` silences it, `{ quiet: true }` too. */
+  log?: Omit<RunLoggerOptions, 'metricsFile' | 'onProgress'>;
+  /** Called on every progress update (training steps, feature extraction), in images. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Stops the task at the next step (with a checkpoint) once requested. */
   stop?: StopSignal;
+}
+
+/** The logger a task or pipeline writes with: the caller's, or one writing `<dir>/metrics.jsonl`. */
+export function taskLogger(options: TaskOptions, dir: string): RunLogger {
+  return (
+    options.logger ??
+    new RunLogger({ ...options.log, metricsFile: join(dir, 'metrics.jsonl'), onProgress: options.onProgress })
+  );
 }
 
 /** MACHINE.DEVICE as a torch device; 'gpu' without a CUDA build or device is an error. */
@@ -86,7 +101,7 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads());
-  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  const logger = taskLogger(options, out);
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, dir: out, logger };
 }
