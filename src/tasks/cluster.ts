@@ -26,6 +26,7 @@ import { bincount, manualSeed, randperm, tensor, tidy, type Tensor } from '../to
 import { writeNpy } from '../torch/io/index.js';
 import { startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 
 export interface ClusterSplitResult {
   split: string;
@@ -94,6 +95,12 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
   const partitions = [cf.FEATURES.DATA_PARTITION as Partition];
   if (cf.FEATURES.TEST_PARTITION !== '' && cfg.DATA[cf.FEATURES.TEST_PARTITION as Partition].DATA_PATHS.length > 0) {
     partitions.push(cf.FEATURES.TEST_PARTITION as Partition);
+  }
+  const fingerprint = stageFingerprint(cfg, { partitions });
+  const done = finishedResult<ClusterResult>(cfg, dir, 'cluster', fingerprint);
+  if (done) {
+    logger.info(`clusters are already made in ${dir} (K=${done.numClusters}); skipping`);
+    return done;
   }
   if (cf.FEATURES.EXTRACT) {
     await extractTask(cfg, { ...options, logger, layers: [layer], outputDir: cf.FEATURES.PATH, partitions });
@@ -198,7 +205,8 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
     };
     logger.metrics('cluster_summary', { ...result, splits: splits.map(({ sizes: _sizes, ...rest }) => rest) });
     writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
-    return result;
+    const files = [centroidsFile, ...splits.flatMap((s) => [s.labels, s.imagesFile])];
+    return recordFinished(dir, 'cluster', fingerprint, files, result);
   } finally {
     train.features.dispose();
     trained?.centroids.dispose();

@@ -6,6 +6,7 @@ import type { Config, Partition } from '../config/index.js';
 import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
 import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
@@ -46,6 +47,12 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
   }
   const partitions =
     options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
+  const fingerprint = stageFingerprint(cfg, { layers, partitions, flatten: options.layers !== undefined });
+  const done = finishedResult<ExtractResult>(cfg, dir, `extract_${layers.join('+')}`, fingerprint);
+  if (done) {
+    logger.info(`features of ${layers.join(', ')} are already extracted in ${dir}; skipping`);
+    return done;
+  }
   const model = modelFromConfig(cfg, device);
   const result: ExtractResult = { dir, shards: {}, images: {} };
   try {
@@ -96,7 +103,10 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       logger.metrics('extract', { split, layers, images: done, seconds, images_per_sec: done / seconds });
       logger.info(`extracted ${layers.join(', ')} for ${done} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
     }
-    return result;
+    const files = Object.values(result.shards).flatMap((byLayer) =>
+      Object.values(byLayer).flatMap((shards) => shards.flatMap((f) => [f.features, f.inds, f.targets, f.images])),
+    );
+    return recordFinished(dir, `extract_${layers.join('+')}`, fingerprint, files, result);
   } finally {
     model.dispose();
   }

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageFolder } from '../../src/data/index.js';
 import { RunLogger } from '../../src/engine/run-logger.js';
@@ -73,14 +73,24 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     );
     assert.equal(memoryStats().liveTensors, liveBefore, 'the pipeline leaves no tensor behind');
 
-    // Running it again resumes: both training stages are complete and are not repeated.
+    // Running it again skips every finished stage: training, extraction, k-means and evaluation.
+    const labelsWritten = statSync(train.labels).mtimeMs;
+    const messages: string[] = [];
     const again = await runPipeline({
       preset: 'demo',
       outputDir: out,
       dataRoot: root,
+      overrides: ['config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=6', 'config.DATA.TEST.BATCHSIZE_PER_REPLICA=6'],
       stageOverrides,
-      logger: new RunLogger({ quiet: true, jsonToStdout: false }),
+      logger: new RunLogger({ messages: (line) => messages.push(line) }),
     });
     assert.equal(again.completed, true);
+    const said = messages.join('\n');
+    assert.equal(said.match(/training in .* is already complete/g)?.length, 2, said);
+    assert.match(said, /clusters are already made in .*clusters \(K=4\); skipping/);
+    assert.equal(said.match(/is already evaluated; skipping/g)?.length, 3, said);
+    assert.doesNotMatch(said, /extracted |k-means: /);
+    assert.equal(statSync(train.labels).mtimeMs, labelsWritten);
+    assert.equal(again.table, result.table);
   });
 });
