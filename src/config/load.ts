@@ -378,6 +378,12 @@ function checkMerged(cfg: Tree, origin: (path: string) => string): string[] {
       }
     }
   }
+  const keepLast = (cfg.CHECKPOINT as { KEEP_LAST: number }).KEEP_LAST;
+  if (keepLast === 0 || keepLast < -1) {
+    errors.push(
+      `CHECKPOINT.KEEP_LAST is ${keepLast} (from ${origin('CHECKPOINT.KEEP_LAST')}): keep at least 1 checkpoint, or -1 for all`,
+    );
+  }
   return errors;
 }
 
