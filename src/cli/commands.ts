@@ -129,6 +129,58 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'status',
+    summary: 'What a run folder holds, per stage: done, running or resumable, and the key numbers.',
+    usage: '<run folder>',
+    options: [],
+    positional: ['run folder'],
+    example: 'clusterfit status runs/demo',
+    async handler(args) {
+      const { runStatus, formatStatus } = await import('../tasks/status.js');
+      const dir = args.positional[0]!;
+      console.log(formatStatus(dir, runStatus(dir)));
+    },
+  },
+  {
+    name: 'assign',
+    summary: 'Labels new images with the nearest cluster of a finished run (the .npy files of the cluster stage).',
+    usage: 'run=<run folder> images=<folder or .npy list> out=<folder>',
+    description:
+      "Uses the run's cluster stage as it was: the same model, layer, transforms and normalisation,\n" +
+      'then the nearest centroid. Writes <dataset>_assign_<layer>_N<K>_D<dim>_labels.npy (int64) with\n' +
+      '_images.npy (same order), _distances.npy and _cluster_sizes.npy.',
+    options: [
+      {
+        name: 'run',
+        value: '<run folder>',
+        description: 'a pipeline folder, or a cluster stage folder',
+        required: true,
+      },
+      {
+        name: 'images',
+        value: '<folder or .npy>',
+        description: 'images (searched recursively) or a list of paths',
+        required: true,
+      },
+      { name: 'out', value: '<folder>', description: 'where the labels go', required: true },
+    ],
+    example: 'clusterfit assign run=runs/demo images=photos/ out=runs/demo/assigned',
+    needs: ['native', 'image'],
+    async handler(args) {
+      const { assignTask } = await import('../tasks/assign.js');
+      const result = await withStopSignal((stop) =>
+        assignTask({
+          run: args.options.get('run')!,
+          images: args.options.get('images')!,
+          outputDir: args.options.get('out')!,
+          log: CLI_LOG,
+          stop,
+        }),
+      );
+      console.log(result.labels);
+    },
+  },
+  {
     name: 'configs',
     summary: 'Lists the shipped configs (names for config=).',
     usage: '',

@@ -77,6 +77,25 @@ function writeNpyOnHost(path: string, t: Tensor, { dispose = false } = {}): void
   if (dispose) t.dispose();
 }
 
+/**
+ * Writes one split's assignment as the cluster stage does, at `<prefix>_labels.npy` (int64, one
+ * per image), `_distances.npy`, `_cluster_sizes.npy` and `_images.npy` (the paths, same order), and
+ * frees the assignment's tensors.
+ */
+export function writeAssignment(
+  prefix: string,
+  assignment: { labels: Tensor; distances: Tensor },
+  images: readonly string[],
+  k: number,
+): { labels: string; imagesFile: string; sizes: number[] } {
+  const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
+  writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels, { dispose: true });
+  writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances, { dispose: true });
+  writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
+  writeNpy(`${prefix}_images.npy`, images);
+  return { labels: `${prefix}_labels.npy`, imagesFile: `${prefix}_images.npy`, sizes };
+}
+
 /** Rows used to find the centroids: all, or DATA_LIMIT of them drawn with DATA_LIMIT_SAMPLING.SEED. */
 function trainingRows(features: Tensor, limit: number, seed: number): Tensor {
   const n = features.shape[0] as number;
@@ -175,22 +194,10 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
           ? await faissAssign(features, trained.centroids)
           : assign(features, trained.centroids);
       const prefix = join(dir, prefixOf(partition));
-      const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
-      writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels);
-      writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances);
-      writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
-      writeNpy(`${prefix}_images.npy`, loaded.images);
-      assignment.labels.dispose();
-      assignment.distances.dispose();
+      const written = writeAssignment(prefix, assignment, loaded.images, k);
       features.dispose();
       if (loaded !== train) loaded.features.dispose();
-      splits.push({
-        split: split(partition),
-        images: loaded.indices.length,
-        labels: `${prefix}_labels.npy`,
-        imagesFile: `${prefix}_images.npy`,
-        sizes,
-      });
+      splits.push({ split: split(partition), images: loaded.indices.length, ...written });
       logger.info(`labelled ${loaded.indices.length} ${split(partition)} images -> ${prefix}_labels.npy`);
     }
     const stats = clusterStats(splits[0]?.sizes ?? []);

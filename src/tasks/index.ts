@@ -14,6 +14,8 @@ export { extractTask, type ExtractResult, type ExtractOptions } from './extract.
 export { clusterTask, clusterStats, type ClusterResult, type ClusterStats } from './cluster.js';
 export { evaluateTask, formatScores, type EvaluateResult, type LayerScores } from './evaluate.js';
 export { runPipeline, PIPELINE_PRESETS, type PipelineOptions, type PipelineResult } from './pipeline.js';
+export { assignTask, type AssignOptions, type AssignResult } from './assign.js';
+export { runStatus, formatStatus, type StageStatus, type StageState } from './status.js';
 export type { TaskOptions } from './context.js';
 export type { ProgressEvent } from '../engine/run-logger.js';
 
