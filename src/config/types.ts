@@ -188,6 +188,8 @@ export interface Config {
     readonly CHECKPOINT_FREQUENCY: number;
     readonly CHECKPOINT_ITER_FREQUENCY: number;
     readonly OVERWRITE_EXISTING: boolean;
+    /** Ours: the newest N model_phase checkpoints are kept; -1 = all (VISSL). */
+    readonly KEEP_LAST: number;
   };
   readonly DISTRIBUTED: {
     readonly BACKEND: 'nccl' | 'gloo';

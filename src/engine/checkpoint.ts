@@ -18,7 +18,7 @@
 // into place atomically once that file is complete. Resuming takes the final checkpoint if there is
 // one, else the newest complete model_phase file; temporary files of an interrupted write never
 // match those names.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, Tensor } from '../torch/index.js';
 import {
@@ -206,6 +206,25 @@ export function findResumeCheckpoint(dir: string): string | null {
       .sort((a, b) => Number(b.phase) - Number(a.phase))
       .map((entry) => join(dir, entry.name));
   return [...newestFirst(FINAL_FILE), ...newestFirst(PHASE_FILE)].find(isCompleteCheckpoint) ?? null;
+}
+
+/**
+ * Deletes all but the newest `keepLast` model_phase checkpoints in `dir` (CHECKPOINT.KEEP_LAST,
+ * ours; VISSL keeps every one). `resumeFrom`, the checkpoint a resume would load, is never deleted,
+ * and neither are final checkpoints. Returns the deleted paths.
+ */
+export function pruneCheckpoints(dir: string, keepLast: number, resumeFrom: string): string[] {
+  if (keepLast < 0) return [];
+  const phases = readdirSync(dir)
+    .map((name) => ({ path: join(dir, name), phase: PHASE_FILE.exec(name)?.[1] }))
+    .filter((entry): entry is { path: string; phase: string } => entry.phase !== undefined)
+    .sort((a, b) => Number(b.phase) - Number(a.phase));
+  const doomed = phases
+    .slice(keepLast)
+    .map((entry) => entry.path)
+    .filter((path) => path !== resumeFrom);
+  for (const path of doomed) rmSync(path, { force: true });
+  return doomed;
 }
 
 /** Reads a checkpoint in VISSL's layout (ours, or VISSL's own). The caller disposes the result. */

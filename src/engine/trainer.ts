@@ -10,6 +10,7 @@ import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
 import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
 import { AccuracyMeter } from './meters.js';
+import { runProgress } from './progress.js';
 import type { RunLogger } from './run-logger.js';
 import type { StopSignal } from './stop-signal.js';
 
@@ -84,6 +85,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
+  let imagesThisRun = 0;
 
   try {
     while (position.epoch < numEpochs) {
@@ -112,12 +114,27 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
         });
         images += batch.indices.length;
+        imagesThisRun += batch.indices.length;
         batch.dispose();
         position.step += 1;
         position.iteration += 1;
         stepsThisEpoch += 1;
         const rate = images / ((performance.now() - epochStarted) / 1000);
-        logger.progress(`${phase} epoch ${position.epoch + 1}/${numEpochs}`, position.step, stepsPerEpoch, rate, 'img');
+        const run = runProgress({
+          ...position,
+          stepsPerEpoch,
+          numEpochs,
+          imagesPerStep: images / stepsThisEpoch,
+          imagesThisRun,
+          seconds: (performance.now() - started) / 1000,
+        });
+        logger.progress(
+          `${phase} epoch ${position.epoch + 1}/${numEpochs}`,
+          run.imagesDone,
+          run.imagesTotal,
+          run.rate,
+          'img',
+        );
         if (position.iteration % options.logFrequency === 0) {
           lastLoss = meanOverRanks(lossSum.item()) / stepsThisEpoch;
           logger.metrics(phase, {
@@ -127,7 +144,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
             lr,
             loss: lastLoss,
             images_per_sec: rate,
-            eta_s: ((stepsPerEpoch - position.step) * (images / stepsThisEpoch)) / rate,
+            eta_s: run.etaSeconds,
           });
         }
         // Prefetched batches resolve as microtasks, which never let the event loop run: yield to

@@ -4,15 +4,33 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configToYaml, type Config } from '../config/index.js';
-import { RunLogger } from '../engine/run-logger.js';
+import { RunLogger, type ProgressEvent, type RunLoggerOptions } from '../engine/run-logger.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { joinProcessGroup, type RankInfo } from './distributed-context.js';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 
 export interface TaskOptions {
+  /** A logger to use instead of the task's own (which appends to metrics.jsonl in the run folder). */
   logger?: RunLogger;
+  /** Where the task's own logger sends messages and JSON lines: by default messages go to stderr
+   * and JSON lines only to metrics.jsonl; `{ messages: () => {} }` silences it, `{ quiet: true }` too. */
+  log?: Omit<RunLoggerOptions, 'metricsFile' | 'onProgress'>;
+  /** Called on every progress update (training steps, feature extraction), in images. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Stops the task at the next step (with a checkpoint) once requested. */
   stop?: StopSignal;
+}
+
+/**
+ * The logger a task or pipeline writes with: the caller's, or one writing `<dir>/metrics.jsonl`.
+ * Only rank 0 writes metrics.jsonl, prints JSON lines and draws the progress bar; the other ranks
+ * only tell their own log (the launcher's logs/rank{R}.log) what they do.
+ */
+export function taskLogger(options: TaskOptions, dir: string, rank = 0): RunLogger {
+  if (options.logger) return options.logger;
+  if (rank !== 0) return new RunLogger({ ...options.log, jsonToStdout: false, progressBar: false });
+  return new RunLogger({ ...options.log, metricsFile: join(dir, 'metrics.jsonl'), onProgress: options.onProgress });
 }
 
 /** MACHINE.DEVICE as a torch device; 'gpu' without a CUDA build or device is an error. */
@@ -30,12 +48,6 @@ export function deviceOf(cfg: Config): Device {
 /** Each worker on a machine drives its own GPU, cuda:LOCAL_RANK. */
 function deviceOnRank(device: Device, ranks: RankInfo): Device {
   return device === 'cuda' && ranks.worldSize > 1 ? `cuda:${ranks.localRank}` : device;
-}
-
-/** Rank 0 writes metrics.jsonl, prints JSON lines and draws the progress bar; the other ranks only
- * tell their own log (the launcher's logs/rank{R}.log) what they do. */
-function rankLogger(ranks: RankInfo, metricsFile: string): RunLogger {
-  return ranks.rank === 0 ? new RunLogger({ metricsFile }) : new RunLogger({ jsonToStdout: false, progressBar: false });
 }
 
 /** Creates `dir` if needed and proves it can be written; the error names the folder. */
@@ -89,7 +101,7 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads(ranks.localWorldSize));
-  const logger = options.logger ?? rankLogger(ranks, join(out, 'metrics.jsonl'));
+  const logger = taskLogger(options, out, ranks.rank);
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, ranks, dir: out, logger };
 }

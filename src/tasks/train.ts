@@ -10,6 +10,7 @@ import { lrRunSetup } from '../config/index.js';
 import {
   findResumeCheckpoint,
   loadTrainingCheckpoint,
+  pruneCheckpoints,
   saveTrainingCheckpoint,
   type TrainingCheckpoint,
 } from '../engine/checkpoint.js';
@@ -156,6 +157,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
           ),
         );
         logger.metrics('checkpoint', { path: lastCheckpoint, epoch: position.epoch, step: position.step });
+        pruneCheckpoints(dir, cfg.CHECKPOINT.KEEP_LAST, findResumeCheckpoint(dir) ?? lastCheckpoint);
       },
       stop: agreedStop(options.stop),
       topk: cfg.METERS.accuracy_list_meter.topk_values,
