@@ -1,10 +1,12 @@
 // What every task needs before it starts: the device the config asks for, the seed, a run folder
 // that can be written (checked up front, not after an hour of training), the resolved config saved
 // in it, and the logger.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { makeDirectories } from '../torch/io/file-bytes.js';
 import { join, resolve } from 'node:path';
 import { configToYaml, type Config } from '../config/index.js';
 import { RunLogger, type ProgressEvent, type RunLoggerOptions } from '../engine/run-logger.js';
+import { lockRunFolder } from '../engine/run-lock.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { joinProcessGroup, type RankInfo } from './distributed-context.js';
@@ -54,7 +56,7 @@ function deviceOnRank(device: Device, ranks: RankInfo): Device {
 export function prepareOutputDir(dir: string, key: string): string {
   const path = resolve(dir);
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirectories(path);
     accessSync(path, constants.W_OK);
   } catch (error) {
     throw new Error(`${key}: the output folder '${path}' cannot be written (${(error as Error).message})`);
@@ -98,10 +100,12 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   const ranks = joinProcessGroup(cfg, deviceOf(cfg));
   const device = deviceOnRank(deviceOf(cfg), ranks);
   const out = prepareOutputDir(dir, dirKey);
+  const logger = taskLogger(options, out, ranks.rank);
+  // One rank holds the folder's lock for the whole job; the others write only where it tells them.
+  if (ranks.rank === 0) lockRunFolder(out, dirKey, (message) => logger.warn(message));
   if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads(ranks.localWorldSize));
-  const logger = taskLogger(options, out, ranks.rank);
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, ranks, dir: out, logger };
 }
