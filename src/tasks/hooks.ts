@@ -1,6 +1,7 @@
 // The training hooks a config asks for (HOOKS.*), built for one training stage.
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/index.js';
+import { isMainRank } from '../engine/distributed-ranks.js';
 import type { TrainerHook } from '../engine/hooks.js';
 import { TensorBoardHook } from '../engine/tensorboard/index.js';
 
@@ -18,7 +19,8 @@ export function tensorBoardDir(cfg: Config, checkpointDir: string): string {
 
 export function trainerHooks(cfg: Config, checkpointDir: string): TrainerHook[] {
   const tb = cfg.HOOKS.TENSORBOARD_SETUP;
-  if (!tb.USE_TENSORBOARD) return [];
+  // Rank 0 alone writes events, as VISSL's hook checks is_primary().
+  if (!tb.USE_TENSORBOARD || !isMainRank()) return [];
   if (!(tb.FLUSH_EVERY_N_MIN > 0)) {
     throw new Error(
       `HOOKS.TENSORBOARD_SETUP.FLUSH_EVERY_N_MIN is ${tb.FLUSH_EVERY_N_MIN}: it must be > 0 (minutes between writes)`,
