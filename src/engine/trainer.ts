@@ -100,8 +100,8 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
-  const hooks = options.hooks ?? [];
   let imagesThisRun = 0;
+  const hooks = options.hooks ?? [];
 
   try {
     hooks.forEach((h) => h.onStart?.({ phase, model, position }));

@@ -19,7 +19,7 @@ export function tensorBoardDir(cfg: Config, checkpointDir: string): string {
 
 export function trainerHooks(cfg: Config, checkpointDir: string): TrainerHook[] {
   const tb = cfg.HOOKS.TENSORBOARD_SETUP;
-  // Rank 0 alone writes events, as VISSL's hook checks is_primary().
+  // Rank 0 writes the run's event files, as it writes its metrics and checkpoints.
   if (!tb.USE_TENSORBOARD || !isMainRank()) return [];
   if (!(tb.FLUSH_EVERY_N_MIN > 0)) {
     throw new Error(
