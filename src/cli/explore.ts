@@ -34,7 +34,10 @@ export const EXPLORE_COMMANDS: Command[] = [
     needs: ['native'],
     async handler(args) {
       const { writeReport } = await import('../explore/index.js');
-      const { file, bytes } = await writeReport(args.positional[0] as string, args.options.get('out') ?? 'report.html');
+      const report = await writeReport(args.positional[0] as string, args.options.get('out') ?? 'report.html');
+      const { file, bytes, missing } = report;
+      if (missing.length > 0)
+        process.stderr.write(`warning: ${missing.length} image(s) left out, e.g. ${missing[0]}\n`);
       console.log(`wrote ${file} (${(bytes / 1e6).toFixed(1)} MB)`);
     },
   },

@@ -123,7 +123,8 @@ export class Clustering {
     let scores: ClusterScores | null = null;
     if (ids !== null) {
       this.#classIds = ids;
-      const table = contingency(labelsTensor, tensor(ids, { dtype: 'int32' }), k, names.length);
+      // The class-id tensor is freed with the scope; the table is returned, so it stays.
+      const table = tidy(() => contingency(labelsTensor, tensor(ids, { dtype: 'int32' }), k, names.length));
       scores = clusterScores(table);
       const best = tidy(() => {
         const { values, indices } = maxDim(table, 1);

@@ -26,7 +26,7 @@ export async function writeReport(
   runFolder: string,
   outFile: string,
   options: ReportOptions = {},
-): Promise<{ file: string; bytes: number }> {
+): Promise<{ file: string; bytes: number; missing: string[] }> {
   const { maxClusters = 200, perTile = 8, neighbours = 12 } = options;
   const run = new RunFolder(runFolder);
   const thumbnails = new Thumbnails(run.root);
@@ -34,6 +34,7 @@ export async function writeReport(
     const overview = run.overview();
     const clusterings: Record<string, unknown> = {};
     const thumbs: Record<string, Record<number, string>> = {};
+    const missing: string[] = [];
     for (const info of overview.clusterings) {
       const clustering = run.clustering(info.id);
       const { tiles } = clustering.page({ sort: 'size', limit: maxClusters, perTile });
@@ -45,8 +46,13 @@ export async function writeReport(
       const pictured = new Set([...shown, ...Object.values(found).flatMap((f) => f.neighbours.map((n) => n.index))]);
       thumbs[info.id] = {};
       for (const image of pictured) {
-        const jpeg = await thumbnails.get(clustering, image);
-        (thumbs[info.id] as Record<number, string>)[image] = `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+        try {
+          const jpeg = await thumbnails.get(clustering, image);
+          (thumbs[info.id] as Record<number, string>)[image] = `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+        } catch (error) {
+          // A missing or unreadable image leaves an empty square, not a report that is not written.
+          missing.push((error as Error).message);
+        }
       }
       clusterings[info.id] = {
         tiles,
@@ -70,7 +76,7 @@ export async function writeReport(
     );
     const file = resolve(outFile);
     writeFileSync(file, html);
-    return { file, bytes: Buffer.byteLength(html) };
+    return { file, bytes: Buffer.byteLength(html), missing };
   } finally {
     run.dispose();
   }

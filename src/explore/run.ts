@@ -67,6 +67,18 @@ function emptyStage(name: string): StageCurves {
   };
 }
 
+/** Columns of `a` then `b` as one series sorted by `key`; for a key in both, `b`'s row wins. */
+function mergeSeries<T extends Record<string, (number | null)[]>>(a: T, b: T, key: keyof T): T {
+  const rows = new Map<number, Record<string, number | null>>();
+  for (const series of [a, b]) {
+    (series[key] as number[]).forEach((x, i) => {
+      rows.set(x, Object.fromEntries(Object.entries(series).map(([name, values]) => [name, values[i] ?? null])));
+    });
+  }
+  const sorted = [...rows.entries()].sort((p, q) => p[0] - q[0]).map(([, row]) => row);
+  return Object.fromEntries(Object.keys(a).map((name) => [name, sorted.map((row) => row[name] ?? null)])) as T;
+}
+
 /**
  * The training stages of one metrics.jsonl: a pipeline's file holds its stages one after another,
  * each closed by a `*_summary` line naming its checkpoint; a stage is named by its checkpoint folder.
@@ -94,11 +106,10 @@ export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
     current.finished = finished;
     const same = stages.find((s) => s.name === current?.name);
     if (same) {
-      // A resumed stage: one curve.
-      for (const part of ['steps', 'epochs', 'tests'] as const) {
-        for (const [key, values] of Object.entries(current[part]))
-          (same[part] as Record<string, unknown[]>)[key]?.push(...values);
-      }
+      // A resumed stage: one curve, where the resumed run's points replace those it repeats.
+      same.steps = mergeSeries(same.steps, current.steps, 'iteration');
+      same.epochs = mergeSeries(same.epochs, current.epochs, 'epoch');
+      same.tests = mergeSeries(same.tests, current.tests, 'epoch');
       same.finished = finished;
     } else stages.push(current);
     current = null;

@@ -6,18 +6,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { RunLogger } from '../../src/engine/run-logger.js';
-import { startExplorer, writeReport, type ExplorerServer } from '../../src/explore/index.js';
+import { startExplorer, type ExplorerServer } from '../../src/explore/index.js';
 import { runPipeline } from '../../src/tasks/index.js';
 import { PYTHON } from '../support/oracle.js';
 import { makeImageFolders } from '../tasks/support.js';
 
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const CHROMIUM = process.env.CLUSTERFIT_CHROMIUM ?? '/usr/bin/chromium';
 const CLUSTERS = 4;
 const TIMEOUT = 30_000;
@@ -198,6 +200,32 @@ describe('cluster explorer', () => {
     assert.equal((await rawGet(explorer.url, '/files/%E0%A4%A')).status, 400);
   });
 
+  it('`clusterfit explore` serves the run on a printed loopback URL until Ctrl-C', async () => {
+    const child = spawn(process.execPath, [CLI, 'explore', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    try {
+      const url = await new Promise<string>((done, fail) => {
+        let stderr = '';
+        const timer = setTimeout(() => fail(new Error(`no URL printed in time: ${stderr}`)), TIMEOUT);
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const found = /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          if (found) {
+            clearTimeout(timer);
+            done(found[1] as string);
+          }
+        });
+      });
+      const overview = JSON.parse((await rawGet(url, '/api/overview')).body) as {
+        clusterings: { numClusters: number }[];
+      };
+      assert.equal(overview.clusterings[0]?.numClusters, CLUSTERS);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0);
+  });
+
   it('finds the same neighbours as a brute-force search in numpy', () => {
     const clustering = explorer.run.clusterings()[0]!;
     const queries = [0, 5, 17];
@@ -239,8 +267,12 @@ print(json.dumps(out))`,
   });
 
   it('writes a static report that opens the same way with no server', async () => {
+    // Through the command line, as a user (or CI) makes one.
     const file = join(shots, 'report.html');
-    await writeReport(out, file);
+    const printed = execFileSync(process.execPath, [CLI, 'report', out, `--out=${file}`], {
+      timeout: 120_000,
+    }).toString();
+    assert.match(printed, /^wrote .*report\.html \(\d+\.\d MB\)/);
     const errors = await checkPage(context, `file://${file}`, shots, 'report');
     assert.deepEqual(errors, []);
   });
