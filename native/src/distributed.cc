@@ -593,7 +593,7 @@ Napi::Value distUnavailableReason(const Napi::CallbackInfo& info) {
 Napi::Object distributedBuildInfo(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   Napi::Array backends = Napi::Array::New(env);
-  uint32_t n = 0;
+  [[maybe_unused]] uint32_t n = 0;  // unused when no backend is compiled in
 #ifdef CF_HAS_C10D_GLOO
   backends.Set(n++, "gloo");
 #endif
