@@ -61,6 +61,10 @@ test('DDP over 2 Gloo ranks: union-batch gradients, noSync, unused parameters, i
       assert.ok(diff < 1e-6, `gradient differs from the union batch's by ${diff}`);
     assert.ok((r.noSyncDiff as number) < 1e-6, `noSync gradient differs by ${String(r.noSyncDiff)}`);
     assert.equal(r.findUnusedOk, true);
+    assert.match(
+      String(r.mismatch),
+      /rank [01] has 2 parameters \(1[05] values\) but rank [01] has 2 \(1[05] values\)/,
+    );
   }
   // Rank 1 started from other weights; DDP's broadcast gave it rank 0's, and after 5 steps both
   // still hold the same ones.
