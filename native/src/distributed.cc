@@ -115,6 +115,9 @@ struct InPlace {
   at::Tensor buffer;
   explicit InPlace(const at::Tensor& t) : target(t), buffer(t.is_contiguous() ? t : t.contiguous()) {}
   void finish(bool average, int worldSize) {
+    // Collectives write data, not math: a parameter (a leaf that requires grad) may be reduced
+    // in place, as with torch.distributed, so autograd must not see these writes.
+    at::NoGradGuard noGrad;
     if (average) {
       if (!at::isFloatingType(buffer.scalar_type())) {
         buffer.div_(worldSize, "floor");

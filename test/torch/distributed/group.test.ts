@@ -37,6 +37,7 @@ test('collectives over 2 Gloo ranks give torch.distributed values', { skip }, ()
     assert.deepEqual(r.avg, [1.5, 3, -0.5, 7]);
     assert.deepEqual(r.max, [2, 4, 0, 7]);
     assert.deepEqual(r.min, [1, 2, -1, 7]);
+    assert.deepEqual(r.paramAvg, [0.5, 1]);
     assert.deepEqual(r.intAvg, [2, 5]); // (2+3)/2 floored, as integer division
     assert.deepEqual(r.strided, [0, 3, 6, 9, 12, 15]);
     assert.deepEqual(r.broadcast, [4, 5, 6]);
