@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -73,20 +74,17 @@ std::string errorText(const std::exception& e) {
 }
 
 // "rank 0 of 2 (gloo): allReduce failed: <cause> (peer: rank 1)". With two ranks the peer is the
-// other one; with more, Gloo's message carries the peer's address, which is quoted.
+// other one; with more, Gloo names the peer's address ("closed by peer [10.0.0.2]:4711"), which
+// is quoted. A group of one has no peer to name.
 std::string describeFailure(const Group& g, const std::string& op, const std::string& cause) {
   std::string message = "rank " + std::to_string(g.rank) + " of " + std::to_string(g.size) + " (" + g.backend +
                         "): " + op + " failed: " + cause;
   if (g.size == 2) {
     message += " (peer: rank " + std::to_string(1 - g.rank) + ")";
-  } else {
-    auto open = cause.find('[');
-    auto close = cause.find(']', open == std::string::npos ? 0 : open);
-    if (open != std::string::npos && close != std::string::npos) {
-      auto end = cause.find(':', close + 2);
-      message += " (peer: " + cause.substr(open + 1, close - open - 1) +
-                 (end != std::string::npos ? cause.substr(close + 1, end - close - 1) : std::string()) + ")";
-    }
+  } else if (g.size > 2) {
+    static const std::regex peerAddress(R"(peer \[([^\]]+)\]:(\d+))");
+    std::smatch match;
+    if (std::regex_search(cause, match, peerAddress)) message += " (peer: " + match[1].str() + ":" + match[2].str() + ")";
   }
   return message;
 }
