@@ -216,11 +216,6 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(groupMutex);
     if (currentGroup) throw std::runtime_error("distributed.initProcessGroup: the process group is already initialized");
   }
-#ifdef CF_HAS_C10D_NCCL
-  // NCCL's default on a timeout or a dead peer is to tear the process down from its watchdog.
-  // Blocking waits make wait() throw instead, which the callers turn into JS Errors.
-  if (backend == "nccl") setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
-#endif
   auto g = std::make_shared<Group>();
   g->backend = backend;
   g->rank = rank;
