@@ -201,7 +201,8 @@ std::chrono::milliseconds msArg(const Napi::Value& v) {
   return std::chrono::milliseconds(static_cast<int64_t>(v.As<Napi::Number>().Int64Value()));
 }
 
-// distInit(backend, rank, worldSize, masterAddr, masterPort, timeoutMs)
+// distInit(backend, rank, worldSize, masterAddr, masterPort, timeoutMs, rendezvousTimeoutMs): the
+// rendezvous may wait longer than a collective (ranks start at different times on a busy machine).
 Napi::Value distInit(const Napi::CallbackInfo& info) {
   std::string backend = info[0].As<Napi::String>().Utf8Value();
   int rank = info[1].As<Napi::Number>().Int32Value();
@@ -209,6 +210,7 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
   std::string host = info[3].As<Napi::String>().Utf8Value();
   int port = info[4].As<Napi::Number>().Int32Value();
   auto timeout = msArg(info[5]);
+  auto rendezvousTimeout = msArg(info[6]);
   {
     std::lock_guard<std::mutex> lock(groupMutex);
     if (currentGroup) throw std::runtime_error("distributed.initProcessGroup: the process group is already initialized");
@@ -223,7 +225,7 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
   g->rank = rank;
   g->size = size;
   std::string where = "rendezvous at " + host + ":" + std::to_string(port);
-  g->store = named(*g, where, [&] { return dist::makeStore(host, port, rank == 0, size, timeout); });
+  g->store = named(*g, where, [&] { return dist::makeStore(host, port, rank == 0, size, rendezvousTimeout); });
   g->pg = named(*g, "creating the " + backend + " process group",
                 [&] { return dist::makeProcessGroup(backend, g->store, rank, size, timeout); });
   std::lock_guard<std::mutex> lock(groupMutex);
@@ -591,7 +593,7 @@ Napi::Value distUnavailableReason(const Napi::CallbackInfo& info) {
 Napi::Object distributedBuildInfo(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   Napi::Array backends = Napi::Array::New(env);
-  uint32_t n = 0;
+  [[maybe_unused]] uint32_t n = 0;  // unused when no backend is compiled in
 #ifdef CF_HAS_C10D_GLOO
   backends.Set(n++, "gloo");
 #endif

@@ -7,8 +7,12 @@ import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
 import { PACKAGE_ROOT } from './features.js';
 import type { Command } from './registry.js';
+import { isTerminal } from '../engine/run-logger.js';
 
 const PRESETS = ['demo', 'cifar10'];
+/** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
+// JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
+const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
 const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
 
 /** Runs `body` with Ctrl-C turned into a clean stop at the next step. */
@@ -35,6 +39,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
       dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
       overrides: args.overrides,
       stageOverrides: Object.fromEntries(args.stageOverrides),
+      log: CLI_LOG,
       stop,
     }),
   );
@@ -97,8 +102,8 @@ export const COMMANDS: Command[] = [
       const { launch } = await import('./launch/index.js');
       await launch(cfg, args.options.get('node_id'), async () => {
         const { runConfig } = await import('../tasks/index.js');
-        const result = (await withStopSignal((stop) => runConfig(cfg, { stop }))) as { completed?: boolean };
-        if (result.completed === false) process.exitCode = 130;
+        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
+        if ('completed' in result && !result.completed) process.exitCode = 130;
       });
     },
   },
@@ -134,6 +139,58 @@ export const COMMANDS: Command[] = [
       const { convertToTorchvision } = await import('../engine/checkpoint.js');
       const names = convertToTorchvision(input, output);
       console.log(`wrote ${names.length} tensors to ${output}`);
+    },
+  },
+  {
+    name: 'status',
+    summary: 'What a run folder holds, per stage: done, running or resumable, and the key numbers.',
+    usage: '<run folder>',
+    options: [],
+    positional: ['run folder'],
+    example: 'clusterfit status runs/demo',
+    async handler(args) {
+      const { runStatus, formatStatus } = await import('../tasks/status.js');
+      const dir = args.positional[0]!;
+      console.log(formatStatus(dir, runStatus(dir)));
+    },
+  },
+  {
+    name: 'assign',
+    summary: 'Labels new images with the nearest cluster of a finished run (the .npy files of the cluster stage).',
+    usage: 'run=<run folder> images=<folder or .npy list> out=<folder>',
+    description:
+      "Uses the run's cluster stage as it was: the same model, layer, transforms and normalisation,\n" +
+      'then the nearest centroid. Writes <dataset>_assign_<layer>_N<K>_D<dim>_labels.npy (int64) with\n' +
+      '_images.npy (same order), _distances.npy and _cluster_sizes.npy.',
+    options: [
+      {
+        name: 'run',
+        value: '<run folder>',
+        description: 'a pipeline folder, or a cluster stage folder',
+        required: true,
+      },
+      {
+        name: 'images',
+        value: '<folder or .npy>',
+        description: 'images (searched recursively) or a list of paths',
+        required: true,
+      },
+      { name: 'out', value: '<folder>', description: 'where the labels go', required: true },
+    ],
+    example: 'clusterfit assign run=runs/demo images=photos/ out=runs/demo/assigned',
+    needs: ['native', 'image'],
+    async handler(args) {
+      const { assignTask } = await import('../tasks/assign.js');
+      const result = await withStopSignal((stop) =>
+        assignTask({
+          run: args.options.get('run')!,
+          images: args.options.get('images')!,
+          outputDir: args.options.get('out')!,
+          log: CLI_LOG,
+          stop,
+        }),
+      );
+      console.log(result.labels);
     },
   },
   {

@@ -1,6 +1,6 @@
 // Top-k accuracy, as VISSL's accuracy_list_meter: one meter per model output, counted on the
 // device and read back only when a value is asked for (no host sync per step).
-import { cumsum, keep, logicalAnd, tidy, topk, zeros, type Device, type Tensor } from '../torch/index.js';
+import { cumsum, keep, logicalAnd, tensor, tidy, topk, zeros, type Device, type Tensor } from '../torch/index.js';
 
 export class AccuracyMeter {
   readonly topk: readonly number[];
@@ -53,6 +53,20 @@ export class AccuracyMeter {
 
   reset(): void {
     this.#counts.zero_();
+  }
+
+  /** The counts as plain numbers, to checkpoint an epoch in progress. */
+  state(): number[] {
+    return this.#counts.toArray() as number[];
+  }
+
+  /** Continues from counts `state()` gave. */
+  restore(counts: readonly number[]): void {
+    if (counts.length !== this.topk.length + 1)
+      throw new Error(`accuracy meter: saved counts hold ${counts.length} values, ${this.topk.length + 1} expected`);
+    const saved = tensor(Float64Array.from(counts), { device: this.#counts.device });
+    this.#counts.copy_(saved);
+    saved.dispose();
   }
 
   dispose(): void {

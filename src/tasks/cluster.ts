@@ -26,6 +26,7 @@ import { bincount, manualSeed, randperm, tensor, tidy, type Tensor } from '../to
 import { writeNpy } from '../torch/io/index.js';
 import { startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 
 export interface ClusterSplitResult {
   split: string;
@@ -79,6 +80,25 @@ function writeNpyOnHost(path: string, t: Tensor, { dispose = false } = {}): void
   if (dispose) t.dispose();
 }
 
+/**
+ * Writes one split's assignment as the cluster stage does, at `<prefix>_labels.npy` (int64, one
+ * per image), `_distances.npy`, `_cluster_sizes.npy` and `_images.npy` (the paths, same order), and
+ * frees the assignment's tensors.
+ */
+export function writeAssignment(
+  prefix: string,
+  assignment: { labels: Tensor; distances: Tensor },
+  images: readonly string[],
+  k: number,
+): { labels: string; imagesFile: string; sizes: number[] } {
+  const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
+  writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels, { dispose: true });
+  writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances, { dispose: true });
+  writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
+  if (isMainRank()) writeNpy(`${prefix}_images.npy`, images);
+  return { labels: `${prefix}_labels.npy`, imagesFile: `${prefix}_images.npy`, sizes };
+}
+
 /** Rows used to find the centroids: all, or DATA_LIMIT of them drawn with DATA_LIMIT_SAMPLING.SEED. */
 function trainingRows(features: Tensor, limit: number, seed: number): Tensor {
   const n = features.shape[0] as number;
@@ -97,6 +117,12 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
   const partitions = [cf.FEATURES.DATA_PARTITION as Partition];
   if (cf.FEATURES.TEST_PARTITION !== '' && cfg.DATA[cf.FEATURES.TEST_PARTITION as Partition].DATA_PATHS.length > 0) {
     partitions.push(cf.FEATURES.TEST_PARTITION as Partition);
+  }
+  const fingerprint = stageFingerprint(cfg, { partitions });
+  const done = finishedResult<ClusterResult>(cfg, dir, 'cluster', fingerprint);
+  if (done) {
+    logger.info(`clusters are already made in ${dir} (K=${done.numClusters}); skipping`);
+    return done;
   }
   if (cf.FEATURES.EXTRACT) {
     await extractTask(cfg, { ...options, logger, layers: [layer], outputDir: cf.FEATURES.PATH, partitions });
@@ -171,22 +197,10 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
           ? await faissAssign(features, trained.centroids)
           : assignOnRanks(features, trained.centroids);
       const prefix = join(dir, prefixOf(partition));
-      const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
-      writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels);
-      writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances);
-      writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
-      if (isMainRank()) writeNpy(`${prefix}_images.npy`, loaded.images);
-      assignment.labels.dispose();
-      assignment.distances.dispose();
+      const written = writeAssignment(prefix, assignment, loaded.images, k);
       features.dispose();
       if (loaded !== train) loaded.features.dispose();
-      splits.push({
-        split: split(partition),
-        images: loaded.indices.length,
-        labels: `${prefix}_labels.npy`,
-        imagesFile: `${prefix}_images.npy`,
-        sizes,
-      });
+      splits.push({ split: split(partition), images: loaded.indices.length, ...written });
       logger.info(`labelled ${loaded.indices.length} ${split(partition)} images -> ${prefix}_labels.npy`);
     }
     const stats = clusterStats(splits[0]?.sizes ?? []);
@@ -200,8 +214,10 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       stats,
     };
     logger.metrics('cluster_summary', { ...result, splits: splits.map(({ sizes: _sizes, ...rest }) => rest) });
+    const files = [centroidsFile, ...splits.flatMap((s) => [s.labels, s.imagesFile])];
     if (isMainRank()) {
       writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
+      recordFinished(dir, 'cluster', fingerprint, files, result);
     }
     // The labels exist for every rank before any rank goes on to a stage that reads them.
     barrier();

@@ -1,18 +1,38 @@
 // What every task needs before it starts: the device the config asks for, the seed, a run folder
 // that can be written (checked up front, not after an hour of training), the resolved config saved
 // in it, and the logger.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { makeDirectories } from '../torch/io/file-bytes.js';
 import { join, resolve } from 'node:path';
 import { configToYaml, type Config } from '../config/index.js';
-import { RunLogger } from '../engine/run-logger.js';
+import { RunLogger, type ProgressEvent, type RunLoggerOptions } from '../engine/run-logger.js';
+import { lockRunFolder } from '../engine/run-lock.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { joinProcessGroup, type RankInfo } from './distributed-context.js';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 
 export interface TaskOptions {
+  /** A logger to use instead of the task's own (which appends to metrics.jsonl in the run folder). */
   logger?: RunLogger;
+  /** Where the task's own logger sends messages and JSON lines: by default messages go to stderr
+   * and JSON lines only to metrics.jsonl; `{ messages: () => {} }` silences it, `{ quiet: true }` too. */
+  log?: Omit<RunLoggerOptions, 'metricsFile' | 'onProgress'>;
+  /** Called on every progress update (training steps, feature extraction), in images. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Stops the task at the next step (with a checkpoint) once requested. */
   stop?: StopSignal;
+}
+
+/**
+ * The logger a task or pipeline writes with: the caller's, or one writing `<dir>/metrics.jsonl`.
+ * Only rank 0 writes metrics.jsonl, prints JSON lines and draws the progress bar; the other ranks
+ * only tell their own log (the launcher's logs/rank{R}.log) what they do.
+ */
+export function taskLogger(options: TaskOptions, dir: string, rank = 0): RunLogger {
+  if (options.logger) return options.logger;
+  if (rank !== 0) return new RunLogger({ ...options.log, jsonToStdout: false, progressBar: false });
+  return new RunLogger({ ...options.log, metricsFile: join(dir, 'metrics.jsonl'), onProgress: options.onProgress });
 }
 
 /** MACHINE.DEVICE as a torch device; 'gpu' without a CUDA build or device is an error. */
@@ -32,17 +52,11 @@ function deviceOnRank(device: Device, ranks: RankInfo): Device {
   return device === 'cuda' && ranks.worldSize > 1 ? `cuda:${ranks.localRank}` : device;
 }
 
-/** Rank 0 writes metrics.jsonl, prints JSON lines and draws the progress bar; the other ranks only
- * tell their own log (the launcher's logs/rank{R}.log) what they do. */
-function rankLogger(ranks: RankInfo, metricsFile: string): RunLogger {
-  return ranks.rank === 0 ? new RunLogger({ metricsFile }) : new RunLogger({ jsonToStdout: false, progressBar: false });
-}
-
 /** Creates `dir` if needed and proves it can be written; the error names the folder. */
 export function prepareOutputDir(dir: string, key: string): string {
   const path = resolve(dir);
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirectories(path);
     accessSync(path, constants.W_OK);
   } catch (error) {
     throw new Error(`${key}: the output folder '${path}' cannot be written (${(error as Error).message})`);
@@ -86,10 +100,12 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   const ranks = joinProcessGroup(cfg, deviceOf(cfg));
   const device = deviceOnRank(deviceOf(cfg), ranks);
   const out = prepareOutputDir(dir, dirKey);
+  const logger = taskLogger(options, out, ranks.rank);
+  // One rank holds the folder's lock for the whole job; the others write only where it tells them.
+  if (ranks.rank === 0) lockRunFolder(out, dirKey, (message) => logger.warn(message));
   if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads(ranks.localWorldSize));
-  const logger = options.logger ?? rankLogger(ranks, join(out, 'metrics.jsonl'));
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, ranks, dir: out, logger };
 }

@@ -76,6 +76,8 @@ export function loaderFromConfig(
     ...(data.PREFETCH > 0 ? { prefetch: data.PREFETCH } : {}),
     onError: data.SKIP_BAD_IMAGES ? 'skip' : 'throw',
     numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
+    maxImagePixels: cfg.DATA.MAX_IMAGE_PIXELS,
+    configKey: `DATA.${partition}`,
     seed: cfg.SEED_VALUE,
     shuffle,
     device,

@@ -13,6 +13,7 @@ import { knnAccuracy } from '../engine/knn.js';
 import { linearProbe } from '../engine/linear-probe.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
 import { tensor } from '../torch/index.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
 
@@ -46,6 +47,13 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
   );
   const { device, dir, logger } = ctx;
   if (cfg.DATA.TEST.DATA_PATHS.length === 0) throw new Error('evaluation needs test data: set DATA.TEST.DATA_PATHS');
+  const stage = options.knnOnly ? 'nearest_neighbor' : 'evaluate';
+  const fingerprint = stageFingerprint(cfg, stage);
+  const done = finishedResult<EvaluateResult>(cfg, dir, stage, fingerprint);
+  if (done) {
+    logger.info(`${dir} is already evaluated; skipping\n${formatScores(done)}`);
+    return done;
+  }
   const featureDir = join(dir, 'features');
   const extracted = await extractTask(cfg, {
     ...options,
@@ -103,8 +111,11 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
     }
   }
   logger.info(formatScores(result));
-  // Every rank evaluates the merged features the same way (seeded); one writes the file.
-  if (isMainRank()) writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
+  // Every rank evaluates the merged features the same way (seeded); one writes the files.
+  if (isMainRank()) {
+    writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
+    recordFinished(dir, stage, fingerprint, [join(dir, 'evaluation.json')], result);
+  }
   return result;
 }
 

@@ -7,6 +7,7 @@ import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-rank
 import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
 import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
@@ -47,6 +48,12 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
   }
   const partitions =
     options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
+  const fingerprint = stageFingerprint(cfg, { layers, partitions, flatten: options.layers !== undefined });
+  const done = finishedResult<ExtractResult>(cfg, dir, `extract_${layers.join('+')}`, fingerprint);
+  if (done) {
+    logger.info(`features of ${layers.join(', ')} are already extracted in ${dir}; skipping`);
+    return done;
+  }
   const model = modelFromConfig(cfg, device);
   const result: ExtractResult = { dir, shards: {}, images: {} };
   try {
@@ -102,6 +109,11 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       logger.metrics('extract', { split, layers, images, seconds, images_per_sec: images / seconds });
       logger.info(`extracted ${layers.join(', ')} for ${images} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
     }
+    const files = Object.values(result.shards).flatMap((byLayer) =>
+      Object.values(byLayer).flatMap((shards) => shards.flatMap((f) => [f.features, f.inds, f.targets, f.images])),
+    );
+    // One record for the folder: rank 0's (its shard list is enough to tell the files exist).
+    if (rank() === 0) recordFinished(dir, `extract_${layers.join('+')}`, fingerprint, files, result);
     return result;
   } finally {
     model.dispose();

@@ -10,6 +10,7 @@ import { lrRunSetup } from '../config/index.js';
 import {
   findResumeCheckpoint,
   loadTrainingCheckpoint,
+  pruneCheckpoints,
   saveTrainingCheckpoint,
   type TrainingCheckpoint,
 } from '../engine/checkpoint.js';
@@ -19,7 +20,7 @@ import { visslParamGroups } from '../engine/param-groups.js';
 import { worldSize } from '../engine/distributed-ranks.js';
 import { agreedStop } from '../engine/distributed-stop.js';
 import { replicate, resumeStep, writeOnMainRank } from '../engine/distributed-train.js';
-import { train, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
+import { train, type EpochState, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
 import type { SSLModel } from '../models/index.js';
 import { SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
@@ -48,6 +49,7 @@ function resumePoint(
     epoch: typeof next === 'number' ? next : checkpoint.epoch + 1,
     step: resumeStep(typeof step === 'number' ? step : 0, savedWorld, worldSize()),
     iteration: checkpoint.iteration,
+    epochState: epochStateOf(checkpoint.extra.epoch_state),
   };
   logger.info(
     `resuming from ${path} at epoch ${position.epoch + 1}, step ${position.step}` +
@@ -69,12 +71,26 @@ function loadResumedModel(model: SSLModel, checkpoint: TrainingCheckpoint, path:
   }
 }
 
+/** The running sums of the epoch a checkpoint stopped in, when it holds them (older files do not). */
+function epochStateOf(value: unknown): EpochState | undefined {
+  const state = value as Partial<EpochState> | undefined;
+  const numbers = (list: unknown) => Array.isArray(list) && list.every((n) => typeof n === 'number');
+  if (
+    typeof state?.lossSum !== 'number' ||
+    typeof state.steps !== 'number' ||
+    !Array.isArray(state.meters) ||
+    !state.meters.every(numbers)
+  )
+    return undefined;
+  return { lossSum: state.lossSum, steps: state.steps, meters: state.meters };
+}
+
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
   const ctx = startTask(cfg, cfg.CHECKPOINT.DIR, 'CHECKPOINT.DIR', 'train', options);
   const { device, dir, logger } = ctx;
   // AUTO_RESUME as VISSL: the final checkpoint if there is one (then there is nothing left to do,
   // unless OVERWRITE_EXISTING asks to train again from scratch), else the newest complete phase.
-  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir) : null;
+  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir, (message) => logger.warn(message)) : null;
   const finished = latest !== null && FINAL_CHECKPOINT.test(latest);
   if (finished && !cfg.CHECKPOINT.OVERWRITE_EXISTING) {
     logger.info(
@@ -150,12 +166,19 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
               optimizer,
               epoch: phase,
               iteration: position.iteration,
-              extra: { next_epoch: position.epoch, step: position.step, world_size: worldSize() },
+              extra: {
+                next_epoch: position.epoch,
+                step: position.step,
+                world_size: worldSize(),
+                ...(position.epochState ? { epoch_state: position.epochState } : {}),
+              },
             },
             { final },
           ),
         );
         logger.metrics('checkpoint', { path: lastCheckpoint, epoch: position.epoch, step: position.step });
+        // The file just written is the one a resume needs (rank 0 alone wrote it, so it alone prunes).
+        if (lastCheckpoint !== null) pruneCheckpoints(dir, cfg.CHECKPOINT.KEEP_LAST, lastCheckpoint);
       },
       stop: agreedStop(options.stop),
       topk: cfg.METERS.accuracy_list_meter.topk_values,

@@ -1,5 +1,6 @@
 // clusterfit/torch distributed: torch.distributed over PyTorch's own c10d (Gloo on CPU, NCCL on
 // CUDA), with DistributedDataParallel and SyncBatchNorm. Names follow PyTorch in camelCase.
+export type { DistributedBuildInfo } from './native.js';
 export { rendezvousFromEnv, slurmDefaultPort, type Rendezvous } from './env.js';
 export { expandHostlist, tasksPerNode } from './hostlist.js';
 export {
@@ -8,6 +9,7 @@ export {
   isAvailable,
   unavailableReason,
   availableBackends,
+  buildInfo,
   isInitialized,
   getRank,
   getWorldSize,

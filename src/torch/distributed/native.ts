@@ -19,7 +19,15 @@ export interface DistributedBuildInfo {
 export interface DistributedNative {
   cudaSetDevice(index: number): void;
   distUnavailableReason(): string | null;
-  distInit(backend: string, rank: number, worldSize: number, host: string, port: number, timeoutMs: number): void;
+  distInit(
+    backend: string,
+    rank: number,
+    worldSize: number,
+    host: string,
+    port: number,
+    timeoutMs: number,
+    rendezvousTimeoutMs: number,
+  ): void;
   distDestroy(): void;
   distIsInitialized(): boolean;
   distAllReduce(t: Handle, op: NativeReduceOp, async: false): void;

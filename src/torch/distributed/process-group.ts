@@ -1,7 +1,7 @@
 // The process-wide default group (PyTorch's init_process_group / destroy_process_group).
 import { setBackwardErrorDecorator } from '../backward-errors.js';
 import { native } from '../native.js';
-import { distNative } from './native.js';
+import { distNative, type DistributedBuildInfo } from './native.js';
 import { rendezvousFromEnv } from './env.js';
 
 export type Backend = 'gloo' | 'nccl';
@@ -9,8 +9,10 @@ export type Backend = 'gloo' | 'nccl';
 export interface InitOptions {
   /** Default: nccl when this machine has CUDA and NCCL is built in, else gloo. */
   backend?: Backend;
-  /** Rendezvous and collective timeout (default 30 minutes, like PyTorch). */
+  /** Collective timeout, and rendezvous timeout unless rendezvousTimeoutMs is given (default 30 minutes, like PyTorch). */
   timeoutMs?: number;
+  /** How long rank 0 waits for every rank to reach the store, and the others for rank 0 (default timeoutMs). */
+  rendezvousTimeoutMs?: number;
   /** Where to read the rendezvous from (default process.env); see rendezvousFromEnv. */
   env?: NodeJS.ProcessEnv;
 }
@@ -35,6 +37,11 @@ export function isAvailable(): boolean {
 /** Why distributed is unavailable in this build (with the fix), or null. */
 export function unavailableReason(): string | null {
   return distNative.distUnavailableReason();
+}
+
+/** What the build's c10d probes found: backends, and which variant of c10d's C++ API it compiled. */
+export function buildInfo(): DistributedBuildInfo {
+  return distNative.buildInfo().distributed;
 }
 
 /** The backends this build has ('gloo', 'nccl'). */
@@ -88,8 +95,20 @@ export function initProcessGroup(options: InitOptions = {}): void {
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new Error(`distributed.initProcessGroup: timeoutMs must be positive (got ${timeoutMs})`);
+  const rendezvousTimeoutMs = options.rendezvousTimeoutMs ?? timeoutMs;
+  if (!(rendezvousTimeoutMs > 0)) {
+    throw new Error(`distributed.initProcessGroup: rendezvousTimeoutMs must be positive (got ${rendezvousTimeoutMs})`);
+  }
   const { rank, worldSize, masterAddr, masterPort } = rendezvous;
-  distNative.distInit(backend, rank, worldSize, masterAddr, masterPort, Math.round(timeoutMs));
+  distNative.distInit(
+    backend,
+    rank,
+    worldSize,
+    masterAddr,
+    masterPort,
+    Math.round(timeoutMs),
+    Math.round(rendezvousTimeoutMs),
+  );
   state = {
     rank,
     worldSize,

@@ -6,7 +6,8 @@ import { reportResult } from '../../../support/ranks.js';
 
 const mode = process.env.FAILURE;
 const timeoutMs = Number(process.env.TIMEOUT_MS ?? 30_000);
-dist.initProcessGroup({ backend: 'gloo', timeoutMs });
+// Ranks may start seconds apart on a busy machine: only the collective timeout is short.
+dist.initProcessGroup({ backend: 'gloo', timeoutMs, rendezvousTimeoutMs: 60_000 });
 const rank = dist.getRank();
 
 function attempt(fn: () => void): { message: string | null; elapsedMs: number } {
