@@ -3,8 +3,8 @@
 // (memory stays at one batch). Layers are LINEAR_EVAL_FEAT_POOL_OPS_MAP's, each with its pool op,
 // or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
 import type { Config, Partition } from '../config/index.js';
-import { barrier, rank, worldSize } from '../engine/distributed-ranks.js';
-import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
+import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-ranks.js';
+import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
 import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
@@ -70,6 +70,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       const writers = layers.map(
         (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD, rank()),
       );
+      if (isMainRank()) layers.forEach((layer) => removeShardsOfRanksFrom(dir, split, layer, worldSize()));
       const total = dataset.samples.length;
       let done = 0;
       const started = performance.now();
