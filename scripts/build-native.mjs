@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { probeC10d } from './c10d-probes.mjs';
 import { addonApiIncludeDir, nodeIncludeDir, root } from './addon-build.mjs';
 import { findLibtorch, INSTALL_HELP, LibtorchMissing } from './libtorch.mjs';
 
@@ -77,9 +78,13 @@ async function main() {
       .map((dir) => `-isystem${dir}`),
   ];
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
+  const c10d = await probeC10d({ root, flags, libtorch, cuda });
+  flags.push(...c10d.flags);
   console.log(
     `build-native: libtorch ${version} from ${libtorch.origin}, lib ${libtorch.lib}, CUDA ${cuda ? 'yes' : 'no'}, C++11 ABI ${abi}`,
   );
+
+  console.log(`build-native: ${c10d.summary}`);
 
   mkdirSync(objectDir, { recursive: true });
   mkdirSync(dirname(outputFile), { recursive: true });

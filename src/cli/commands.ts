@@ -7,10 +7,12 @@ import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
 import { PACKAGE_ROOT } from './features.js';
 import type { Command } from './registry.js';
+import { isTerminal } from '../engine/run-logger.js';
 
 const PRESETS = ['demo', 'cifar10'];
 /** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
-const CLI_LOG = { jsonToStdout: !process.stdout.isTTY };
+// JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
+const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
 const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
 
 /** Runs `body` with Ctrl-C turned into a clean stop at the next step. */
@@ -70,17 +72,25 @@ export const COMMANDS: Command[] = [
   {
     name: 'run',
     summary: 'Runs one stage: the engine the config names (as VISSL run_distributed_engines).',
-    usage: 'config=<name or path> [config.KEY.SUB=value ...]',
+    usage: 'config=<name or path> [config.KEY.SUB=value ...] [node_id=K]',
     description:
       'ENGINE_NAME picks the stage: train, extract_features, cluster_features, evaluate, nearest_neighbor.\n' +
       'Outputs go where the config says (CHECKPOINT.DIR, CLUSTERFIT.OUTPUT_DIR). Values are YAML:\n' +
-      'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.',
+      'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.\n' +
+      'DISTRIBUTED.NUM_PROC_PER_NODE=N starts N worker processes here (logs in <run dir>/logs); with\n' +
+      'NUM_NODES=M, run the same command on each machine with RUN_ID=<host of node 0>:<port> and\n' +
+      'node_id=0..M-1. Under torchrun or srun it runs as one worker.',
     options: [
       {
         name: 'config',
         value: '<name or path>',
         description: 'a shipped config (`clusterfit configs`) or a YAML file',
         required: true,
+      },
+      {
+        name: 'node_id',
+        value: '<K>',
+        description: 'this machine in a DISTRIBUTED.NUM_NODES run: 0 on the RUN_ID host, then 1..NUM_NODES-1',
       },
     ],
     config: true,
@@ -89,9 +99,12 @@ export const COMMANDS: Command[] = [
     needs: ['native', 'image'],
     async handler(args) {
       const cfg = loadConfig({ config: args.config!, overrides: args.overrides });
-      const { runConfig } = await import('../tasks/index.js');
-      const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
-      if ('completed' in result && !result.completed) process.exitCode = 130;
+      const { launch } = await import('./launch/index.js');
+      await launch(cfg, args.options.get('node_id'), async () => {
+        const { runConfig } = await import('../tasks/index.js');
+        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
+        if ('completed' in result && !result.completed) process.exitCode = 130;
+      });
     },
   },
   {

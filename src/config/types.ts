@@ -67,6 +67,7 @@ export interface Config {
   readonly HOOKS: { readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean } };
   readonly DATA: {
     readonly NUM_DATALOADER_WORKERS: number;
+    readonly MAX_IMAGE_PIXELS: number;
     readonly TRAIN: DataSplitConfig;
     readonly TEST: DataSplitConfig;
   };
@@ -198,5 +199,6 @@ export interface Config {
     readonly NUM_PROC_PER_NODE: number;
     readonly INIT_METHOD: 'tcp' | 'env' | 'file';
     readonly RUN_ID: string;
+    readonly TIMEOUT_S: number;
   };
 }

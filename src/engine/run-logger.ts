@@ -3,7 +3,8 @@
 // asked: the CLI asks when stdout is not a terminal, so `| jq` works; a library caller's stdout is
 // left alone); a progress bar with rate and ETA on a terminal, and progress events for a callback;
 // and human messages on stderr, or wherever the caller sends them. A warning is said once.
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { makeDirectories } from '../torch/io/file-bytes.js';
 import { dirname } from 'node:path';
 
 export interface RunLoggerOptions {
@@ -42,6 +43,53 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
+/** Set by the launcher for the worker whose output it echoes on a terminal (its own stdio are pipes). */
+export const TERMINAL_ENV = { stdout: 'CLUSTERFIT_STDOUT_IS_TTY', stderr: 'CLUSTERFIT_STDERR_IS_TTY' } as const;
+
+/** Whether `stream` reaches a person: a terminal, or the launcher's echo of this worker to one. */
+export function isTerminal(stream: 'stdout' | 'stderr'): boolean {
+  return process[stream].isTTY === true || process.env[TERMINAL_ENV[stream]] === '1';
+}
+
+/**
+ * Appends a line entirely or not at all: a write cut short (a full disk) is truncated away before
+ * the error propagates, so metrics.jsonl never holds half a line that the next one would run into.
+ */
+function appendWholeLine(path: string, line: string): void {
+  const fd = openSync(path, 'a');
+  const bytes = Buffer.from(line);
+  const size = fstatSync(fd).size;
+  try {
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
+  } catch (error) {
+    ftruncateSync(fd, size);
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A process killed mid-write can still leave a partial last line: it is dropped before appending. */
+function dropTornLine(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch {
+    return; // no file yet
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return;
+    const tail = Buffer.alloc(Math.min(size, 1 << 20));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    if (tail[tail.length - 1] === 0x0a) return;
+    const lastNewline = tail.lastIndexOf(0x0a);
+    ftruncateSync(fd, lastNewline < 0 ? size - tail.length : size - tail.length + lastNewline + 1);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class RunLogger {
   readonly #metricsFile: string | undefined;
   readonly #jsonToStdout: boolean;
@@ -60,14 +108,17 @@ export class RunLogger {
     this.#messages = options.messages;
     this.#onProgress = options.onProgress;
     this.#progressBar =
-      !this.#quiet && (options.progressBar ?? (options.messages === undefined && process.stderr.isTTY === true));
-    if (this.#metricsFile) mkdirSync(dirname(this.#metricsFile), { recursive: true });
+      !this.#quiet && (options.progressBar ?? (options.messages === undefined && isTerminal('stderr')));
+    if (this.#metricsFile) {
+      makeDirectories(dirname(this.#metricsFile));
+      dropTornLine(this.#metricsFile);
+    }
   }
 
   /** One metrics record: `{"event": ..., "time": ..., ...fields}`. */
   metrics(event: string, fields: Record<string, unknown>): void {
     const line = JSON.stringify({ event, time: new Date().toISOString(), ...fields });
-    if (this.#metricsFile) appendFileSync(this.#metricsFile, line + '\n');
+    if (this.#metricsFile) appendWholeLine(this.#metricsFile, line + '\n');
     if (this.#jsonToStdout) {
       this.#clearBar();
       process.stdout.write(line + '\n');

@@ -10,17 +10,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assign,
   faissAssign,
   faissAvailable,
   faissKmeans,
-  kmeans,
   l2Normalize,
   PCA,
   type IterationStats,
   type KMeansResult,
 } from '../cluster/index.js';
 import type { Config, Partition } from '../config/index.js';
+import { assignOnRanks, kmeansOnRanks } from '../engine/distributed-cluster.js';
+import { barrier, isMainRank } from '../engine/distributed-ranks.js';
 import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
 import { bincount, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
 import { writeNpy } from '../torch/io/index.js';
@@ -69,11 +69,14 @@ export function clusterStats(sizes: number[]): ClusterStats {
   };
 }
 
-/** Writes `t` (copied to the host if needed) as .npy; `dispose` frees `t` afterwards. */
+/** Writes `t` (copied to the host if needed) as .npy, on rank 0 only (every rank holds the same
+ * values); `dispose` frees `t` afterwards. */
 function writeNpyOnHost(path: string, t: Tensor, { dispose = false } = {}): void {
-  const host = t.to('cpu');
-  writeNpy(path, host);
-  host.dispose();
+  if (isMainRank()) {
+    const host = t.to('cpu');
+    writeNpy(path, host);
+    host.dispose();
+  }
   if (dispose) t.dispose();
 }
 
@@ -92,7 +95,7 @@ export function writeAssignment(
   writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels, { dispose: true });
   writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances, { dispose: true });
   writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
-  writeNpy(`${prefix}_images.npy`, images);
+  if (isMainRank()) writeNpy(`${prefix}_images.npy`, images);
   return { labels: `${prefix}_labels.npy`, imagesFile: `${prefix}_images.npy`, sizes };
 }
 
@@ -173,7 +176,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       }
       trained = await faissKmeans(sample, k, kmeansOptions);
     } else {
-      trained = kmeans(sample, k, kmeansOptions);
+      trained = kmeansOnRanks(sample, k, kmeansOptions);
     }
     if (sample !== trainFeatures) sample.dispose();
     const prefixOf = (partition: Partition): string => `${datasetName}_${split(partition)}_${layer}_N${k}_D${dim}`;
@@ -192,7 +195,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       const assignment =
         cf.CLUSTER_BACKEND === 'faiss'
           ? await faissAssign(features, trained.centroids)
-          : assign(features, trained.centroids);
+          : assignOnRanks(features, trained.centroids);
       const prefix = join(dir, prefixOf(partition));
       const written = writeAssignment(prefix, assignment, loaded.images, k);
       features.dispose();
@@ -211,9 +214,14 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       stats,
     };
     logger.metrics('cluster_summary', { ...result, splits: splits.map(({ sizes: _sizes, ...rest }) => rest) });
-    writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
     const files = [centroidsFile, ...splits.flatMap((s) => [s.labels, s.imagesFile])];
-    return recordFinished(dir, 'cluster', fingerprint, files, result);
+    if (isMainRank()) {
+      writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
+      recordFinished(dir, 'cluster', fingerprint, files, result);
+    }
+    // The labels exist for every rank before any rank goes on to a stage that reads them.
+    barrier();
+    return result;
   } finally {
     train.features.dispose();
     trained?.centroids.dispose();

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { lrRunSetup } from '../config/index.js';
+import { isMainRank } from '../engine/distributed-ranks.js';
 import { loadFeatures } from '../engine/feature-files.js';
 import { knnAccuracy } from '../engine/knn.js';
 import { linearProbe } from '../engine/linear-probe.js';
@@ -110,8 +111,12 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
     }
   }
   logger.info(formatScores(result));
-  writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
-  return recordFinished(dir, stage, fingerprint, [join(dir, 'evaluation.json')], result);
+  // Every rank evaluates the merged features the same way (seeded); one writes the files.
+  if (isMainRank()) {
+    writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
+    recordFinished(dir, stage, fingerprint, [join(dir, 'evaluation.json')], result);
+  }
+  return result;
 }
 
 /** The per-layer table: `layer  dim  linear top-1  top-5  kNN top-1  top-5`. */

@@ -1,5 +1,6 @@
 // clusterfit/tasks: the pipeline stages, each a function from a loaded config to files on disk.
 import type { Config } from '../config/index.js';
+import { releaseRunFolders } from '../engine/run-lock.js';
 import type { TaskOptions } from './context.js';
 import { clusterTask } from './cluster.js';
 import { evaluateTask } from './evaluate.js';
@@ -30,16 +31,20 @@ export type TaskResult = TrainResult | ExtractResult | ClusterResult | EvaluateR
 
 /** Runs the engine the config names (ENGINE_NAME). */
 export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise<TaskResult> {
-  switch (cfg.ENGINE_NAME) {
-    case 'train':
-      return trainTask(cfg, options);
-    case 'extract_features':
-      return extractTask(cfg, options);
-    case 'cluster_features':
-      return clusterTask(cfg, options);
-    case 'evaluate':
-      return evaluateTask(cfg, options);
-    case 'nearest_neighbor':
-      return evaluateTask(cfg, { ...options, knnOnly: true });
+  try {
+    switch (cfg.ENGINE_NAME) {
+      case 'train':
+        return await trainTask(cfg, options);
+      case 'extract_features':
+        return await extractTask(cfg, options);
+      case 'cluster_features':
+        return await clusterTask(cfg, options);
+      case 'evaluate':
+        return await evaluateTask(cfg, options);
+      case 'nearest_neighbor':
+        return await evaluateTask(cfg, { ...options, knnOnly: true });
+    }
+  } finally {
+    releaseRunFolders();
   }
 }
