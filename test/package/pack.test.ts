@@ -8,7 +8,16 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,5 +169,46 @@ describe('the packed package, installed in a fresh project', () => {
     ok(stage, 'one epoch of demo/rotnet');
     assert.ok(existsSync(join(dir, 'model_final_checkpoint_phase0.torch')));
     assert.match(stage.stderr, /train epoch 1\/1: loss/);
+  });
+});
+
+describe('the install step on a machine that lacks the libraries', () => {
+  it('names what is missing with the one command that installs it, records it, and lets the install succeed', () => {
+    // The package's scripts as npm lays them out (node_modules/clusterfit), with no prebuilt addon.
+    const modules = join(mkdtempSync(join(tmpdir(), 'clusterfit-install-')), 'node_modules');
+    const pkg = join(modules, 'clusterfit');
+    cpSync(join(PROJECT_ROOT, 'scripts'), join(pkg, 'scripts'), { recursive: true });
+    symlinkSync(join(PROJECT_ROOT, 'node_modules', 'node-addon-api'), join(modules, 'node-addon-api'));
+    const nowhere = join(modules, 'nowhere');
+    const install = run(process.execPath, ['scripts/install.mjs'], pkg, {
+      LIBTORCH: nowhere,
+      TURBOJPEG_HOME: nowhere,
+      FAISS_HOME: nowhere,
+    });
+    assert.equal(install.status, 0, install.stderr);
+    assert.match(
+      install.stderr,
+      /native addon not built: LIBTORCH=.* has no include\/.*Fix: apt-get install libtorch-dev && npm rebuild clusterfit/,
+    );
+    assert.match(
+      install.stderr,
+      /image addon not built: TurboJPEG was not found\. Fix: apt-get install libturbojpeg0-dev && npm rebuild clusterfit/,
+    );
+    assert.match(
+      install.stderr,
+      /optional faiss addon not built: FAISS was not found\. Fix: apt-get install libfaiss-dev/,
+    );
+    assert.doesNotMatch(install.stderr, /at .*\.m?js:\d+/, 'no stack trace');
+    const report = JSON.parse(readFileSync(join(pkg, 'build', 'install-report.json'), 'utf8')) as {
+      addons: Record<string, { ok: boolean; fix?: string }>;
+    };
+    assert.equal(report.addons.native?.ok, false);
+    assert.match(report.addons.native?.fix ?? '', /apt-get install libtorch-dev/);
+    const strict = run(process.execPath, ['scripts/install.mjs'], pkg, {
+      LIBTORCH: nowhere,
+      TURBOJPEG_HOME: nowhere,
+      CLUSTERFIT_INSTALL_STRICT: '1',
+    });
+    assert.equal(strict.status, 1);
   });
 });
