@@ -11,4 +11,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The explorer's page runs in the browser, as a classic script beside uPlot's.
+    files: ['src/explore/page/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        URLSearchParams: 'readonly',
+        Node: 'readonly',
+        uPlot: 'readonly',
+      },
+    },
+  },
 );

@@ -64,7 +64,18 @@ export interface Config {
   readonly TEST_EVERY_NUM_EPOCH: number;
   readonly SEED_VALUE: number;
   readonly MULTI_PROCESSING_METHOD: string;
-  readonly HOOKS: { readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean } };
+  readonly HOOKS: {
+    readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean };
+    readonly TENSORBOARD_SETUP: {
+      readonly USE_TENSORBOARD: boolean;
+      readonly LOG_DIR: string;
+      readonly EXPERIMENT_LOG_DIR: string;
+      readonly FLUSH_EVERY_N_MIN: number;
+      readonly LOG_PARAMS: boolean;
+      readonly LOG_PARAMS_GRADIENTS: boolean;
+      readonly LOG_PARAMS_EVERY_N_ITERS: number;
+    };
+  };
   readonly DATA: {
     readonly NUM_DATALOADER_WORKERS: number;
     readonly MAX_IMAGE_PIXELS: number;

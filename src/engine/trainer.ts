@@ -6,6 +6,7 @@ import type { DataLoader } from '../data/index.js';
 import { keep, noGrad, tidy, zeros, type Device, type Tensor } from '../torch/index.js';
 import type { AnyModule } from '../torch/nn/index.js';
 import type { SGD } from '../torch/optim/index.js';
+import type { TrainerHook } from './hooks.js';
 import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
 import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
@@ -60,6 +61,8 @@ export interface TrainerOptions {
   channelsLast?: boolean;
   /** Name of the task in metrics lines ('train', 'linear_eval', ...). */
   phaseName?: string;
+  /** Observers of the run (TensorBoard, ...); see hooks.ts. */
+  hooks?: TrainerHook[];
 }
 
 export interface EpochMetrics {
@@ -98,8 +101,10 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
   let imagesThisRun = 0;
+  const hooks = options.hooks ?? [];
 
   try {
+    hooks.forEach((h) => h.onStart?.({ phase, model, position }));
     while (position.epoch < numEpochs) {
       model.train();
       meters.forEach((m) => m.reset());
@@ -135,6 +140,18 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
           lossSum.add_(loss.detach());
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
+          const after = { ...position, step: position.step + 1, iteration: position.iteration + 1 };
+          const info = {
+            phase,
+            model,
+            position: after,
+            lr,
+            loss,
+            images: batch.indices.length,
+            stepsPerEpoch,
+            numEpochs,
+          };
+          hooks.forEach((h) => h.onStep?.(info));
         });
         images += batch.indices.length;
         imagesThisRun += batch.indices.length;
@@ -196,6 +213,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       };
       lastLoss = epochMetrics.loss;
       summary.train.push(epochMetrics);
+      hooks.forEach((h) => h.onEpoch?.({ phase, model, train: true, metrics: epochMetrics }));
       logger.metrics(`${phase}_epoch`, {
         ...epochMetrics,
         seconds: (performance.now() - epochStarted) / 1000,
@@ -212,6 +230,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       if (options.testLoader && (last || finishedEpoch % (options.testEveryNumEpoch ?? 1) === 0)) {
         const testMetrics = await evaluate(options, finishedEpoch - 1);
         summary.test.push(testMetrics);
+        hooks.forEach((h) => h.onEpoch?.({ phase, model, train: false, metrics: testMetrics }));
       }
       if (last || finishedEpoch % options.checkpointFrequency === 0 || options.stop?.requested) {
         options.saveCheckpoint?.(position, { final: last, loss: epochMetrics.loss });
@@ -225,6 +244,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
     return summary;
   } finally {
     summary.seconds = (performance.now() - started) / 1000;
+    hooks.forEach((h) => h.onEnd?.());
     meters.forEach((m) => m.dispose());
     lossSum.dispose();
   }

@@ -25,6 +25,7 @@ import type { SSLModel } from '../models/index.js';
 import { SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { trainerHooks } from './hooks.js';
 import { applyTrunkFreezing, initWeightsFromConfig, modelFromConfig } from './model.js';
 
 export interface TrainResult extends TrainSummary {
@@ -184,6 +185,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       topk: cfg.METERS.accuracy_list_meter.topk_values,
       device,
       channelsLast: cfg.MODEL.CHANNELS_LAST,
+      hooks: trainerHooks(cfg, dir),
     });
     logger.metrics('train_summary', { ...summary, checkpoint: lastCheckpoint });
     return { ...summary, checkpoint: lastCheckpoint, alreadyComplete: false };
