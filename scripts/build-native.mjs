@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cudaHeaderFlags } from './cuda-headers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = join(root, 'native', 'src');
@@ -158,6 +159,7 @@ async function main() {
       .filter((dir) => !['/usr/include', '/usr/local/include'].includes(dir))
       .map((dir) => `-isystem${dir}`),
   ];
+  if (cuda) flags.push(...cudaHeaderFlags(libtorch.lib, flags));
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
   console.log(
     `build-native: libtorch ${version} from ${libtorch.origin}, lib ${libtorch.lib}, CUDA ${cuda ? 'yes' : 'no'}, C++11 ABI ${abi}`,
