@@ -9,8 +9,10 @@ import type { SGD } from '../torch/optim/index.js';
 import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
 import { AccuracyMeter } from './meters.js';
+import { PerfStats } from './perf-stats.js';
 import type { RunLogger } from './run-logger.js';
 import type { StopSignal } from './stop-signal.js';
+import { maybeAutocast, trainStep, type MixedPrecision } from './train-step.js';
 
 /** Where a run is: `step` batches of `epoch` are done; `iteration` counts all steps of the run. */
 export interface TrainPosition {
@@ -48,6 +50,12 @@ export interface TrainerOptions {
   channelsLast?: boolean;
   /** Name of the task in metrics lines ('train', 'linear_eval', ...). */
   phaseName?: string;
+  /** Mixed precision for training steps (MODEL.AMP_PARAMS); absent: float32. */
+  mixedPrecision?: MixedPrecision | null;
+  /** Autocast for the test passes (MODEL.AMP_PARAMS.USE_AMP_FOR_INFERENCE); absent: float32. */
+  testAutocast?: MixedPrecision | null;
+  /** Data-wait vs compute time and peak memory in metrics lines (HOOKS.PERF_STATS). */
+  perfStats?: boolean;
 }
 
 export interface EpochMetrics {
@@ -83,6 +91,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
+  const perf = options.perfStats ? new PerfStats(options.device) : null;
 
   try {
     while (position.epoch < numEpochs) {
@@ -92,7 +101,9 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       let stepsThisEpoch = 0;
       const epochStarted = performance.now();
       let images = 0;
+      perf?.resume();
       for await (const batch of trainLoader.epoch(position.epoch, { startStep: position.step })) {
+        perf?.batchArrived();
         const lr = schedule.lrAt({
           epoch: position.epoch,
           iteration: position.step,
@@ -101,15 +112,13 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         for (const group of optimizer.paramGroups) group.lr = lr;
         tidy(() => {
           const input = options.channelsLast ? batch.images.contiguous('channelsLast') : batch.images;
-          const outputs = outputsOf(model.call(input));
-          const loss = options.loss(outputs, batch.labels);
-          optimizer.zeroGrad();
-          loss.backward();
-          optimizer.step();
+          const parts = { model, loss: options.loss, optimizer, mixed: options.mixedPrecision };
+          const { outputs, loss } = trainStep(parts, input, batch.labels);
           lossSum.add_(loss.detach());
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
         });
+        perf?.stepDone();
         images += batch.indices.length;
         batch.dispose();
         position.step += 1;
@@ -127,11 +136,14 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
             loss: lastLoss,
             images_per_sec: rate,
             eta_s: ((stepsPerEpoch - position.step) * (images / stepsThisEpoch)) / rate,
+            ...(options.mixedPrecision?.scaler ? { amp_scale: options.mixedPrecision.scaler.getScale() } : {}),
+            ...perf?.take(),
           });
         }
         // Prefetched batches resolve as microtasks, which never let the event loop run: yield to
         // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
         await new Promise((resolve) => setImmediate(resolve));
+        perf?.resume();
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
           logger.info(`stopping at epoch ${position.epoch + 1}, step ${position.step} (as asked)`);
@@ -199,7 +211,7 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
     for await (const batch of loader.epoch(0)) {
       noGrad(() =>
         tidy(() => {
-          const outputs = outputsOf(model.call(batch.images));
+          const outputs = maybeAutocast(options.testAutocast, () => outputsOf(model.call(batch.images)));
           lossSum.add_(options.loss(outputs, batch.labels));
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));

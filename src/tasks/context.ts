@@ -8,6 +8,7 @@ import { RunLogger } from '../engine/run-logger.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
+import { applyBackendSwitches } from './mixed-precision.js';
 
 export interface TaskOptions {
   logger?: RunLogger;
@@ -86,6 +87,7 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads());
+  applyBackendSwitches(cfg);
   const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, dir: out, logger };

@@ -78,5 +78,7 @@ export function loaderFromConfig(
     seed: cfg.SEED_VALUE,
     shuffle,
     device,
+    pinMemory: cfg.DATA.PIN_MEMORY,
+    nonBlocking: cfg.DATA.ENABLE_ASYNC_GPU_COPY,
   });
 }

@@ -8,6 +8,8 @@ import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { mixedPrecisionForInference } from './mixed-precision.js';
+import { maybeAutocast } from '../engine/train-step.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
 
 export interface ExtractOptions extends TaskOptions {
@@ -55,6 +57,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
     model.eval();
     const trunk = model.trunk instanceof FeatureExtractor ? model.trunk.base_model : model.trunk;
     const flatten = cfg.MODEL.FEATURE_EVAL_SETTINGS.SHOULD_FLATTEN_FEATS || options.layers !== undefined;
+    const inference = mixedPrecisionForInference(cfg, device);
     for (const partition of partitions) {
       const split = partition.toLowerCase();
       const dataset = datasetFromConfig(cfg.DATA[partition], partition);
@@ -69,11 +72,14 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         for await (const batch of loader.epoch(0)) {
           noGrad(() =>
             tidy(() => {
-              const features = trunk.features(batch.images, layers, { poolOps, flatten });
+              // Under USE_AMP_FOR_INFERENCE the features come out in float16/bfloat16; files stay float32.
+              const features = maybeAutocast(inference, () =>
+                trunk.features(batch.images, layers, { poolOps, flatten }),
+              );
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>
-                writers[i]?.append(features.get(layer) as Tensor, batch.indices, labels, paths),
+                writers[i]?.append((features.get(layer) as Tensor).float(), batch.indices, labels, paths),
               );
             }),
           );

@@ -22,6 +22,12 @@ import { SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { applyTrunkFreezing, initWeightsFromConfig, modelFromConfig } from './model.js';
+import {
+  mixedPrecisionForInference,
+  mixedPrecisionForTraining,
+  restoreScaler,
+  scalerCheckpointFields,
+} from './mixed-precision.js';
 
 export interface TrainResult extends TrainSummary {
   /** The checkpoint the run ended with (the final one when completed). */
@@ -95,6 +101,8 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     { lr: 0, momentum: cfg.OPTIMIZER.momentum, nesterov: cfg.OPTIMIZER.nesterov },
   );
   if (resume?.checkpoint.optimizer) optimizer.loadStateDict(resume.checkpoint.optimizer);
+  const mixed = mixedPrecisionForTraining(cfg, device, logger);
+  if (resume) restoreScaler(mixed, resume.checkpoint.extra, logger);
   resume?.checkpoint.dispose();
 
   const trainLoader = loaderFromConfig(cfg, 'TRAIN', trainData, { shuffle: true, device });
@@ -128,7 +136,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
             optimizer,
             epoch: phase,
             iteration: position.iteration,
-            extra: { next_epoch: position.epoch, step: position.step },
+            extra: { next_epoch: position.epoch, step: position.step, ...scalerCheckpointFields(mixed) },
           },
           { final },
         );
@@ -138,6 +146,9 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       topk: cfg.METERS.accuracy_list_meter.topk_values,
       device,
       channelsLast: cfg.MODEL.CHANNELS_LAST,
+      mixedPrecision: mixed,
+      testAutocast: mixedPrecisionForInference(cfg, device),
+      perfStats: cfg.HOOKS.PERF_STATS.MONITOR_PERF_STATS,
     });
     logger.metrics('train_summary', { ...summary, checkpoint: lastCheckpoint });
     return { ...summary, checkpoint: lastCheckpoint, alreadyComplete: false };
@@ -145,6 +156,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     await trainLoader.close();
     await testLoader?.close();
     optimizer.dispose();
+    mixed?.scaler?.dispose();
     model.dispose();
   }
 }
