@@ -157,7 +157,7 @@ function renameOldKeys(tree: Tree, source: string, warn: (message: string) => vo
 }
 
 /** Levenshtein distance, case-insensitive (a case slip costs nothing). */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   const [s, t] = [a.toLowerCase(), b.toLowerCase()];
   let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
   for (let i = 1; i <= s.length; i++) {
