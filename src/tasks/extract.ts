@@ -55,6 +55,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
     }
     model.eval();
+    if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();
     const trunk = model.trunk instanceof FeatureExtractor ? model.trunk.base_model : model.trunk;
     const flatten = cfg.MODEL.FEATURE_EVAL_SETTINGS.SHOULD_FLATTEN_FEATS || options.layers !== undefined;
     const inference = mixedPrecisionForInference(cfg, device);
@@ -73,9 +74,8 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
           noGrad(() =>
             tidy(() => {
               // Under USE_AMP_FOR_INFERENCE the features come out in float16/bfloat16; files stay float32.
-              const features = maybeAutocast(inference, () =>
-                trunk.features(batch.images, layers, { poolOps, flatten }),
-              );
+              const images = cfg.MODEL.CHANNELS_LAST ? batch.images.contiguous('channelsLast') : batch.images;
+              const features = maybeAutocast(inference, () => trunk.features(images, layers, { poolOps, flatten }));
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>
