@@ -62,7 +62,15 @@ if ! command -v node > /dev/null || [[ ! -f node_modules/node-addon-api/napi.h ]
   if ! ldconfig -p 2> /dev/null | grep -q libturbojpeg.so.0; then export TURBOJPEG_HOME="$work/runtime/turbojpeg"; fi
 fi
 [[ -f dist/src/index.js ]] || { say "dist/ is missing: carry it (npx tsc -p tsconfig.json where TypeScript is)"; exit 1; }
-python=$(command -v python3)
+# The Python with torch, torchvision and PIL: $CLUSTERFIT_PYTHON, else python3 on PATH, else Debian's.
+python=""
+for candidate in "${CLUSTERFIT_PYTHON:-}" "$(command -v python3 || true)" /usr/bin/python3; do
+  if [[ -n "$candidate" ]] && "$candidate" -c 'import torch, torchvision, PIL' 2> /dev/null; then
+    python=$candidate
+    break
+  fi
+done
+[[ -n "$python" ]] || { say "no Python with torch, torchvision and PIL found: set CLUSTERFIT_PYTHON"; exit 1; }
 export CLUSTERFIT_PYTHON=$python
 say ""
 say "node $(node --version) ($(command -v node)); python $python"
