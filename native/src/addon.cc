@@ -26,6 +26,7 @@ static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
   cf::registerGemmFunctions(env, exports);
   cf::registerAmpFunctions(env, exports);
   cf::registerCudaFunctions(env, exports);
+  cf::registerDistributedFunctions(env, exports);
   return exports;
 }
 

@@ -55,6 +55,10 @@ void registerDispatchFunctions(Napi::Env env, Napi::Object exports);
 void registerAutogradFunctions(Napi::Env env, Napi::Object exports);
 void registerRuntimeFunctions(Napi::Env env, Napi::Object exports);
 void registerGemmFunctions(Napi::Env env, Napi::Object exports);
+void registerDistributedFunctions(Napi::Env env, Napi::Object exports);
+
+// What the distributed build probes found (buildInfo().distributed).
+Napi::Object distributedBuildInfo(Napi::Env env);
 void registerAmpFunctions(Napi::Env env, Napi::Object exports);   // amp.cc
 void registerCudaFunctions(Napi::Env env, Napi::Object exports);  // cuda.cc
 

@@ -84,7 +84,13 @@ export function checkArgs(command: Command, args: ParsedArgs): void {
     const option = closest(extra, known);
     throw new Error(
       `${command.name} does not take '${extra}'` +
-        (option ? `; did you mean ${option}=...?` : slots.length === 0 ? '; it takes no plain words' : '') +
+        (/^([a-z_]+\.)?config\./.test(extra)
+          ? '; an override needs a value: config.KEY=value'
+          : option
+            ? `; did you mean ${option}=...?`
+            : slots.length === 0
+              ? '; it takes no plain words'
+              : '') +
         ` (${help})`,
     );
   }

@@ -67,6 +67,7 @@ export interface Config {
   readonly HOOKS: { readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean } };
   readonly DATA: {
     readonly NUM_DATALOADER_WORKERS: number;
+    readonly MAX_IMAGE_PIXELS: number;
     readonly PIN_MEMORY: boolean;
     readonly ENABLE_ASYNC_GPU_COPY: boolean;
     readonly TRAIN: DataSplitConfig;
@@ -202,6 +203,8 @@ export interface Config {
     readonly CHECKPOINT_FREQUENCY: number;
     readonly CHECKPOINT_ITER_FREQUENCY: number;
     readonly OVERWRITE_EXISTING: boolean;
+    /** Ours: the newest N model_phase checkpoints are kept; -1 = all (VISSL). */
+    readonly KEEP_LAST: number;
   };
   readonly DISTRIBUTED: {
     readonly BACKEND: 'nccl' | 'gloo';
@@ -210,5 +213,6 @@ export interface Config {
     readonly NUM_PROC_PER_NODE: number;
     readonly INIT_METHOD: 'tcp' | 'env' | 'file';
     readonly RUN_ID: string;
+    readonly TIMEOUT_S: number;
   };
 }

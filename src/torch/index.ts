@@ -20,3 +20,4 @@ export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export * as amp from './amp/index.js';
 export * as backends from './backends.js';
+export * as distributed from './distributed/index.js';
