@@ -5,7 +5,7 @@
 // install has them in $CUDA_HOME/include or /usr/local/cuda/include.
 //
 // Returns the extra compiler flags: -isystem<dir>... -DCLUSTERFIT_WITH_CUDA_HEADERS when the probe
-// compiles, nothing otherwise (the addon then builds without the allocator statistics and says so).
+// compiles (headers and the allocator calls cuda.cc makes), nothing otherwise (the addon then builds without the allocator statistics and says so).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,21 @@ export function cudaHeaderFlags(libDir, baseFlags) {
   const dir = mkdtempSync(join(tmpdir(), 'cf-cuda-probe-'));
   try {
     const probe = join(dir, 'probe.cc');
-    writeFileSync(probe, '#include <c10/cuda/CUDACachingAllocator.h>\nint main() { return 0; }\n');
+    // The exact calls native/src/cuda.cc makes: a PyTorch that renamed one builds without the statistics.
+    writeFileSync(
+      probe,
+      [
+        '#include <c10/cuda/CUDACachingAllocator.h>',
+        'namespace allocator = c10::cuda::CUDACachingAllocator;',
+        'double probe(int d) {',
+        '  const auto s = allocator::getDeviceStats(d);',
+        '  allocator::resetPeakStats(d);',
+        '  allocator::emptyCache();',
+        '  return double(s.allocated_bytes[0].current + s.allocated_bytes[0].peak + s.reserved_bytes[0].current + s.reserved_bytes[0].peak);',
+        '}',
+        '',
+      ].join('\n'),
+    );
     execFileSync('g++', [...baseFlags, ...flags, '-fsyntax-only', probe], { stdio: 'pipe' });
     console.log(`build-native: CUDA headers from ${runtime}`);
     return [...flags, '-DCLUSTERFIT_WITH_CUDA_HEADERS'];
