@@ -79,6 +79,8 @@ export interface Config {
   readonly DATA: {
     readonly NUM_DATALOADER_WORKERS: number;
     readonly MAX_IMAGE_PIXELS: number;
+    readonly PIN_MEMORY: boolean;
+    readonly ENABLE_ASYNC_GPU_COPY: boolean;
     readonly TRAIN: DataSplitConfig;
     readonly TEST: DataSplitConfig;
   };
@@ -91,7 +93,12 @@ export interface Config {
       readonly meter_names: string[];
     };
   };
-  readonly MACHINE: { readonly DEVICE: 'gpu' | 'cpu' };
+  readonly MACHINE: {
+    readonly DEVICE: 'gpu' | 'cpu';
+    readonly CUDNN_BENCHMARK: boolean;
+    readonly ALLOW_TF32_MATMUL: boolean;
+    readonly ALLOW_TF32_CONV: boolean;
+  };
   readonly MODEL: {
     readonly TRUNK: {
       readonly NAME: 'resnet' | 'cifar_resnet';
@@ -134,7 +141,14 @@ export interface Config {
       readonly SYNC_BN_TYPE: 'pytorch';
       readonly GROUP_SIZE: number;
     };
-    readonly AMP_PARAMS: { readonly USE_AMP: boolean };
+    readonly AMP_PARAMS: {
+      readonly USE_AMP: boolean;
+      readonly AMP_TYPE: 'pytorch' | 'apex';
+      /** apex's amp.initialize arguments (free-form; opt_level is the one with a default). */
+      readonly AMP_ARGS: { readonly opt_level: string; readonly [option: string]: unknown };
+      readonly DTYPE: '' | 'float16' | 'bfloat16';
+      readonly USE_AMP_FOR_INFERENCE: boolean;
+    };
     /** Ours. */
     readonly CHANNELS_LAST: boolean;
   };

@@ -11,9 +11,11 @@ import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
 import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
 import { AccuracyMeter } from './meters.js';
+import { PerfStats } from './perf-stats.js';
 import { runProgress } from './progress.js';
 import type { RunLogger } from './run-logger.js';
 import type { StopSignal } from './stop-signal.js';
+import { maybeAutocast, trainStep, type MixedPrecision } from './train-step.js';
 
 /** Where a run is: `step` batches of `epoch` are done; `iteration` counts all steps of the run. */
 export interface TrainPosition {
@@ -63,6 +65,12 @@ export interface TrainerOptions {
   phaseName?: string;
   /** Observers of the run (TensorBoard, ...); see hooks.ts. */
   hooks?: TrainerHook[];
+  /** Mixed precision for training steps (MODEL.AMP_PARAMS); absent: float32. */
+  mixedPrecision?: MixedPrecision | null;
+  /** Autocast for the test passes (MODEL.AMP_PARAMS.USE_AMP_FOR_INFERENCE); absent: float32. */
+  testAutocast?: MixedPrecision | null;
+  /** Data-wait vs compute time and peak memory in metrics lines (HOOKS.PERF_STATS). */
+  perfStats?: boolean;
 }
 
 export interface EpochMetrics {
@@ -100,6 +108,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
+  const perf = options.perfStats ? new PerfStats(options.device) : null;
   let imagesThisRun = 0;
   const hooks = options.hooks ?? [];
 
@@ -123,7 +132,9 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       const stepsAtStart = stepsThisEpoch;
       const epochStarted = performance.now();
       let images = 0;
+      perf?.resume();
       for await (const batch of trainLoader.epoch(position.epoch, { startStep: position.step })) {
+        perf?.batchArrived();
         const lr = schedule.lrAt({
           epoch: position.epoch,
           iteration: position.step,
@@ -132,11 +143,8 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         for (const group of optimizer.paramGroups) group.lr = lr;
         tidy(() => {
           const input = options.channelsLast ? batch.images.contiguous('channelsLast') : batch.images;
-          const outputs = outputsOf(model.call(input));
-          const loss = options.loss(outputs, batch.labels);
-          optimizer.zeroGrad();
-          loss.backward();
-          optimizer.step();
+          const parts = { model, loss: options.loss, optimizer, mixed: options.mixedPrecision };
+          const { outputs, loss } = trainStep(parts, input, batch.labels);
           lossSum.add_(loss.detach());
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
@@ -153,6 +161,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
           };
           hooks.forEach((h) => h.onStep?.(info));
         });
+        perf?.stepDone();
         images += batch.indices.length;
         imagesThisRun += batch.indices.length;
         batch.dispose();
@@ -185,11 +194,14 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
             loss: lastLoss,
             images_per_sec: rate,
             eta_s: run.etaSeconds,
+            ...(options.mixedPrecision?.scaler ? { amp_scale: options.mixedPrecision.scaler.getScale() } : {}),
+            ...perf?.take(),
           });
         }
         // Prefetched batches resolve as microtasks, which never let the event loop run: yield to
         // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
         await new Promise((resolve) => setImmediate(resolve));
+        perf?.resume();
         options.stop?.agree?.();
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
@@ -268,7 +280,7 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
     for await (const batch of loader.epoch(0)) {
       noGrad(() =>
         tidy(() => {
-          const outputs = outputsOf(model.call(batch.images));
+          const outputs = maybeAutocast(options.testAutocast, () => outputsOf(model.call(batch.images)));
           lossSum.add_(options.loss(outputs, batch.labels));
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));

@@ -10,6 +10,8 @@ import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { mixedPrecisionForInference } from './mixed-precision.js';
+import { maybeAutocast } from '../engine/train-step.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
 
 export interface ExtractOptions extends TaskOptions {
@@ -61,8 +63,10 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
     }
     model.eval();
+    if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();
     const trunk = model.trunk instanceof FeatureExtractor ? model.trunk.base_model : model.trunk;
     const flatten = cfg.MODEL.FEATURE_EVAL_SETTINGS.SHOULD_FLATTEN_FEATS || options.layers !== undefined;
+    const inference = mixedPrecisionForInference(cfg, device);
     for (const partition of partitions) {
       const split = partition.toLowerCase();
       const dataset = datasetFromConfig(cfg.DATA[partition], partition);
@@ -78,11 +82,13 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         for await (const batch of loader.epoch(0)) {
           noGrad(() =>
             tidy(() => {
-              const features = trunk.features(batch.images, layers, { poolOps, flatten });
+              // Under USE_AMP_FOR_INFERENCE the features come out in float16/bfloat16; files stay float32.
+              const images = cfg.MODEL.CHANNELS_LAST ? batch.images.contiguous('channelsLast') : batch.images;
+              const features = maybeAutocast(inference, () => trunk.features(images, layers, { poolOps, flatten }));
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>
-                writers[i]?.append(features.get(layer) as Tensor, batch.indices, labels, paths),
+                writers[i]?.append((features.get(layer) as Tensor).float(), batch.indices, labels, paths),
               );
             }),
           );

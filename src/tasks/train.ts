@@ -27,6 +27,12 @@ import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { trainerHooks } from './hooks.js';
 import { applyTrunkFreezing, initWeightsFromConfig, modelFromConfig } from './model.js';
+import {
+  mixedPrecisionForInference,
+  mixedPrecisionForTraining,
+  restoreScaler,
+  scalerCheckpointFields,
+} from './mixed-precision.js';
 
 export interface TrainResult extends TrainSummary {
   /** The checkpoint the run ended with (the final one when completed). */
@@ -132,6 +138,8 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     { lr: 0, momentum: cfg.OPTIMIZER.momentum, nesterov: cfg.OPTIMIZER.nesterov },
   );
   if (resume?.checkpoint.optimizer) optimizer.loadStateDict(resume.checkpoint.optimizer);
+  const mixed = mixedPrecisionForTraining(cfg, device, logger);
+  if (resume) restoreScaler(mixed, resume.checkpoint.extra, logger);
   resume?.checkpoint.dispose();
 
   const replicated = replicate(model, { syncBatchNorm: cfg.MODEL.SYNC_BN_CONFIG.CONVERT_BN_TO_SYNC_BN });
@@ -171,6 +179,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
                 next_epoch: position.epoch,
                 step: position.step,
                 world_size: worldSize(),
+                ...scalerCheckpointFields(mixed),
                 ...(position.epochState ? { epoch_state: position.epochState } : {}),
               },
             },
@@ -186,6 +195,9 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       device,
       channelsLast: cfg.MODEL.CHANNELS_LAST,
       hooks: trainerHooks(cfg, dir),
+      mixedPrecision: mixed,
+      testAutocast: mixedPrecisionForInference(cfg, device),
+      perfStats: cfg.HOOKS.PERF_STATS.MONITOR_PERF_STATS,
     });
     logger.metrics('train_summary', { ...summary, checkpoint: lastCheckpoint });
     return { ...summary, checkpoint: lastCheckpoint, alreadyComplete: false };
@@ -193,6 +205,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     await trainLoader.close();
     await testLoader?.close();
     optimizer.dispose();
+    mixed?.scaler?.dispose();
     model.dispose();
   }
 }
