@@ -5,10 +5,15 @@ import { join, resolve } from 'node:path';
 import { availableConfigs, loadConfig } from '../config/index.js';
 import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
+import { EXPLORE_COMMANDS } from './explore.js';
 import { PACKAGE_ROOT } from './features.js';
 import type { Command } from './registry.js';
+import { isTerminal } from '../engine/run-logger.js';
 
 const PRESETS = ['demo', 'cifar10'];
+/** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
+// JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
+const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
 const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
 
 /** Runs `body` with Ctrl-C turned into a clean stop at the next step. */
@@ -35,6 +40,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
       dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
       overrides: args.overrides,
       stageOverrides: Object.fromEntries(args.stageOverrides),
+      log: CLI_LOG,
       stop,
     }),
   );
@@ -67,17 +73,25 @@ export const COMMANDS: Command[] = [
   {
     name: 'run',
     summary: 'Runs one stage: the engine the config names (as VISSL run_distributed_engines).',
-    usage: 'config=<name or path> [config.KEY.SUB=value ...]',
+    usage: 'config=<name or path> [config.KEY.SUB=value ...] [node_id=K]',
     description:
       'ENGINE_NAME picks the stage: train, extract_features, cluster_features, evaluate, nearest_neighbor.\n' +
       'Outputs go where the config says (CHECKPOINT.DIR, CLUSTERFIT.OUTPUT_DIR). Values are YAML:\n' +
-      'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.',
+      'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.\n' +
+      'DISTRIBUTED.NUM_PROC_PER_NODE=N starts N worker processes here (logs in <run dir>/logs); with\n' +
+      'NUM_NODES=M, run the same command on each machine with RUN_ID=<host of node 0>:<port> and\n' +
+      'node_id=0..M-1. Under torchrun or srun it runs as one worker.',
     options: [
       {
         name: 'config',
         value: '<name or path>',
         description: 'a shipped config (`clusterfit configs`) or a YAML file',
         required: true,
+      },
+      {
+        name: 'node_id',
+        value: '<K>',
+        description: 'this machine in a DISTRIBUTED.NUM_NODES run: 0 on the RUN_ID host, then 1..NUM_NODES-1',
       },
     ],
     config: true,
@@ -86,9 +100,12 @@ export const COMMANDS: Command[] = [
     needs: ['native', 'image'],
     async handler(args) {
       const cfg = loadConfig({ config: args.config!, overrides: args.overrides });
-      const { runConfig } = await import('../tasks/index.js');
-      const result = (await withStopSignal((stop) => runConfig(cfg, { stop }))) as { completed?: boolean };
-      if (result.completed === false) process.exitCode = 130;
+      const { launch } = await import('./launch/index.js');
+      await launch(cfg, args.options.get('node_id'), async () => {
+        const { runConfig } = await import('../tasks/index.js');
+        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
+        if ('completed' in result && !result.completed) process.exitCode = 130;
+      });
     },
   },
   {
@@ -126,6 +143,58 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'status',
+    summary: 'What a run folder holds, per stage: done, running or resumable, and the key numbers.',
+    usage: '<run folder>',
+    options: [],
+    positional: ['run folder'],
+    example: 'clusterfit status runs/demo',
+    async handler(args) {
+      const { runStatus, formatStatus } = await import('../tasks/status.js');
+      const dir = args.positional[0]!;
+      console.log(formatStatus(dir, runStatus(dir)));
+    },
+  },
+  {
+    name: 'assign',
+    summary: 'Labels new images with the nearest cluster of a finished run (the .npy files of the cluster stage).',
+    usage: 'run=<run folder> images=<folder or .npy list> out=<folder>',
+    description:
+      "Uses the run's cluster stage as it was: the same model, layer, transforms and normalisation,\n" +
+      'then the nearest centroid. Writes <dataset>_assign_<layer>_N<K>_D<dim>_labels.npy (int64) with\n' +
+      '_images.npy (same order), _distances.npy and _cluster_sizes.npy.',
+    options: [
+      {
+        name: 'run',
+        value: '<run folder>',
+        description: 'a pipeline folder, or a cluster stage folder',
+        required: true,
+      },
+      {
+        name: 'images',
+        value: '<folder or .npy>',
+        description: 'images (searched recursively) or a list of paths',
+        required: true,
+      },
+      { name: 'out', value: '<folder>', description: 'where the labels go', required: true },
+    ],
+    example: 'clusterfit assign run=runs/demo images=photos/ out=runs/demo/assigned',
+    needs: ['native', 'image'],
+    async handler(args) {
+      const { assignTask } = await import('../tasks/assign.js');
+      const result = await withStopSignal((stop) =>
+        assignTask({
+          run: args.options.get('run')!,
+          images: args.options.get('images')!,
+          outputDir: args.options.get('out')!,
+          log: CLI_LOG,
+          stop,
+        }),
+      );
+      console.log(result.labels);
+    },
+  },
+  {
     name: 'configs',
     summary: 'Lists the shipped configs (names for config=).',
     usage: '',
@@ -135,4 +204,5 @@ export const COMMANDS: Command[] = [
       console.log(availableConfigs().join('\n'));
     },
   },
+  ...EXPLORE_COMMANDS,
 ];

@@ -2,7 +2,7 @@
 // over configs/defaults.yaml, then `config.KEY.SUB=value` overrides over that. Every layer is
 // checked against the schema on its own, so an error names the file or override it came from.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { requireRegularFile } from '../torch/io/file-bytes.js';
@@ -410,6 +410,12 @@ function checkMerged(cfg: Tree, origin: (path: string) => string): string[] {
       }
     }
   }
+  const keepLast = (cfg.CHECKPOINT as { KEEP_LAST: number }).KEEP_LAST;
+  if (keepLast === 0 || keepLast < -1) {
+    errors.push(
+      `CHECKPOINT.KEEP_LAST is ${keepLast} (from ${origin('CHECKPOINT.KEEP_LAST')}): keep at least 1 checkpoint, or -1 for all`,
+    );
+  }
   return errors;
 }
 
@@ -431,7 +437,11 @@ export function loadConfig(options: LoadOptions): Config {
   };
 
   const fileSource = `file ${file}`;
-  const fileTree = renameOldKeys(unwrap(readYaml(file), file), fileSource, warn);
+  const fileTree = packageRelativePaths(
+    renameOldKeys(unwrap(readYaml(file), file), fileSource, warn),
+    file,
+    configsDir,
+  );
   const fileChecker = new Checker(defaults.paths, fileSource);
   fileChecker.check(fileTree, defaults.schema, '');
   errors.push(...fileChecker.errors);
@@ -478,6 +488,27 @@ export function loadConfig(options: LoadOptions): Config {
     throw new ConfigError(`invalid config '${config}':\n${errors.map((e) => `  - ${e}`).join('\n')}`);
   }
   return deepFreeze(merged) as unknown as Config;
+}
+
+/**
+ * A shipped config's relative data paths (`data/demo/cifar10/train`) name folders shipped with the
+ * package, so they are made absolute from the package root: the demo configs then work from any
+ * working directory, and from an installed package. Paths in the user's files and overrides stay
+ * relative to the working directory.
+ */
+function packageRelativePaths(tree: Tree, file: string, configsDir: string): Tree {
+  if (!file.startsWith(configsDir + sep) || !isPlainObject(tree.DATA)) return tree;
+  const root = dirname(configsDir);
+  for (const split of Object.values(tree.DATA)) {
+    if (!isPlainObject(split)) continue;
+    for (const key of ['DATA_PATHS', 'LABEL_PATHS']) {
+      const paths = split[key];
+      if (Array.isArray(paths)) {
+        split[key] = paths.map((p: unknown) => (typeof p === 'string' && p.startsWith('data/') ? join(root, p) : p));
+      }
+    }
+  }
+  return tree;
 }
 
 /** {a: {b: value}} for the path [a, b]. */

@@ -33,6 +33,7 @@ export const FREE_FORM: readonly string[] = [
   'MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP',
   'OPTIMIZER.param_schedulers.*.schedulers',
   'LOSS.cross_entropy_multiple_output_single_target.weight',
+  'MODEL.AMP_PARAMS.AMP_ARGS',
 ];
 
 /** Element types of the lists whose default is empty (and so cannot show one). */
@@ -70,6 +71,8 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   'CLUSTERFIT.FEATURES.DATA_PARTITION': ['TRAIN', 'TEST'],
   'CLUSTERFIT.FEATURES.TEST_PARTITION': ['', 'TRAIN', 'TEST'],
   'DISTRIBUTED.BACKEND': ['nccl', 'gloo'],
+  'MODEL.AMP_PARAMS.AMP_TYPE': ['pytorch', 'apex'],
+  'MODEL.AMP_PARAMS.DTYPE': ['', 'float16', 'bfloat16'],
   'DISTRIBUTED.INIT_METHOD': ['tcp', 'env', 'file'],
 };
 

@@ -18,7 +18,7 @@
 // into place atomically once that file is complete. Resuming takes the final checkpoint if there is
 // one, else the newest complete model_phase file; temporary files of an interrupted write never
 // match those names.
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { MAX_PICKLE_BYTES } from '../torch/io/checkpoint.js';
 import { makeDirectories } from '../torch/io/file-bytes.js';
@@ -222,6 +222,25 @@ export function findResumeCheckpoint(dir: string, warn: (message: string) => voi
     );
   }
   return found;
+}
+
+/**
+ * Deletes all but the newest `keepLast` model_phase checkpoints in `dir` (CHECKPOINT.KEEP_LAST,
+ * ours; VISSL keeps every one). `resumeFrom`, the checkpoint a resume would load, is never deleted,
+ * and neither are final checkpoints. Returns the deleted paths.
+ */
+export function pruneCheckpoints(dir: string, keepLast: number, resumeFrom: string): string[] {
+  if (keepLast < 0) return [];
+  const phases = readdirSync(dir)
+    .map((name) => ({ path: join(dir, name), phase: PHASE_FILE.exec(name)?.[1] }))
+    .filter((entry): entry is { path: string; phase: string } => entry.phase !== undefined)
+    .sort((a, b) => Number(b.phase) - Number(a.phase));
+  const doomed = phases
+    .slice(keepLast)
+    .map((entry) => entry.path)
+    .filter((path) => path !== resumeFrom);
+  for (const path of doomed) rmSync(path, { force: true });
+  return doomed;
 }
 
 /** Reads a checkpoint in VISSL's layout (ours, or VISSL's own). The caller disposes the result. */

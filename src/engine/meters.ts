@@ -30,9 +30,16 @@ export class AccuracyMeter {
     });
   }
 
-  /** Accuracy in percent for each k, e.g. {top1: 53.2, top5: 80.1}. */
-  value(): Record<string, number> {
-    const counts = this.#counts.toArray() as number[];
+  /**
+   * Accuracy in percent for each k, e.g. {top1: 53.2, top5: 80.1}. `reduce` combines the counts
+   * of every rank in place (a sum all-reduce) on a copy, so the meter keeps its own counts.
+   */
+  value(reduce?: (counts: Tensor) => void): Record<string, number> {
+    const counts = tidy(() => {
+      const all = this.#counts.clone();
+      reduce?.(all);
+      return all.toArray() as number[];
+    });
     const total = counts[this.topk.length] as number;
     return Object.fromEntries(
       this.topk.map((k, i) => [`top${k}`, total > 0 ? (100 * (counts[i] as number)) / total : 0]),

@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Config, DataSplitConfig, Partition } from '../config/index.js';
 import { DataLoader, diskFilelist, imageFolder, withLabels, type Dataset } from '../data/index.js';
+import { rank, worldSize } from '../engine/distributed-ranks.js';
 import type { Device } from '../torch/index.js';
 
 const DATA_SOURCES = ['disk_folder', 'disk_filelist'];
@@ -80,5 +81,10 @@ export function loaderFromConfig(
     seed: cfg.SEED_VALUE,
     shuffle,
     device,
+    // Each rank reads its share, padded to equal shares as PyTorch's DistributedSampler does.
+    rank: rank(),
+    worldSize: worldSize(),
+    pinMemory: cfg.DATA.PIN_MEMORY,
+    nonBlocking: cfg.DATA.ENABLE_ASYNC_GPU_COPY,
   });
 }

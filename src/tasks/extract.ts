@@ -3,11 +3,15 @@
 // (memory stays at one batch). Layers are LINEAR_EVAL_FEAT_POOL_OPS_MAP's, each with its pool op,
 // or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
 import type { Config, Partition } from '../config/index.js';
-import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
+import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-ranks.js';
+import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
 import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { mixedPrecisionForInference } from './mixed-precision.js';
+import { maybeAutocast } from '../engine/train-step.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
 
 export interface ExtractOptions extends TaskOptions {
@@ -46,6 +50,12 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
   }
   const partitions =
     options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
+  const fingerprint = stageFingerprint(cfg, { layers, partitions, flatten: options.layers !== undefined });
+  const done = finishedResult<ExtractResult>(cfg, dir, `extract_${layers.join('+')}`, fingerprint);
+  if (done) {
+    logger.info(`features of ${layers.join(', ')} are already extracted in ${dir}; skipping`);
+    return done;
+  }
   const model = modelFromConfig(cfg, device);
   const result: ExtractResult = { dir, shards: {}, images: {} };
   try {
@@ -53,15 +63,18 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
     }
     model.eval();
+    if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();
     const trunk = model.trunk instanceof FeatureExtractor ? model.trunk.base_model : model.trunk;
     const flatten = cfg.MODEL.FEATURE_EVAL_SETTINGS.SHOULD_FLATTEN_FEATS || options.layers !== undefined;
+    const inference = mixedPrecisionForInference(cfg, device);
     for (const partition of partitions) {
       const split = partition.toLowerCase();
       const dataset = datasetFromConfig(cfg.DATA[partition], partition);
       const loader = loaderFromConfig(cfg, partition, dataset, { shuffle: false, device });
       const writers = layers.map(
-        (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD),
+        (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD, rank()),
       );
+      if (isMainRank()) layers.forEach((layer) => removeShardsOfRanksFrom(dir, split, layer, worldSize()));
       const total = dataset.samples.length;
       let done = 0;
       const started = performance.now();
@@ -69,11 +82,13 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         for await (const batch of loader.epoch(0)) {
           noGrad(() =>
             tidy(() => {
-              const features = trunk.features(batch.images, layers, { poolOps, flatten });
+              // Under USE_AMP_FOR_INFERENCE the features come out in float16/bfloat16; files stay float32.
+              const images = cfg.MODEL.CHANNELS_LAST ? batch.images.contiguous('channelsLast') : batch.images;
+              const features = maybeAutocast(inference, () => trunk.features(images, layers, { poolOps, flatten }));
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>
-                writers[i]?.append(features.get(layer) as Tensor, batch.indices, labels, paths),
+                writers[i]?.append((features.get(layer) as Tensor).float(), batch.indices, labels, paths),
               );
             }),
           );
@@ -91,11 +106,20 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         logger.endProgress();
       }
       result.shards[split] = Object.fromEntries(layers.map((layer, i) => [layer, writers[i]?.close() ?? []]));
-      result.images[split] = done;
+      // Every rank's shards are complete before anyone reads the folder; each image counts once
+      // (loadFeatures drops the sampler's padding).
+      barrier();
+      result.images[split] = worldSize() > 1 ? total : done;
       const seconds = (performance.now() - started) / 1000;
-      logger.metrics('extract', { split, layers, images: done, seconds, images_per_sec: done / seconds });
-      logger.info(`extracted ${layers.join(', ')} for ${done} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
+      const images = result.images[split];
+      logger.metrics('extract', { split, layers, images, seconds, images_per_sec: images / seconds });
+      logger.info(`extracted ${layers.join(', ')} for ${images} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
     }
+    const files = Object.values(result.shards).flatMap((byLayer) =>
+      Object.values(byLayer).flatMap((shards) => shards.flatMap((f) => [f.features, f.inds, f.targets, f.images])),
+    );
+    // One record for the folder: rank 0's (its shard list is enough to tell the files exist).
+    if (rank() === 0) recordFinished(dir, `extract_${layers.join('+')}`, fingerprint, files, result);
     return result;
   } finally {
     model.dispose();

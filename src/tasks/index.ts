@@ -5,17 +5,32 @@ import type { TaskOptions } from './context.js';
 import { clusterTask } from './cluster.js';
 import { evaluateTask } from './evaluate.js';
 import { extractTask } from './extract.js';
-import { trainTask } from './train.js';
+import { trainTask, type TrainResult } from './train.js';
+import type { ExtractResult } from './extract.js';
+import type { ClusterResult } from './cluster.js';
+import type { EvaluateResult } from './evaluate.js';
 
 export { trainTask, type TrainResult } from './train.js';
 export { extractTask, type ExtractResult, type ExtractOptions } from './extract.js';
-export { clusterTask, clusterStats, type ClusterResult, type ClusterStats } from './cluster.js';
-export { evaluateTask, formatScores, type EvaluateResult, type LayerScores } from './evaluate.js';
+export {
+  clusterTask,
+  clusterStats,
+  type ClusterResult,
+  type ClusterSplitResult,
+  type ClusterStats,
+} from './cluster.js';
+export { evaluateTask, formatScores, type EvaluateOptions, type EvaluateResult, type LayerScores } from './evaluate.js';
 export { runPipeline, PIPELINE_PRESETS, type PipelineOptions, type PipelineResult } from './pipeline.js';
+export { assignTask, type AssignOptions, type AssignResult } from './assign.js';
+export { runStatus, formatStatus, type StageStatus, type StageState } from './status.js';
 export type { TaskOptions } from './context.js';
+export type { ProgressEvent } from '../engine/run-logger.js';
+
+/** What runConfig returns, by ENGINE_NAME. */
+export type TaskResult = TrainResult | ExtractResult | ClusterResult | EvaluateResult;
 
 /** Runs the engine the config names (ENGINE_NAME). */
-export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise<unknown> {
+export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise<TaskResult> {
   try {
     switch (cfg.ENGINE_NAME) {
       case 'train':

@@ -19,3 +19,6 @@ export { op, declaredOps, type Op } from './dispatch.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
+export * as amp from './amp/index.js';
+export * as backends from './backends.js';
+export * as distributed from './distributed/index.js';
