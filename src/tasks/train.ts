@@ -92,6 +92,21 @@ function epochStateOf(value: unknown): EpochState | undefined {
   return { lossSum: state.lossSum, steps: state.steps, meters: state.meters };
 }
 
+/** libtorch's "Target 12 is out of bounds" as a message naming where the labels came from. */
+function explainBadLabels(error: unknown, cfg: Config): unknown {
+  const target = /Target (-?\d+) is out of bounds/.exec((error as Error).message ?? '');
+  if (!target) return error;
+  const labelFile = cfg.DATA.TRAIN.LABEL_SOURCES[0] === 'disk_filelist' ? cfg.DATA.TRAIN.LABEL_PATHS[0] : undefined;
+  const source = labelFile
+    ? `DATA.TRAIN.LABEL_PATHS: ${labelFile}`
+    : `DATA.TRAIN.DATA_PATHS: the labels of ${cfg.DATA.TRAIN.DATA_PATHS[0] ?? 'the dataset'}`;
+  return new Error(
+    `${source} holds label ${target[1]}, outside the model's classes [0, n): the head's output size ` +
+      '(MODEL.HEAD.PARAMS) must exceed the largest label, e.g. CLUSTERFIT.NUM_CLUSTERS for cluster labels',
+    { cause: error },
+  );
+}
+
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
   const ctx = startTask(cfg, cfg.CHECKPOINT.DIR, 'CHECKPOINT.DIR', 'train', options);
   const { device, dir, logger } = ctx;
@@ -201,6 +216,8 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     });
     logger.metrics('train_summary', { ...summary, checkpoint: lastCheckpoint });
     return { ...summary, checkpoint: lastCheckpoint, alreadyComplete: false };
+  } catch (error) {
+    throw explainBadLabels(error, cfg);
   } finally {
     await trainLoader.close();
     await testLoader?.close();

@@ -19,6 +19,11 @@ export interface MemoryStats {
   deviceBytes: number;
   /** Handles that were never disposed and were freed by the garbage collector instead. */
   reclaimedByGc: number;
+  /**
+   * Bytes libtorch's CPU allocator holds now, for every purpose (storages without handles too,
+   * such as the activations an autograd graph saved): what V8 is told as external memory.
+   */
+  allocatorCpuBytes: number;
 }
 
 export interface OpSchemaInfo {
@@ -41,6 +46,8 @@ export interface NativeAddon {
   isDisposed(h: Handle): boolean;
   sameTensor(a: Handle, b: Handle): boolean;
   memoryStats(): MemoryStats;
+  /** Bytes libtorch's CPU allocator has allocated so far (the churn, not what is held). */
+  cpuBytesEverAllocated(): number;
 
   /** self = beta * self + alpha * mat1 @ mat2 through oneDNN's sgemm; false (nothing done) where
    * that does not apply (see native/src/gemm.cc). */
