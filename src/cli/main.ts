@@ -9,6 +9,7 @@ import { convertToTorchvision } from '../engine/checkpoint.js';
 import { stopOnSignals } from '../engine/stop-signal.js';
 import { PIPELINE_PRESETS, runConfig, runPipeline, type PipelineOptions } from '../tasks/index.js';
 import { parseArgs, type ParsedArgs } from './args.js';
+import { isVisslTool, runVisslTool } from './vissl.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -28,6 +29,8 @@ usage:
       A VISSL-layout checkpoint's trunk as a plain torchvision-style state dict.
   clusterfit configs
       Lists the shipped configs.
+  clusterfit run_distributed_engines | cluster_features_and_label | nearest_neighbor_test config=... [...]
+      VISSL's tools, with its Hydra words (+config/<group>=<name>, ~config.KEY); --help for each.
 
 Ctrl-C stops cleanly; the same command resumes. CLUSTERFIT_DEBUG=1 shows stack traces.`;
 
@@ -60,7 +63,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
 async function run(args: ParsedArgs): Promise<void> {
   if (args.config === undefined)
     throw new Error('run needs config=<name or path>; `clusterfit configs` lists the shipped ones');
-  const cfg = loadConfig({ config: args.config, overrides: args.overrides });
+  const cfg = loadConfig({ config: args.config, overrides: args.overrides, command: 'run' });
   const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
   try {
     const result = (await runConfig(cfg, { stop })) as { completed?: boolean };
@@ -72,6 +75,10 @@ async function run(args: ParsedArgs): Promise<void> {
 
 async function main(words: string[]): Promise<void> {
   const [command, ...rest] = words;
+  if (command !== undefined && isVisslTool(command)) {
+    process.exitCode = await runVisslTool(command, rest);
+    return;
+  }
   const args = parseArgs(rest);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h' || args.help) {
     console.log(USAGE);

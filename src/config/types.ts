@@ -29,6 +29,10 @@ export interface DataSplitConfig {
   };
   readonly COPY_TO_LOCAL_DISK: boolean;
   readonly COPY_DESTINATION_DIR: string;
+  /** VISSL's queue of seen images for unreadable ones: here unreadable images are skipped and counted. */
+  readonly ENABLE_QUEUE_DATASET: boolean;
+  readonly REMOVE_IMG_PATH_PREFIX: string;
+  readonly NEW_IMG_PATH_PREFIX: string;
   /** Ours. */
   readonly SKIP_BAD_IMAGES: boolean;
   /** Ours; 0 = two batches per worker. */
@@ -57,6 +61,7 @@ export interface LrConfig extends LrSchedulerConfig {
 
 export interface Config {
   readonly ENGINE_NAME: EngineName;
+  readonly NODE_ID: number;
   readonly VERBOSE: boolean;
   readonly LOG_FREQUENCY: number;
   readonly TEST_ONLY: boolean;

@@ -1,6 +1,7 @@
 // The data loader: a pool of worker threads decodes and crops batches, prefetching a configurable
 // number ahead; the main thread collates each into one contiguous tensor and applies the batched
 // photometric transforms on the training device.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { tensor, type Device, type Tensor } from '../torch/index.js';
@@ -9,7 +10,8 @@ import { imageAddon } from './image-addon.js';
 import { applyPhotometric } from './photometric.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
 import { distributedIndices } from './sampler.js';
-import { parseTransforms, type Pipeline, type TransformConfig } from './transforms.js';
+import { jpegSize } from './header.js';
+import { outputSizeFor, parseTransforms, type Pipeline, type TransformConfig } from './transforms.js';
 
 export interface LoaderOptions {
   dataset: Dataset;
@@ -119,8 +121,40 @@ class WorkerPool {
   }
 }
 
+/** A PNG's width and height from its header, or null. */
+function pngSize(bytes: Buffer): { width: number; height: number } | null {
+  const signature =
+    bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.toString('latin1', 12, 16) === 'IHDR';
+  return signature ? { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) } : null;
+}
+
+/**
+ * The output size of transforms whose size follows the input (VISSL's `Resize: 224` without a crop,
+ * for datasets of square images): the first image's; a worker names any image that comes out different.
+ */
+function firstImageOutputSize(dataset: Dataset, pipeline: Pipeline): [number, number] {
+  const first = dataset.samples[0];
+  const fix = 'end the geometric transforms with CenterCrop, RandomResizedCrop, RandomCrop or Resize to [h, w]';
+  if (first === undefined) return [1, 1];
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(first.path);
+  } catch (error) {
+    throw new Error(`cannot read ${first.path} (${(error as Error).message})`);
+  }
+  const size = jpegSize(bytes) ?? pngSize(bytes);
+  if (size === null) {
+    throw new Error(
+      `the transforms give each image its own size, and ${first.path} is neither a JPEG nor a PNG whose size can be read up front: ${fix}`,
+    );
+  }
+  return outputSizeFor(pipeline.geometric, size.height, size.width);
+}
+
 export class DataLoader {
   readonly pipeline: Pipeline;
+  /** [height, width] of every image of a batch. */
+  readonly outputSize: [number, number];
   /** Images skipped in the last epoch (onError 'skip'), with the reason. */
   skipped: Failure[] = [];
   private readonly pool: WorkerPool;
@@ -145,6 +179,7 @@ export class DataLoader {
     if (!(this.options.batchSize >= 1))
       throw new Error(`loader: batchSize must be at least 1, got ${this.options.batchSize}`);
     this.pipeline = parseTransforms(options.transforms);
+    this.outputSize = this.pipeline.outputSize ?? firstImageOutputSize(options.dataset, this.pipeline);
     imageAddon(); // the workers need it: a missing build is reported here, not by each worker
     // sharp (images other than plain JPEGs) runs on libuv's thread pool (4 threads unless told
     // otherwise, shared by all workers); this only takes effect if nothing has used the pool yet,
@@ -152,7 +187,7 @@ export class DataLoader {
     process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, numWorkers));
     this.pool = new WorkerPool(numWorkers, {
       geometric: this.pipeline.geometric,
-      outputSize: this.pipeline.outputSize,
+      outputSize: this.outputSize,
       copies: this.pipeline.copies,
       seed: this.options.seed,
       shrinkOnLoad: this.options.shrinkOnLoad,
@@ -216,7 +251,7 @@ export class DataLoader {
   }
 
   private collate(result: BatchResult, epoch: number): Batch {
-    const [height, width] = this.pipeline.outputSize;
+    const [height, width] = this.outputSize;
     const count = result.indices.length;
     const pixels = tensor(new Uint8Array(result.pixels, 0, count * 3 * height * width), {
       shape: [count, 3, height, width],

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { decodeAndTransform } from './geometry.js';
 import { Rng, Stream } from './rng.js';
-import { planGeometry } from './transforms.js';
+import { outputSizeFor, planGeometry } from './transforms.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
 
 const config = workerData as WorkerConfig;
@@ -33,6 +33,13 @@ async function transformSample(
   const labels: number[] = [];
   const plan = (height: number, width: number): ReturnType<typeof planGeometry>['ops'][] => {
     labels.length = 0;
+    const [h, w] = outputSizeFor(config.geometric, height, width);
+    if (h !== outH || w !== outW) {
+      throw new Error(
+        `the transforms make this ${height}x${width} image ${h}x${w}, but a batch needs one size (${outH}x${outW}, ` +
+          'from the first image): end the geometric transforms with CenterCrop, RandomResizedCrop, RandomCrop or Resize to [h, w]',
+      );
+    }
     return Array.from({ length: config.copies }, (_, copy) => {
       const rng = new Rng(config.seed, epoch, sample.index, Stream.Geometric, copy);
       const { ops, label } = planGeometry(config.geometric, height, width, rng, copy);

@@ -73,7 +73,7 @@ export function loaderFromConfig(
     dropLast: data.DROP_LAST,
     // PREFETCH 0 keeps the loader's default depth (two batches per worker).
     ...(data.PREFETCH > 0 ? { prefetch: data.PREFETCH } : {}),
-    onError: data.SKIP_BAD_IMAGES ? 'skip' : 'throw',
+    onError: data.SKIP_BAD_IMAGES || data.ENABLE_QUEUE_DATASET ? 'skip' : 'throw',
     numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
     seed: cfg.SEED_VALUE,
     shuffle,
