@@ -163,11 +163,24 @@ async function main(argv: string[]): Promise<void> {
     .sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b));
   const images = join(work, 'images');
   if (run) await makeImages(images);
+  // RotNet starts from random weights; every later run from RotNet's checkpoint.
   let weights = '';
-  const features = join(work, 'runs', 'feature_extraction_extract_resnet_in1k_8gpu');
+  const features = join(work, 'runs', 'features_rn50_layers');
   const counts = { parsed: 0, ran: 0 };
   const failures: string[] = [];
-  for (const [path, text] of configs) {
+  const runOne = (label: string, words: string[]): boolean => {
+    const started = performance.now();
+    const result = spawnSync(process.execPath, [CLI, ...words], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    if (result.status === 0) {
+      console.log(`run ok     ${label} (${seconds} s)`);
+      return true;
+    }
+    failures.push(`${label}: run: ${reason(result.stderr)}`);
+    console.log(`RUN FAIL   ${label} (${seconds} s): ${reason(result.stderr)}`);
+    return false;
+  };
+  for (const [path] of configs) {
     const file = join(work, 'configs', 'config', path);
     try {
       loadConfig({ config: file, warn: () => {} });
@@ -183,21 +196,21 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     const out = join(work, 'runs', path.replace(/\.yaml$/, '').replaceAll('/', '_'));
-    const words = [
-      ...toolFor(path),
-      `config=${file}`,
-      ...smallRunOverrides(images, out, weights || join(work, 'none.torch'), features),
-    ];
-    const started = performance.now();
-    const result = spawnSync(process.execPath, [CLI, ...words], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    if (result.status === 0) {
-      counts.ran++;
-      console.log(`run ok     ${path} (${seconds} s)`);
-      if (path.startsWith('pretrain/rotnet')) weights = join(out, 'checkpoint.torch');
-    } else {
-      failures.push(`${path}: run: ${reason(result.stderr)}`);
-      console.log(`RUN FAIL   ${path} (${seconds} s): ${reason(result.stderr)}`);
+    const ok = runOne(path, [...toolFor(path), `config=${file}`, ...smallRunOverrides(images, out, weights, features)]);
+    if (ok) counts.ran++;
+    if (ok && path.startsWith('pretrain/rotnet')) weights = join(out, 'checkpoint.torch');
+    if (path.startsWith('feature_extraction/extract_resnet')) {
+      // VISSL's documented extraction command composes a trunk_only group; its res5 features are
+      // what the cluster config reads (FEATURES.PATH), as in VISSL's ClusterFit recipe.
+      const group = '+config/feature_extraction/trunk_only=rn50_layers';
+      const composed = runOne(`${path} ${group}`, [
+        'run_distributed_engines',
+        `config=${path.replace(/\.yaml$/, '')}`,
+        group,
+        `hydra.searchpath=[${join(work, 'configs')}]`,
+        ...smallRunOverrides(images, features, weights, features),
+      ]);
+      console.log(`           (command form with a group file: ${composed ? 'ok' : 'failed'})`);
     }
   }
   console.log(

@@ -25,6 +25,8 @@ export const FREE_FORM: readonly string[] = [
   'MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP',
   'OPTIMIZER.param_schedulers.*.schedulers',
   'LOSS.cross_entropy_multiple_output_single_target.weight',
+  // An integer or a list of integers (src/tasks/evaluate.ts checks it).
+  'NEAREST_NEIGHBOR.TOPK',
 ];
 
 /** Element types of the lists whose default is empty (and so cannot show one). */

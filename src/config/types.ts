@@ -184,8 +184,12 @@ export interface Config {
   };
   readonly NEAREST_NEIGHBOR: {
     readonly SIGMA: number;
-    readonly TOPK: number;
+    /** One k, or a list (kNN once for each). */
+    readonly TOPK: number | readonly number[];
     readonly L2_NORM_FEATS: boolean;
+    readonly USE_CUDA: boolean;
+    readonly OPTIMIZE_MEMORY: boolean;
+    readonly FEATURES: { readonly PATH: string };
   };
   readonly CHECKPOINT: {
     readonly DIR: string;

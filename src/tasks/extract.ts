@@ -4,7 +4,7 @@
 // or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
 import type { Config, Partition } from '../config/index.js';
 import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
-import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
+import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
@@ -33,17 +33,29 @@ function poolOpsOf(cfg: Config): Record<string, PoolOpSpec> {
   return Object.fromEntries(map.map(([layer, op]) => [layer, op]));
 }
 
+const HEADS = 'heads';
+
+/** The model's single output, flattened (the 'heads' feature). */
+function modelOutput(model: SSLModel, images: Tensor): Tensor {
+  const outputs = model.forward(images);
+  if (outputs.length !== 1) {
+    throw new Error(
+      `the model has ${outputs.length} outputs, so its output is no one feature: name the layers to extract in ` +
+        'MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP',
+    );
+  }
+  return (outputs[0] as Tensor).flatten(1);
+}
+
 export async function extractTask(cfg: Config, options: ExtractOptions = {}): Promise<ExtractResult> {
   const outputDir = options.outputDir ?? (cfg.EXTRACT_FEATURES.OUTPUT_DIR || cfg.CHECKPOINT.DIR);
   const ctx = startTask(cfg, outputDir, 'EXTRACT_FEATURES.OUTPUT_DIR', 'extract', options);
   const { device, dir, logger } = ctx;
   const poolOps = poolOpsOf(cfg);
-  const layers = options.layers ?? Object.keys(poolOps);
-  if (layers.length === 0) {
-    throw new Error(
-      'no layer to extract: set MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP (e.g. [["res5", ["AvgPool2d", [[7, 7], 1, 0]]]]) or CLUSTERFIT.FEATURES.LAYER_NAME',
-    );
-  }
+  // As VISSL: without a pool map the feature is the whole model's output (trunk and heads), named
+  // 'heads' (kNN on a projection head's output is this, with EVAL_TRUNK_AND_HEAD).
+  const mapped = options.layers ?? Object.keys(poolOps);
+  const layers = mapped.length > 0 ? mapped : [HEADS];
   const partitions =
     options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
   const model = modelFromConfig(cfg, device);
@@ -69,7 +81,10 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         for await (const batch of loader.epoch(0)) {
           noGrad(() =>
             tidy(() => {
-              const features = trunk.features(batch.images, layers, { poolOps, flatten });
+              const features =
+                mapped.length > 0
+                  ? trunk.features(batch.images, layers, { poolOps, flatten })
+                  : new Map([[HEADS, modelOutput(model, batch.images)]]);
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>
