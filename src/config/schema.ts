@@ -36,6 +36,7 @@ const LIST_ELEMENTS: Readonly<Record<string, ScalarKind>> = {
   'DATA.*.LABEL_SOURCES': 'string',
   'DATA.*.LABEL_PATHS': 'string',
   'METERS.accuracy_list_meter.meter_names': 'string',
+  'METERS.names': 'string',
   'OPTIMIZER.param_schedulers.*.interval_scaling': 'string',
   'OPTIMIZER.param_schedulers.*.lengths': 'float',
 };
@@ -48,6 +49,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   'DATA.*.LABEL_TYPE': ['standard', 'sample_index', 'zero'],
   'DATA.*.COLLATE_FUNCTION': ['default_collate'],
   'METERS.name': ['', 'accuracy_list_meter'],
+  'METERS.names': ['accuracy_list_meter'],
   'MACHINE.DEVICE': ['gpu', 'cpu'],
   'MODEL.TRUNK.NAME': ['resnet', 'cifar_resnet'],
   'MODEL.TRUNK.RESNETS.NORM': ['BatchNorm'],

@@ -77,6 +77,7 @@ export interface Config {
   };
   readonly METERS: {
     readonly name: '' | 'accuracy_list_meter';
+    readonly names: readonly 'accuracy_list_meter'[];
     readonly enable_training_meter: boolean;
     readonly accuracy_list_meter: {
       readonly num_meters: number;

@@ -195,12 +195,14 @@ export class SSLModel extends Module<[Tensor], Tensor[]> {
   /**
    * VISSL's forward: the trunk's outputs (its last block, or one pooled feature per layer for a
    * feature extractor), then the heads: one head per feature, or all heads in sequence on a
-   * single feature. With EXTRACT_TRUNK_FEATURES_ONLY the trunk's outputs are returned as they are.
+   * single feature. With EXTRACT_TRUNK_FEATURES_ONLY, or without heads, the trunk's outputs are
+   * returned as they are.
    */
   override forward(input: Tensor): Tensor[] {
     const feats = this.trunk instanceof FeatureExtractor ? this.trunk.call(input) : [this.trunk.call(input)];
-    if (this.extractTrunkFeaturesOnly) return feats;
     const heads = [...this.heads];
+    // No heads (VISSL's extraction configs): the trunk's outputs are the model's.
+    if (this.extractTrunkFeaturesOnly || heads.length === 0) return feats;
     if (feats.length === heads.length) {
       const outputs = feats.map((feat, i) => heads[i]!.call(feat) as Tensor);
       for (const feat of feats) feat.dispose();
