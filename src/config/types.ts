@@ -146,6 +146,8 @@ export interface Config {
     };
   };
   readonly OPTIMIZER: {
+    readonly use_larc: boolean;
+    readonly larc_config: { readonly clip: boolean; readonly eps: number; readonly trust_coefficient: number };
     readonly name: 'sgd';
     readonly weight_decay: number;
     readonly momentum: number;

@@ -109,14 +109,14 @@ describe("VISSL's tools", () => {
     assert.equal(epoch?.accuracy.length, 2, 'one meter per pool-map entry');
   });
 
-  it("run_distributed_engines: VISSL's default CrossEntropyLoss trains, on DATA_LIMIT images", () => {
+  it("run_distributed_engines: VISSL's default CrossEntropyLoss trains with LARC, on DATA_LIMIT images", () => {
     const file = write('supervised.yaml', [
       'config:',
       ...data(['      DATA_LIMIT: 5', '      DATA_LIMIT_SAMPLING: {SEED: 2}']),
       ...MODEL,
       '    HEAD: {PARAMS: [["mlp", {"dims": [64, 3]}]]}',
       '  TEST_MODEL: False',
-      '  OPTIMIZER: {num_epochs: 1}',
+      '  OPTIMIZER: {num_epochs: 1, use_larc: True, larc_config: {clip: False, eps: 1.0e-08, trust_coefficient: 0.001}}',
       ...SMALL,
     ]);
     const run = clusterfit('run_distributed_engines', `config=${file}`, ...words(join(root, 'supervised')));
