@@ -379,7 +379,7 @@ describe('errors', () => {
   });
 
   it('transforms are checked when the config loads', () => {
-    const message = failure(CLUSTERFIT, ['config.DATA.TRAIN.TRANSFORMS=[{name: RandomCrop, size: 224}]']);
+    const message = failure(CLUSTERFIT, ['config.DATA.TRAIN.TRANSFORMS=[{name: RandAugment, magnitude: 9}]']);
     assert.match(message, /DATA\.TRAIN\.TRANSFORMS \(from override .*\): .*unknown transform/);
   });
 
