@@ -6,6 +6,7 @@
 // temporary folder, never into the project.
 //
 //   node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only <substring>]
+//       [--weights <checkpoint> --features <folder>] [--reverse]
 //
 // Prints one line per config (parse / run / the reason it failed) and the counts at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -147,7 +148,12 @@ async function main(argv: string[]): Promise<void> {
     throw new Error('usage: node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only S]');
   }
   const run = argv.includes('--run');
-  const only = argv[argv.indexOf('--only') + 1];
+  const option = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+  const only = option('--only');
+  // --weights/--features: a RotNet checkpoint and extracted res5 features from an earlier run, so
+  // several runs can share the work (the producing configs are then only parsed).
+  const given = { weights: option('--weights'), features: option('--features') };
+  const reverse = argv.includes('--reverse');
   const files = readVisslConfigs(resolve(checkout));
   const work = mkdtempSync(join(tmpdir(), 'vissl-check-'));
   for (const [path, text] of files) {
@@ -159,13 +165,13 @@ async function main(argv: string[]): Promise<void> {
   const order = (path: string): number =>
     path.startsWith('pretrain/rotnet') ? 0 : path.startsWith('feature_extraction') ? 1 : 2;
   const configs = [...files]
-    .filter(([path, text]) => isResNetConfig(path, text) && (argv.indexOf('--only') < 0 || path.includes(only!)))
-    .sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b));
+    .filter(([path, text]) => isResNetConfig(path, text) && (only === undefined || path.includes(only)))
+    .sort(([a], [b]) => order(a) - order(b) || (reverse ? b.localeCompare(a) : a.localeCompare(b)));
   const images = join(work, 'images');
   if (run) await makeImages(images);
   // RotNet starts from random weights; every later run from RotNet's checkpoint.
-  let weights = '';
-  const features = join(work, 'runs', 'features_rn50_layers');
+  let weights = given.weights ?? '';
+  const features = given.features ?? join(work, 'runs', 'features_rn50_layers');
   const counts = { parsed: 0, ran: 0 };
   const failures: string[] = [];
   const runOne = (label: string, words: string[]): boolean => {
@@ -193,6 +199,10 @@ async function main(argv: string[]): Promise<void> {
     }
     if (!run) {
       console.log(`parse ok   ${path}`);
+      continue;
+    }
+    if (order(path) < 2 && given.weights !== undefined) {
+      console.log(`parse ok   ${path} (not run: --weights given)`);
       continue;
     }
     const out = join(work, 'runs', path.replace(/\.yaml$/, '').replaceAll('/', '_'));
