@@ -10,6 +10,8 @@ const BENCHMARKS = [
   ['data/loader.js', 'image loader vs torchvision DataLoader'],
   ['cluster/kmeans.js', 'k-means vs FAISS'],
   ['tasks/extract.js', 'ResNet-50 feature extraction vs PyTorch'],
+  ['distributed/allreduce.js', 'Gloo all-reduce bandwidth vs torch.distributed'],
+  ['distributed/ddp-step.js', '2-process DDP ResNet-18 train step vs PyTorch DDP'],
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -4,6 +4,7 @@
 // missing library means (skip an optional addon, fail a required one).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,10 +16,15 @@ export function nodeIncludeDir() {
   return candidates.find((dir) => dir && existsSync(join(dir, 'node_api.h')));
 }
 
-/** node-addon-api's folder (napi.h), or undefined before npm install. */
+/** node-addon-api's folder (napi.h), or undefined before npm install. Found by Node's module
+ * resolution, since npm may hoist it above this package's own node_modules. */
 export function addonApiIncludeDir() {
-  const dir = join(root, 'node_modules', 'node-addon-api');
-  return existsSync(join(dir, 'napi.h')) ? dir : undefined;
+  try {
+    const dir = dirname(createRequire(import.meta.url).resolve('node-addon-api/package.json'));
+    return existsSync(join(dir, 'napi.h')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -5,24 +5,18 @@
 // include/turbojpeg.h and lib/), then in the system. Unlike FAISS it is required: without it the
 // build fails with a message saying what to install.
 import { buildAddon, findLibrary } from './addon-build.mjs';
+import { LIBRARIES } from './libraries.mjs';
 
 buildAddon({
   name: 'image',
-  libraryName: 'TurboJPEG',
-  library: findLibrary({
-    envVar: 'TURBOJPEG_HOME',
-    prefixes: ['/usr', '/usr/local', '/opt/libjpeg-turbo'],
-    header: 'turbojpeg.h',
-    libFiles: ['libturbojpeg.so'],
-  }),
+  libraryName: LIBRARIES.image.libraryName,
+  library: findLibrary(LIBRARIES.image.search),
   // -O3: the resampling passes are loops the compiler vectorises.
   flags: ['-O3'],
   libs: ['-lturbojpeg'],
   missing(reason) {
     console.error(`build-image: ${reason}.`);
-    console.error(
-      '  The data loader needs it: apt-get install libturbojpeg0-dev (or set TURBOJPEG_HOME), then npm run build',
-    );
+    console.error(`  The data loader needs it: ${LIBRARIES.image.install} (or set TURBOJPEG_HOME), then npm run build`);
     process.exit(1);
   },
 });

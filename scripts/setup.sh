@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   libtorch-dev          # libtorch 1.13 (CPU): the engine
+  libgloo-dev           # Gloo's headers: multi-process training through c10d (native/src/distributed.cc)
   libopenblas0-pthread  # without it, matrix products fall back to the slow reference BLAS
   libturbojpeg0-dev     # JPEG decoding in the image addon (native/image), as PIL decodes
   python3-torch python3-torchvision python3-numpy python3-faiss libfaiss-dev  # the test oracles

@@ -8,22 +8,23 @@
 //
 //   flock /tmp/clusterfit-bench.lock node dist/bench/data/loader.js [--root DIR] [--workers N] [--images N] [--batch N] [--rounds N]
 //
-// DIR defaults to /tmp/imagenette/train, extracted from
-// /work/shared/data/imagenette2_224/imagenette2_224_train.tar.gz if it is not there yet.
+// DIR defaults to <os tmpdir>/imagenette/train, extracted from the shared data folder's
+// imagenette2_224/imagenette2_224_train.tar.gz (test/support/shared-data.ts) if it is not there yet.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DataLoader } from '../../src/data/loader.js';
 import { imageFolder } from '../../src/data/datasets.js';
+import { sharedData } from '../../test/support/shared-data.js';
 
-const ARCHIVE = '/work/shared/data/imagenette2_224/imagenette2_224_train.tar.gz';
+const ARCHIVE = sharedData('imagenette2_224', 'imagenette2_224_train.tar.gz');
 const { values } = parseArgs({
   options: {
-    root: { type: 'string', default: '/tmp/imagenette/train' },
+    root: { type: 'string', default: join(tmpdir(), 'imagenette', 'train') },
     workers: { type: 'string', default: String(availableParallelism()) },
     images: { type: 'string', default: '4000' },
     batch: { type: 'string', default: '64' },

@@ -18,12 +18,13 @@ import { RunLogger } from '../../src/engine/run-logger.js';
 import { extractTask } from '../../src/tasks/index.js';
 import { setNumThreads } from '../../src/torch/index.js';
 import { writeNpy } from '../../src/torch/io/index.js';
+import { sharedData } from '../../test/support/shared-data.js';
 
-const ARCHIVE = '/work/shared/data/imagenette2_224/imagenette2_224_val.tar.gz';
+const ARCHIVE = sharedData('imagenette2_224', 'imagenette2_224_val.tar.gz');
 const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
 const { values } = parseArgs({
   options: {
-    root: { type: 'string', default: '/tmp/imagenette/val' },
+    root: { type: 'string', default: join(tmpdir(), 'imagenette', 'val') },
     images: { type: 'string', default: '96' },
     workers: { type: 'string', default: '2' },
     threads: { type: 'string', default: '2' },

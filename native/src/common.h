@@ -55,6 +55,10 @@ void registerDispatchFunctions(Napi::Env env, Napi::Object exports);
 void registerAutogradFunctions(Napi::Env env, Napi::Object exports);
 void registerRuntimeFunctions(Napi::Env env, Napi::Object exports);
 void registerGemmFunctions(Napi::Env env, Napi::Object exports);
+void registerDistributedFunctions(Napi::Env env, Napi::Object exports);
+
+// What the distributed build probes found (buildInfo().distributed).
+Napi::Object distributedBuildInfo(Napi::Env env);
 
 // The same guard for plain N-API callbacks, used by the entry points that run once per op (`call`,
 // `dispose`): node-addon-api's CallbackInfo costs an extra N-API call per invocation and a heap

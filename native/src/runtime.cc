@@ -45,6 +45,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cuda", false);
 #endif
   out.Set("parallelInfo", at::get_parallel_info());
+  out.Set("distributed", distributedBuildInfo(env));
   return out;
 }
 

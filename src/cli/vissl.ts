@@ -8,8 +8,7 @@
 // the file, picks the engine (VISSL's cluster and kNN configs name none), and a file written for
 // another tool is an error that names it.
 import { composeConfig, TOOL_ENGINES, type EngineName, type VisslTool } from '../config/index.js';
-import { stopOnSignals } from '../engine/stop-signal.js';
-import { runConfig } from '../tasks/index.js';
+import { isTerminal } from '../engine/run-logger.js';
 
 export const VISSL_TOOLS = Object.keys(TOOL_ENGINES) as VisslTool[];
 
@@ -38,6 +37,8 @@ export interface VisslWords {
   overrides: string[];
   searchPath: string[];
   engine?: string;
+  /** `node_id=N`: this machine's index among DISTRIBUTED.NUM_NODES (VISSL's top-level node_id). */
+  nodeId?: string;
   help: boolean;
 }
 
@@ -59,8 +60,7 @@ export function parseVisslWords(tool: VisslTool, words: readonly string[]): Viss
     else if ((name === 'hydra.searchpath' || name === '--config-dir') && eq > 0)
       parsed.searchPath.push(...searchFolders(value));
     else if (name === 'engine_name' && eq > 0 && tool === 'run_distributed_engines') parsed.engine = value;
-    else if (name === 'node_id' && eq > 0 && tool === 'run_distributed_engines')
-      parsed.overrides.push(`config.NODE_ID=${value}`);
+    else if (name === 'node_id' && eq > 0 && tool === 'run_distributed_engines') parsed.nodeId = value;
     else {
       throw new Error(`${tool}: '${word}' is not understood here.\n${visslUsage(tool)}`);
     }
@@ -92,11 +92,20 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
       `${tool} runs the ${engines.join(' or ')} engine; the config asks for ${config.ENGINE_NAME} (engine_name=${engines[0]} runs it here)`,
     );
   }
-  const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
-  try {
-    const result = (await runConfig(config, { stop })) as { completed?: boolean };
-    return result.completed === false ? 130 : 0;
-  } finally {
-    stop.dispose();
-  }
+  // As `clusterfit run`: several processes when DISTRIBUTED asks for them, Ctrl-C a clean stop,
+  // JSON lines on stdout when it is piped.
+  const { launch } = await import('./launch/index.js');
+  let code = 0;
+  await launch(config, args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined), async () => {
+    const { runConfig } = await import('../tasks/index.js');
+    const { stopOnSignals } = await import('../engine/stop-signal.js');
+    const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
+    try {
+      const result = await runConfig(config, { stop, log: { jsonToStdout: !isTerminal('stdout') } });
+      if ('completed' in result && !result.completed) code = 130;
+    } finally {
+      stop.dispose();
+    }
+  });
+  return code;
 }

@@ -9,7 +9,14 @@ export {
   type Assignment,
   type Metric,
 } from './assign.js';
-export { kmeans, trainingSample, type KMeansOptions, type KMeansResult, type IterationStats } from './kmeans.js';
+export {
+  kmeans,
+  trainingSample,
+  type KMeansOptions,
+  type KMeansResult,
+  type KMeansShard,
+  type IterationStats,
+} from './kmeans.js';
 export { Mt19937, randPerm } from './random.js';
 export { PCA, l2Normalize } from './pca.js';
 export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';

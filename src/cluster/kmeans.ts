@@ -36,6 +36,24 @@ export interface KMeansOptions {
   onIteration?: (stats: IterationStats) => void;
   /** Where FAISS's warnings go (default: console.warn). */
   warn?: (message: string) => void;
+  /** `x` is this rank's part of a training set spread over several ranks (see KMeansShard). */
+  shard?: KMeansShard;
+}
+
+/**
+ * A training set held by several ranks: each calls `kmeans` with its own rows and the same
+ * options. The initial centroids are gathered from the ranks that hold them, every iteration's
+ * centroid sums, counts and objective travel in one flat sum over the ranks, and the empty-cluster
+ * splits then run on identical numbers everywhere, so every rank ends with the same centroids,
+ * those of one process up to float summation order.
+ */
+export interface KMeansShard {
+  /** Rows of the whole training set, over all ranks. */
+  total: number;
+  /** The position in the whole training set (FAISS's order) of each of this rank's rows. */
+  positions: Int32Array;
+  /** Sums a float64 tensor over the ranks, in place (an all-reduce). */
+  sum(t: Tensor): void;
 }
 
 /** FAISS's ClusteringIterationStats. */
@@ -251,6 +269,52 @@ function searchPruned(
   return { sums, counts, objective, searched };
 }
 
+/** Rows at training-set positions `wanted`, from whichever rank holds each (one sum over ranks). */
+function gatherRows(x: Tensor, wanted: Int32Array, shard: KMeansShard): Tensor {
+  const localRow = new Map<number, number>();
+  shard.positions.forEach((position, row) => localRow.set(position, row));
+  const mine = [...wanted.keys()].filter((i) => localRow.has(wanted[i]!));
+  const gathered = torch.zeros([wanted.length, x.shape[1]!], { dtype: 'float64', device: x.device });
+  if (mine.length > 0) {
+    const rows = torch.indexSelect(
+      x,
+      0,
+      rowIndex(
+        Int32Array.from(mine, (i) => localRow.get(wanted[i]!)!),
+        x.device,
+      ),
+    );
+    torch.indexCopy_(gathered, 0, rowIndex(Int32Array.from(mine), x.device), rows.to('float64'));
+  }
+  shard.sum(gathered);
+  // Each row came from exactly one rank, so float32 -> float64 -> float32 gives it back exactly.
+  return gathered.to('float32');
+}
+
+/** One flat float64 sum over the ranks of [sums (k x d) | counts (k) | objective | searched]. */
+function sumOverShards(local: Assigned, shard: KMeansShard): Assigned {
+  const [k, d] = local.sums.shape as [number, number];
+  const flat = torch.cat([
+    local.sums.to('float64').reshape(-1),
+    local.counts.to('float64'),
+    torch.tensor([local.objective, local.searched], { dtype: 'float64', device: local.sums.device }),
+  ]);
+  shard.sum(flat);
+  const totals = torch
+    .narrow(flat, 0, k * d + k, 2)
+    .to('cpu')
+    .toArray() as number[];
+  return {
+    sums: torch
+      .narrow(flat, 0, 0, k * d)
+      .reshape(k, d)
+      .to('float32'),
+    counts: torch.narrow(flat, 0, k * d, k).to('int64'),
+    objective: totals[0]!,
+    searched: totals[1]!,
+  };
+}
+
 interface Run {
   centroids: Tensor;
   iterations: IterationStats[];
@@ -258,12 +322,15 @@ interface Run {
 
 /** One k-means run from the initialisation given by `seed` (FAISS's redo loop body). */
 function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows: number, options: KMeansOptions): Run {
-  const [n, d] = x.shape as [number, number];
+  const d = x.shape[1]!;
+  const shard = options.shard;
+  const n = shard?.total ?? x.shape[0]!;
   const metric: Metric = params.spherical ? 'innerProduct' : 'l2';
   const finish = (c: Tensor): Tensor => (params.spherical ? normalizeRows(c) : c);
-  let centroids = torch.tidy(() =>
-    finish(torch.indexSelect(x, 0, rowIndex(randPerm(n, seed).subarray(0, k), x.device))),
-  );
+  let centroids = torch.tidy(() => {
+    const initial = randPerm(n, seed).subarray(0, k);
+    return finish(shard ? gatherRows(x, initial, shard) : torch.indexSelect(x, 0, rowIndex(initial, x.device)));
+  });
   const signs = [1 + EPS, 1 - EPS].map((even) => {
     const factors = Float32Array.from({ length: d }, (_, j) => (j % 2 === 0 ? even : 2 - even));
     return torch.tensor(factors, { device: x.device });
@@ -271,9 +338,10 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
   // The training rows do not change: their squared norms are computed once, chunk by chunk.
   const rowNorms = torch.tidy(() => {
     if (metric !== 'l2') return null;
-    const norms = torch.empty([n], { device: x.device });
-    for (let first = 0; first < n; first += rows) {
-      const length = Math.min(rows, n - first);
+    const here = x.shape[0]!;
+    const norms = torch.empty([here], { device: x.device });
+    for (let first = 0; first < here; first += rows) {
+      const length = Math.min(rows, here - first);
       torch.tidy(() => torch.narrow(norms, 0, first, length).copy_(squaredNorms(torch.narrow(x, 0, first, length))));
     }
     return norms;
@@ -287,10 +355,11 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
     for (let iteration = 0; iteration < params.niter; iteration++) {
       const next = torch.tidy(() => {
         const searchStart = performance.now();
-        const { sums, counts, objective, searched } =
+        const local =
           pruned === null
             ? searchAll(x, centroids, metric, rowNorms, rows)
             : searchPruned(pruned, x, rowNorms!, centroids, rows);
+        const { sums, counts, objective, searched } = shard ? sumOverShards(local, shard) : local;
         searchMs += performance.now() - searchStart;
         const sizes = Float32Array.from(counts.toArray());
         const imbalance = imbalanceFactor(sizes);
@@ -329,14 +398,19 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
  * niter=..., seed=...).train(x) does. Deterministic for a given seed on CPU.
  */
 export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMeansResult {
-  const [n] = checkFeatures(x);
+  checkFeatures(x);
+  const shard = options.shard;
+  if (shard !== undefined && shard.positions.length !== x.shape[0])
+    throw new Error(`kmeans: the shard names ${shard.positions.length} positions for ${x.shape[0]} rows`);
+  const n = shard?.total ?? x.shape[0]!;
   checkClusterCount(n, k);
   const params = resolveKMeansParams(options);
   const warn = options.warn ?? console.warn;
   return torch.tidy(() => {
     const rows = chunkRows(k, options, x.device);
     checkFinite(x, rows);
-    const sample = trainingSample(n, k, params);
+    // A shard is already (part of) the training set: its caller drew FAISS's sample over all ranks.
+    const sample = shard ? null : trainingSample(n, k, params);
     let train = x.isContiguous() ? x : x.contiguous();
     if (sample !== null) {
       train = torch.indexSelect(x, 0, rowIndex(sample, x.device));
@@ -345,11 +419,18 @@ export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMean
         `WARNING clustering ${n} points to ${k} centroids: please provide at least ${k * params.minPointsPerCentroid} training points`,
       );
     }
-    const trainingPoints = train.shape[0]!;
+    const trainingPoints = shard?.total ?? train.shape[0]!;
     if (trainingPoints === k) {
       // FAISS's corner case: the points are the centroids, with one empty iteration of stats.
       const stats = { objective: 0, time: 0, timeSearch: 0, imbalanceFactor: 1, nsplit: 0 };
-      return { centroids: train.clone(), objective: [0], iterations: [stats], trainingPoints };
+      const all = shard
+        ? gatherRows(
+            train,
+            Int32Array.from({ length: k }, (_, i) => i),
+            shard,
+          )
+        : train.clone();
+      return { centroids: all, objective: [0], iterations: [stats], trainingPoints };
     }
     let best: Run | undefined;
     for (let redo = 0; redo < params.nredo; redo++) {

@@ -2,12 +2,13 @@
 // over configs/defaults.yaml, then `config.KEY.SUB=value` overrides over that. Every layer is
 // checked against the schema on its own, so an error names the file or override it came from.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { requireRegularFile } from '../torch/io/file-bytes.js';
 import { parseTransforms, type TransformConfig } from '../data/transforms.js';
 import type { RunSetup } from '../engine/lr-schedule.js';
-import { allPaths, buildSchema, isPlainObject, OLD_NAMES, type SchemaNode } from './schema.js';
+import { allPaths, buildSchema, isPlainObject, OLD_NAMES, outOfRange, type SchemaNode } from './schema.js';
 import { visslValues } from './vissl-values.js';
 import type { Config, EngineName } from './types.js';
 import { wrongCommand, type Command } from './vissl-tools.js';
@@ -209,7 +210,7 @@ function renameOldKeys(
 }
 
 /** Levenshtein distance, case-insensitive (a case slip costs nothing). */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   const [s, t] = [a.toLowerCase(), b.toLowerCase()];
   let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
   for (let i = 1; i <= s.length; i++) {
@@ -307,6 +308,8 @@ class Checker {
               ? typeof value === 'string'
               : typeof value === 'number' && (node.kind === 'float' || Number.isInteger(value));
         if (!ok) return fail(`must be ${EXPECTED[node.kind]}, got ${describe(value)}`);
+        const range = typeof value === 'number' ? outOfRange(value, node.range) : null;
+        if (range) return fail(`${range}, got ${String(value)}`);
         if (node.choices && !node.choices.includes(value as string))
           fail(`must be one of ${node.choices.map((c) => JSON.stringify(c)).join(', ')}; got ${JSON.stringify(value)}`);
       }
@@ -376,11 +379,9 @@ function parseEdit(text: string): Edit {
   const raw = text.slice(eq + 1);
   let value: unknown;
   try {
-    value = YAML.parse(raw);
+    value = parseYamlTree(raw, `override '${text}'`);
   } catch (error) {
-    throw new ConfigError(
-      `override '${text}': the value is not valid YAML (${(error as Error).message.split('\n')[0]})`,
-    );
+    throw new ConfigError(`${(error as Error).message} (the value is not valid YAML)`);
   }
   return { kind: 'set', text, path, raw, value };
 }
@@ -447,12 +448,43 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function readYaml(file: string): unknown {
+/**
+ * YAML text as a plain tree. A config is a tree: an alias to a node that contains it (a cycle)
+ * or nesting deeper than the call stack are refused here, naming the source, before anything
+ * walks the value recursively.
+ */
+function parseYamlTree(text: string, source: string): unknown {
+  let value: unknown;
   try {
-    return YAML.parse(readFileSync(file, 'utf8'));
+    value = YAML.parse(text);
   } catch (error) {
-    throw new ConfigError(`${file}: ${(error as Error).message}`);
+    throw new ConfigError(`${source}: ${yamlProblem(error)}`);
   }
+  try {
+    JSON.stringify(value);
+  } catch (error) {
+    throw new ConfigError(`${source}: ${yamlProblem(error)}`);
+  }
+  return value;
+}
+
+function yamlProblem(error: unknown): string {
+  const message = (error as Error).message;
+  if (/circular/i.test(message))
+    return 'an alias (*name) refers to a node that contains it; a config cannot be a cycle';
+  if (/call stack/i.test(message)) return 'the YAML is nested too deeply';
+  return message.split('\n')[0]!;
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    requireRegularFile(file, 'config file');
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  return parseYamlTree(text, file);
 }
 
 /** Checks of the merged config that involve more than one key or another layer's parser. */
@@ -482,6 +514,12 @@ function checkMerged(cfg: Tree, origin: (path: string) => string): string[] {
         );
       }
     }
+  }
+  const keepLast = (cfg.CHECKPOINT as { KEEP_LAST: number }).KEEP_LAST;
+  if (keepLast === 0 || keepLast < -1) {
+    errors.push(
+      `CHECKPOINT.KEEP_LAST is ${keepLast} (from ${origin('CHECKPOINT.KEEP_LAST')}): keep at least 1 checkpoint, or -1 for all`,
+    );
   }
   return errors;
 }
@@ -523,7 +561,7 @@ export function composeConfig(options: LoadOptions): ComposedConfig {
     }
   };
 
-  let user = unwrap(readYaml(file), file);
+  let user = packageRelativePaths(unwrap(readYaml(file), file), file, configsDir);
   record(user, `file ${file}`, '');
   const edits = overrides.map(parseEdit);
   // Hydra composes the group files into the primary config before it applies the overrides.
@@ -579,6 +617,27 @@ export function composeConfig(options: LoadOptions): ComposedConfig {
 /** composeConfig's config alone. */
 export function loadConfig(options: LoadOptions): Config {
   return composeConfig(options).config;
+}
+
+/**
+ * A shipped config's relative data paths (`data/demo/cifar10/train`) name folders shipped with the
+ * package, so they are made absolute from the package root: the demo configs then work from any
+ * working directory, and from an installed package. Paths in the user's files and overrides stay
+ * relative to the working directory.
+ */
+function packageRelativePaths(tree: Tree, file: string, configsDir: string): Tree {
+  if (!file.startsWith(configsDir + sep) || !isPlainObject(tree.DATA)) return tree;
+  const root = dirname(configsDir);
+  for (const split of Object.values(tree.DATA)) {
+    if (!isPlainObject(split)) continue;
+    for (const key of ['DATA_PATHS', 'LABEL_PATHS']) {
+      const paths = split[key];
+      if (Array.isArray(paths)) {
+        split[key] = paths.map((p: unknown) => (typeof p === 'string' && p.startsWith('data/') ? join(root, p) : p));
+      }
+    }
+  }
+  return tree;
 }
 
 /** The resolved config as YAML, in VISSL's layout (under `config:`), for the run folder. */

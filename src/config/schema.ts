@@ -6,8 +6,16 @@
 
 export type ScalarKind = 'bool' | 'int' | 'float' | 'string';
 
+/** The numbers a key accepts: [min, max], an end open when marked. */
+export interface NumberRange {
+  readonly min?: number;
+  readonly max?: number;
+  readonly minOpen?: boolean;
+  readonly maxOpen?: boolean;
+}
+
 export type SchemaNode =
-  | { kind: ScalarKind; choices?: readonly string[] }
+  | { kind: ScalarKind; choices?: readonly string[]; range?: NumberRange }
   | { kind: 'list'; element: SchemaNode | null }
   | { kind: 'dict'; children: ReadonlyMap<string, SchemaNode> }
   /** Free-form: any value of the given shape, not looked into (null shape: anything). */
@@ -69,6 +77,75 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   'DISTRIBUTED.INIT_METHOD': ['tcp', 'env', 'file'],
 };
 
+const AT_LEAST_1: NumberRange = { min: 1 };
+const NON_NEGATIVE: NumberRange = { min: 0 };
+const POSITIVE: NumberRange = { min: 0, minOpen: true };
+const ALL_OR_COUNT: NumberRange = { min: -1 }; // -1 means "all"
+const FRACTION: NumberRange = { min: 0, max: 1 };
+
+/**
+ * Ranges of numeric keys (and list elements), checked when a config loads so a run never trains
+ * on a NaN rate or loops over -1 epochs. Every float must also be finite, whatever its range.
+ */
+const RANGES: Readonly<Record<string, NumberRange>> = {
+  LOG_FREQUENCY: AT_LEAST_1,
+  TEST_EVERY_NUM_EPOCH: AT_LEAST_1,
+  'DATA.NUM_DATALOADER_WORKERS': NON_NEGATIVE,
+  'DATA.MAX_IMAGE_PIXELS': AT_LEAST_1,
+  'DATA.*.BATCHSIZE_PER_REPLICA': AT_LEAST_1,
+  'DATA.*.DATA_LIMIT': ALL_OR_COUNT,
+  'DATA.*.DATA_LIMIT_SAMPLING.SKIP_NUM_SAMPLES': NON_NEGATIVE,
+  'DATA.*.PREFETCH': NON_NEGATIVE,
+  'METERS.accuracy_list_meter.num_meters': AT_LEAST_1,
+  'METERS.accuracy_list_meter.topk_values': AT_LEAST_1,
+  'MODEL.TRUNK.RESNETS.DEPTH': AT_LEAST_1,
+  'MODEL.TRUNK.RESNETS.WIDTH_MULTIPLIER': AT_LEAST_1,
+  'MODEL.TRUNK.RESNETS.GROUPS': AT_LEAST_1,
+  'MODEL.TRUNK.RESNETS.WIDTH_PER_GROUP': AT_LEAST_1,
+  'MODEL.TRUNK.RESNETS.LAYER4_STRIDE': AT_LEAST_1,
+  'MODEL.HEAD.BATCHNORM_EPS': POSITIVE,
+  'MODEL.HEAD.BATCHNORM_MOMENTUM': FRACTION,
+  'MODEL.HEAD.PARAMS_MULTIPLIER': NON_NEGATIVE,
+  'LOSS.cross_entropy_multiple_output_single_target.temperature': POSITIVE,
+  'LOSS.cross_entropy_multiple_output_single_target.label_smoothing': FRACTION,
+  'OPTIMIZER.weight_decay': NON_NEGATIVE,
+  'OPTIMIZER.momentum': { min: 0, max: 1, maxOpen: true },
+  'OPTIMIZER.num_epochs': AT_LEAST_1,
+  'OPTIMIZER.head_optimizer_params.weight_decay': NON_NEGATIVE,
+  'OPTIMIZER.param_schedulers.*.auto_lr_scaling.base_value': NON_NEGATIVE,
+  'OPTIMIZER.param_schedulers.*.auto_lr_scaling.base_lr_batch_size': AT_LEAST_1,
+  'OPTIMIZER.param_schedulers.*.values': NON_NEGATIVE,
+  'OPTIMIZER.param_schedulers.*.milestones': NON_NEGATIVE,
+  'OPTIMIZER.param_schedulers.*.lengths': POSITIVE,
+  'OPTIMIZER.param_schedulers.*.start_value': NON_NEGATIVE,
+  'OPTIMIZER.param_schedulers.*.end_value': NON_NEGATIVE,
+  'OPTIMIZER.param_schedulers.*.value': NON_NEGATIVE,
+  'EXTRACT_FEATURES.CHUNK_THRESHOLD': ALL_OR_COUNT,
+  'CLUSTERFIT.NUM_ITER': AT_LEAST_1,
+  'CLUSTERFIT.NUM_CLUSTERS': AT_LEAST_1,
+  'CLUSTERFIT.DATA_LIMIT': ALL_OR_COUNT,
+  'CLUSTERFIT.FEATURES.DIMENSIONALITY_REDUCTION': NON_NEGATIVE,
+  'NEAREST_NEIGHBOR.SIGMA': POSITIVE,
+  'NEAREST_NEIGHBOR.TOPK': AT_LEAST_1,
+  'CHECKPOINT.CHECKPOINT_FREQUENCY': AT_LEAST_1,
+  'CHECKPOINT.CHECKPOINT_ITER_FREQUENCY': ALL_OR_COUNT,
+  'DISTRIBUTED.NUM_NODES': AT_LEAST_1,
+  'DISTRIBUTED.NUM_PROC_PER_NODE': AT_LEAST_1,
+};
+
+/** Why `value` is outside `range`, or null when it is inside (and finite). */
+export function outOfRange(value: number, range: NumberRange | undefined): string | null {
+  if (!Number.isFinite(value)) return 'must be a finite number';
+  if (!range) return null;
+  const { min, max, minOpen, maxOpen } = range;
+  const belowMin = min !== undefined && (minOpen ? value <= min : value < min);
+  const aboveMax = max !== undefined && (maxOpen ? value >= max : value > max);
+  if (!belowMin && !aboveMax) return null;
+  const low = min === undefined ? '' : `${minOpen ? '>' : '>='} ${min}`;
+  const high = max === undefined ? '' : `${maxOpen ? '<' : '<='} ${max}`;
+  return `must be ${[low, high].filter((s) => s !== '').join(' and ')}`;
+}
+
 export interface OldName {
   /** Dotted path as older VISSL versions (or their docs) spell it. */
   readonly old: string;
@@ -123,7 +200,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 function scalarNode(kind: ScalarKind, path: string): SchemaNode {
   const choices = lookup(CHOICES, path);
-  return choices ? { kind, choices } : { kind };
+  const range = kind === 'int' || kind === 'float' ? lookup(RANGES, path) : undefined;
+  return { kind, ...(choices ? { choices } : {}), ...(range ? { range } : {}) };
 }
 
 function kindOf(value: unknown, path: string): ScalarKind {

@@ -72,6 +72,7 @@ export interface Config {
   readonly HOOKS: { readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean } };
   readonly DATA: {
     readonly NUM_DATALOADER_WORKERS: number;
+    readonly MAX_IMAGE_PIXELS: number;
     readonly TRAIN: DataSplitConfig;
     readonly TEST: DataSplitConfig;
   };
@@ -200,6 +201,8 @@ export interface Config {
     readonly CHECKPOINT_FREQUENCY: number;
     readonly CHECKPOINT_ITER_FREQUENCY: number;
     readonly OVERWRITE_EXISTING: boolean;
+    /** Ours: the newest N model_phase checkpoints are kept; -1 = all (VISSL). */
+    readonly KEEP_LAST: number;
   };
   readonly DISTRIBUTED: {
     readonly BACKEND: 'nccl' | 'gloo';
@@ -208,5 +211,6 @@ export interface Config {
     readonly NUM_PROC_PER_NODE: number;
     readonly INIT_METHOD: 'tcp' | 'env' | 'file';
     readonly RUN_ID: string;
+    readonly TIMEOUT_S: number;
   };
 }

@@ -35,8 +35,10 @@ function isImageFile(name: string): boolean {
 /** Every directory under `dir` (itself included) with its file names, as os.walk(followlinks=True). */
 function walk(dir: string): { root: string; files: string[] }[] {
   const entries = readdirSync(dir, { withFileTypes: true });
+  // A dangling link is a file here, as os.walk lists it: the loader then names it (or skips it).
   const isDir = (e: (typeof entries)[number]): boolean =>
-    e.isDirectory() || (e.isSymbolicLink() && statSync(join(dir, e.name)).isDirectory());
+    e.isDirectory() ||
+    (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory() === true);
   const here = { root: dir, files: entries.filter((e) => !isDir(e)).map((e) => e.name) };
   return [here, ...entries.filter(isDir).flatMap((e) => walk(join(dir, e.name)))];
 }

@@ -11,6 +11,12 @@ import { jpegHeader, jpegSize } from './header.js';
 import { imageAddon, transformInto, type Pixels } from './image-addon.js';
 import type { GeometricOp } from './transforms.js';
 
+/**
+ * PIL refuses images over 2 x Image.MAX_IMAGE_PIXELS (89,478,485) pixels as possible
+ * decompression bombs; this is that limit (DATA.MAX_IMAGE_PIXELS raises it).
+ */
+export const MAX_IMAGE_PIXELS = 178_956_970;
+
 /** Formats whose decoders can shrink by 2, 4 or 8 while decoding (far cheaper than a full decode). */
 function canShrinkOnLoad(bytes: Buffer): boolean {
   const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
@@ -56,8 +62,13 @@ function scaleCrop(op: GeometricOp, factor: number, width: number, height: numbe
 }
 
 /** Decodes with sharp to packed 8-bit RGB; with `size`, at that (reduced) size using the decoder's shrink-on-load. */
-export async function decode(bytes: Buffer, size?: { width: number; height: number }): Promise<Pixels> {
-  let pipeline = sharp(bytes).autoOrient();
+export async function decode(
+  bytes: Buffer,
+  size?: { width: number; height: number },
+  maxImagePixels?: number,
+): Promise<Pixels> {
+  // libvips checks the header against the limit before decoding; `plan` checks the other paths.
+  let pipeline = sharp(bytes, { limitInputPixels: maxImagePixels ?? MAX_IMAGE_PIXELS }).autoOrient();
   if (size)
     pipeline = pipeline.resize(size.width, size.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
   const { data, info } = await pipeline
@@ -95,6 +106,7 @@ export async function decodeAndTransform(
   outOffset: number,
   outputBytes: number,
   shrinkOnLoad: boolean,
+  maxImagePixels = MAX_IMAGE_PIXELS,
 ): Promise<void> {
   const apply = (image: Pixels, opLists: GeometricOp[][]): void =>
     opLists.forEach((ops, i) => {
@@ -120,9 +132,9 @@ export async function decodeAndTransform(
   const factor = full ? Math.min(...planned.map(shrinkFactor)) : 1;
   if (full && factor > 1) {
     const size = { width: Math.ceil(full.width / factor), height: Math.ceil(full.height / factor) };
-    const image = await decode(bytes, size);
+    const image = await decode(bytes, size, maxImagePixels);
     return apply(image, scaled(planned, factor, image));
   }
-  const image = await decode(bytes);
+  const image = await decode(bytes, undefined, maxImagePixels);
   apply(image, plan(image.height, image.width));
 }

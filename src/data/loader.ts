@@ -1,6 +1,9 @@
 // The data loader: a pool of worker threads decodes and crops batches, prefetching a configurable
 // number ahead; the main thread collates each into one contiguous tensor and applies the batched
-// photometric transforms on the training device.
+// photometric transforms on the training device. With no workers, batches load on the main thread
+// one at a time, as PyTorch's DataLoader(num_workers=0) does (the usual setting for debugging).
+// Whatever fails (an image, a whole batch, a worker thread) reaches the consumer of `epoch()` as
+// an error naming the file or the config key, never as an unhandled rejection.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -8,8 +11,11 @@ import { tensor, type Device, type Tensor } from '../torch/index.js';
 import type { Dataset, Sample } from './datasets.js';
 import { imageAddon } from './image-addon.js';
 import { applyPhotometric } from './photometric.js';
-import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
+import { loadBatch } from './batch.js';
+import { MAX_IMAGE_PIXELS } from './geometry.js';
+import type { BatchRequest, BatchResult, Failure, WorkerConfig, WorkerReply } from './protocol.js';
 import { distributedIndices } from './sampler.js';
+import { requireRegularFile } from '../torch/io/file-bytes.js';
 import { jpegSize } from './header.js';
 import { outputSizeFor, parseTransforms, type Pipeline, type TransformConfig } from './transforms.js';
 
@@ -41,6 +47,37 @@ export interface LoaderOptions {
   shrinkOnLoad?: boolean;
   /** Where the batches go; photometric transforms run there. */
   device?: Device;
+  /** Images with more pixels are refused before decoding (default: PIL's decompression-bomb limit). */
+  maxImagePixels?: number;
+  /** The config section these options came from (e.g. 'DATA.TRAIN'), so errors name its keys. */
+  configKey?: string;
+}
+
+/** Runs batch requests: worker threads, or the main thread itself. */
+interface BatchRunner {
+  run(epoch: number, samples: Sample[]): Promise<BatchResult>;
+  recycle(buffer: ArrayBuffer): void;
+  close(): Promise<void>;
+}
+
+function requestOf(id: number, epoch: number, samples: Sample[], buffer?: ArrayBuffer): BatchRequest {
+  return { id, epoch, samples: samples.map(({ index, path, label }) => ({ index, path, label })), buffer };
+}
+
+/** NUM_DATALOADER_WORKERS=0: each batch loads on this thread when it is asked for. */
+class MainThreadRunner implements BatchRunner {
+  private nextId = 0;
+  constructor(private readonly config: WorkerConfig) {}
+
+  run(epoch: number, samples: Sample[]): Promise<BatchResult> {
+    return loadBatch(this.config, requestOf(this.nextId++, epoch, samples));
+  }
+
+  recycle(): void {}
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 export interface Batch {
@@ -55,7 +92,7 @@ export interface Batch {
 
 /** Worker threads with their own message routing; each is referenced only while it has work, so an
  * idle pool never keeps the process alive. */
-class WorkerPool {
+class WorkerPool implements BatchRunner {
   private readonly workers: {
     worker: Worker;
     pending: Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void }>;
@@ -68,14 +105,24 @@ class WorkerPool {
     this.workers = Array.from({ length: count }, () => {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config });
       const pending = new Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void }>();
-      worker.on('message', (result: BatchResult) => {
-        pending.get(result.id)?.resolve(result);
-        pending.delete(result.id);
+      worker.on('message', (reply: WorkerReply) => {
+        const waiting = pending.get(reply.id);
+        if ('error' in reply) waiting?.reject(new Error(`a loader worker could not load a batch: ${reply.error}`));
+        else waiting?.resolve(reply);
+        pending.delete(reply.id);
         if (pending.size === 0 && !this.closing) worker.unref();
       });
       worker.on('error', (error) => {
         this.failed = error;
         for (const { reject } of pending.values()) reject(new Error(`a loader worker died: ${error.message}`));
+        pending.clear();
+      });
+      // A thread that exits without an error event (killed for memory, process.exit in native
+      // code) would leave its batches waiting forever.
+      worker.on('exit', (code) => {
+        if (this.closing || pending.size === 0) return;
+        this.failed ??= new Error(`exited with code ${code}`);
+        for (const { reject } of pending.values()) reject(new Error(`a loader worker died: exited with code ${code}`));
         pending.clear();
       });
       worker.unref();
@@ -94,12 +141,7 @@ class WorkerPool {
     if (this.failed) return Promise.reject(new Error(`a loader worker died: ${this.failed.message}`));
     const slot = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const buffer = this.spare.pop();
-    const request: BatchRequest = {
-      id: this.nextId++,
-      epoch,
-      samples: samples.map(({ index, path, label }) => ({ index, path, label })),
-      buffer,
-    };
+    const request = requestOf(this.nextId++, epoch, samples, buffer);
     return new Promise((resolve, reject) => {
       slot.pending.set(request.id, { resolve, reject });
       slot.worker.ref();
@@ -121,6 +163,9 @@ class WorkerPool {
   }
 }
 
+/** A batch's pixels live in one ArrayBuffer. */
+const MAX_BATCH_BYTES = 2 ** 31 - 1;
+
 /** A PNG's width and height from its header, or null. */
 function pngSize(bytes: Buffer): { width: number; height: number } | null {
   const signature =
@@ -138,6 +183,7 @@ function firstImageOutputSize(dataset: Dataset, pipeline: Pipeline): [number, nu
   if (first === undefined) return [1, 1];
   let bytes: Buffer;
   try {
+    requireRegularFile(first.path, 'image file');
     bytes = readFileSync(first.path);
   } catch (error) {
     throw new Error(`cannot read ${first.path} (${(error as Error).message})`);
@@ -157,14 +203,23 @@ export class DataLoader {
   readonly outputSize: [number, number];
   /** Images skipped in the last epoch (onError 'skip'), with the reason. */
   skipped: Failure[] = [];
-  private readonly pool: WorkerPool;
-  private readonly options: Required<Omit<LoaderOptions, 'transforms'>>;
+  private readonly pool: BatchRunner;
+  private readonly options: Required<Omit<LoaderOptions, 'transforms' | 'configKey'>>;
+  private readonly configKey: string | undefined;
 
   constructor(options: LoaderOptions) {
     const numWorkers = options.numWorkers ?? availableParallelism();
+    this.configKey = options.configKey;
+    const key = (name: string, plain: string) => (this.configKey ? `${this.configKey}.${name}` : plain);
+    if (!(Number.isInteger(numWorkers) && numWorkers >= 0))
+      throw new Error(
+        `loader: ${key('NUM_DATALOADER_WORKERS', 'numWorkers')} must be an integer >= 0, got ${numWorkers}`,
+      );
     this.options = {
       numWorkers,
-      prefetch: 2 * numWorkers,
+      // Without workers a batch loads when the consumer asks for it: nothing to prefetch.
+      prefetch: Math.max(1, 2 * numWorkers),
+      maxImagePixels: MAX_IMAGE_PIXELS,
       seed: 0,
       shuffle: true,
       dropLast: false,
@@ -176,8 +231,10 @@ export class DataLoader {
       device: 'cpu',
       ...options,
     };
-    if (!(this.options.batchSize >= 1))
-      throw new Error(`loader: batchSize must be at least 1, got ${this.options.batchSize}`);
+    if (!(Number.isInteger(this.options.batchSize) && this.options.batchSize >= 1))
+      throw new Error(
+        `loader: ${key('BATCHSIZE_PER_REPLICA', 'batchSize')} must be an integer >= 1, got ${this.options.batchSize}`,
+      );
     this.pipeline = parseTransforms(options.transforms);
     this.outputSize = this.pipeline.outputSize ?? firstImageOutputSize(options.dataset, this.pipeline);
     imageAddon(); // the workers need it: a missing build is reported here, not by each worker
@@ -185,13 +242,23 @@ export class DataLoader {
     // otherwise, shared by all workers); this only takes effect if nothing has used the pool yet,
     // so set it in the environment for certain.
     process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, numWorkers));
-    this.pool = new WorkerPool(numWorkers, {
+    const [height, width] = this.outputSize;
+    const batchBytes = this.options.batchSize * this.pipeline.copies * height * width * 3;
+    if (batchBytes > MAX_BATCH_BYTES) {
+      throw new Error(
+        `loader: a batch of ${this.options.batchSize} x ${this.pipeline.copies} images of ${height}x${width} needs ${batchBytes} bytes, ` +
+          `more than one buffer can hold; lower ${key('BATCHSIZE_PER_REPLICA', 'batchSize')} or the output size in ${key('TRANSFORMS', 'transforms')}`,
+      );
+    }
+    const config: WorkerConfig = {
       geometric: this.pipeline.geometric,
       outputSize: this.outputSize,
       copies: this.pipeline.copies,
       seed: this.options.seed,
       shrinkOnLoad: this.options.shrinkOnLoad,
-    });
+      maxImagePixels: this.options.maxImagePixels,
+    };
+    this.pool = numWorkers === 0 ? new MainThreadRunner(config) : new WorkerPool(numWorkers, config);
   }
 
   /** The batches of an epoch for this rank, as lists of samples. */
@@ -220,7 +287,11 @@ export class DataLoader {
     let submitted = 0;
     const fill = (): void => {
       while (submitted < batches.length && inFlight.length < this.options.prefetch) {
-        inFlight.push(this.pool.run(epoch, batches[submitted++] as Sample[]));
+        const batch = this.pool.run(epoch, batches[submitted++] as Sample[]);
+        // Awaited in order below; a prefetched batch that fails before its turn (or after the
+        // consumer stopped early) must not count as an unhandled rejection meanwhile.
+        batch.catch(() => {});
+        inFlight.push(batch);
       }
     };
     fill();
@@ -245,8 +316,9 @@ export class DataLoader {
       return;
     }
     const list = failures.map((f) => `${f.path}: ${f.message}`).join('\n  ');
+    const skip = this.configKey ? `${this.configKey}.SKIP_BAD_IMAGES=True` : "onError: 'skip'";
     throw new Error(
-      `cannot load image(s):\n  ${list}\n(fix or remove the file, or set onError: 'skip' to skip and count unreadable images)`,
+      `cannot load image(s):\n  ${list}\n(fix or remove the file, or set ${skip} to skip and count unreadable images)`,
     );
   }
 

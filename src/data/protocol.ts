@@ -7,6 +7,8 @@ export interface WorkerConfig {
   copies: number;
   seed: number;
   shrinkOnLoad: boolean;
+  /** Images with more pixels are refused before decoding (PIL's decompression-bomb limit). */
+  maxImagePixels: number;
 }
 
 export interface BatchRequest {
@@ -33,3 +35,6 @@ export interface BatchResult {
   labels: Float64Array;
   failures: Failure[];
 }
+
+/** What a worker answers: the batch, or why the whole batch failed. */
+export type WorkerReply = BatchResult | { id: number; error: string };

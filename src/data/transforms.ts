@@ -71,21 +71,44 @@ function fail(config: TransformConfig, message: string): never {
 function pair(config: TransformConfig, key: string, fallback?: [number, number]): [number, number] {
   const value = config[key] ?? fallback;
   if (typeof value === 'number') return [value, value];
-  if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number'))
+  if (typeof value === 'number' && Number.isFinite(value)) return [value, value];
+  if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isFinite(v)))
     return value as [number, number];
-  return fail(config, `'${key}' must be a number or a list of two numbers`);
+  return fail(config, `'${key}' must be a finite number or a list of two finite numbers`);
+}
+
+/** An output size: positive integers, as torchvision requires. */
+function sizePair(config: TransformConfig): [number, number] {
+  const size = pair(config, 'size');
+  if (!size.every((n) => Number.isInteger(n) && n >= 1)) fail(config, `'size' must be positive integers`);
+  return size;
+}
+
+/** A range [a, b] with 0 < a <= b (RandomResizedCrop's scale and ratio). */
+function rangePair(config: TransformConfig, key: string, fallback: [number, number]): [number, number] {
+  const range = pair(config, key, fallback);
+  if (!(range[0] > 0 && range[0] <= range[1])) fail(config, `'${key}' must be [min, max] with 0 < min <= max`);
+  return range;
 }
 
 function numberParam(config: TransformConfig, key: string, fallback: number): number {
   const value = config[key] ?? fallback;
-  if (typeof value !== 'number') fail(config, `'${key}' must be a number`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(config, `'${key}' must be a finite number`);
   return value;
+}
+
+function probability(config: TransformConfig, key: string, fallback: number): number {
+  const p = numberParam(config, key, fallback);
+  if (!(p >= 0 && p <= 1)) fail(config, `'${key}' must lie in [0, 1]`);
+  return p;
 }
 
 /** torchvision ColorJitter._check_input: v means [1 - v, 1 + v] (hue: [-v, v]); [c, c] means off. */
 function jitterRange(config: TransformConfig, key: string, center: number): [number, number] | null {
   const value = config[key];
   if (value === undefined || value === 0) return null;
+  if (typeof value === 'number' && !(value >= 0 && Number.isFinite(value)))
+    fail(config, `'${key}' must be a finite number >= 0`);
   const range: [number, number] =
     typeof value === 'number'
       ? [Math.max(center - value, center === 1 ? 0 : -value), center + value]
@@ -100,20 +123,20 @@ function parseGeometric(config: TransformConfig): GeometricStep | null {
   }
   switch (config.name) {
     case 'Resize':
-      return { kind: 'Resize', size: typeof config.size === 'number' ? config.size : pair(config, 'size') };
+      return { kind: 'Resize', size: typeof config.size === 'number' ? sizePair(config)[0] : sizePair(config) };
     case 'CenterCrop':
-      return { kind: 'CenterCrop', size: pair(config, 'size') };
+      return { kind: 'CenterCrop', size: sizePair(config) };
     case 'RandomResizedCrop':
       return {
         kind: 'RandomResizedCrop',
-        size: pair(config, 'size'),
-        scale: pair(config, 'scale', [0.08, 1]),
-        ratio: pair(config, 'ratio', [3 / 4, 4 / 3]),
+        size: sizePair(config),
+        scale: rangePair(config, 'scale', [0.08, 1]),
+        ratio: rangePair(config, 'ratio', [3 / 4, 4 / 3]),
       };
     case 'RandomCrop':
       return parseRandomCrop(config);
     case 'RandomHorizontalFlip':
-      return { kind: 'RandomHorizontalFlip', p: numberParam(config, 'p', 0.5) };
+      return { kind: 'RandomHorizontalFlip', p: probability(config, 'p', 0.5) };
     case 'ImgRotatePil': {
       const perImage = numberParam(config, 'num_rotations_per_img', 1);
       const numAngles = numberParam(config, 'num_angles', 4);
@@ -156,13 +179,16 @@ function parsePhotometric(config: TransformConfig): PhotometricStep {
         },
       };
     case 'RandomGrayscale':
-      return { kind: 'RandomGrayscale', p: numberParam(config, 'p', 0.1) };
+      return { kind: 'RandomGrayscale', p: probability(config, 'p', 0.1) };
     case 'ToTensor':
       return { kind: 'ToTensor' };
     case 'Normalize': {
       const [mean, std] = [config.mean, config.std];
-      if (!Array.isArray(mean) || !Array.isArray(std) || mean.length !== 3 || std.length !== 3)
-        fail(config, "'mean' and 'std' must be lists of 3 numbers");
+      const finite = (list: unknown) =>
+        Array.isArray(list) && list.length === 3 && list.every((v) => typeof v === 'number' && Number.isFinite(v));
+      if (!finite(mean) || !finite(std)) fail(config, "'mean' and 'std' must be lists of 3 finite numbers");
+      // torchvision refuses it too: dividing by zero would make every pixel inf or NaN.
+      if (!(std as number[]).every((s) => s > 0)) fail(config, "'std' must be positive (a zero std divides by zero)");
       return { kind: 'Normalize', mean: mean as number[], std: std as number[] };
     }
     default:

@@ -18,8 +18,11 @@
 // into place atomically once that file is complete. Resuming takes the final checkpoint if there is
 // one, else the newest complete model_phase file; temporary files of an interrupted write never
 // match those names.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { MAX_PICKLE_BYTES } from '../torch/io/checkpoint.js';
+import { makeDirectories } from '../torch/io/file-bytes.js';
+import { ZipReader } from '../torch/io/zip.js';
 import { tensor, Tensor } from '../torch/index.js';
 import {
   disposeTensors,
@@ -80,7 +83,7 @@ export function checkpointFileName(epoch: number, final = false): string {
  * at it. Returns the checkpoint's path. Temporary files left by a killed earlier writer are removed.
  */
 export function saveTrainingCheckpoint(dir: string, state: TrainingState, options: { final?: boolean } = {}): string {
-  mkdirSync(dir, { recursive: true });
+  makeDirectories(dir);
   removeStaleTemporaries(dir);
   const name = checkpointFileName(state.epoch, options.final);
   const path = join(dir, name);
@@ -173,19 +176,23 @@ function encodePlain(value: unknown, owned: Tensor[], where: string): unknown {
   return new Map(entries.map(([key, item]) => [key, encodePlain(item, owned, `${where}.${String(key)}`)]));
 }
 
+/** Our `extra` values are a few levels deep; a file nesting deeper is not ours to trust. */
+const MAX_PLAIN_DEPTH = 64;
+
 /** The inverse of encodePlain; tensors that stay tensors are added to `kept`. */
-function decodePlain(value: unknown, kept: Set<Tensor>): unknown {
+function decodePlain(value: unknown, kept: Set<Tensor>, depth = 0): unknown {
+  if (depth > MAX_PLAIN_DEPTH) throw new Error(`values nested more than ${MAX_PLAIN_DEPTH} levels deep`);
   if (value instanceof Tensor) {
     if (value.ndim === 0 && value.dtype === 'float64') return value.toArray()[0];
     kept.add(value);
     return value;
   }
   if (Array.isArray(value)) {
-    const items = value.map((item) => decodePlain(item, kept));
+    const items = value.map((item) => decodePlain(item, kept, depth + 1));
     return Object.isFrozen(value) ? Object.freeze(items) : items;
   }
   if (value instanceof Map) {
-    const entries = [...value].map(([key, item]) => [key, decodePlain(item, kept)] as const);
+    const entries = [...value].map(([key, item]) => [key, decodePlain(item, kept, depth + 1)] as const);
     return entries.every(([key]) => typeof key === 'string') ? Object.fromEntries(entries) : new Map(entries);
   }
   return value;
@@ -196,7 +203,7 @@ function decodePlain(value: unknown, kept: Set<Tensor>): unknown {
  * else the newest model_phase file. Files that are not complete checkpoints (cut short by a
  * crash, or damaged) are passed over. null when there is none.
  */
-export function findResumeCheckpoint(dir: string): string | null {
+export function findResumeCheckpoint(dir: string, warn: (message: string) => void = () => {}): string | null {
   if (!existsSync(dir)) return null;
   const names = readdirSync(dir);
   const newestFirst = (pattern: RegExp) =>
@@ -205,7 +212,35 @@ export function findResumeCheckpoint(dir: string): string | null {
       .filter((entry): entry is { name: string; phase: string } => entry.phase !== undefined)
       .sort((a, b) => Number(b.phase) - Number(a.phase))
       .map((entry) => join(dir, entry.name));
-  return [...newestFirst(FINAL_FILE), ...newestFirst(PHASE_FILE)].find(isCompleteCheckpoint) ?? null;
+  const candidates = [...newestFirst(FINAL_FILE), ...newestFirst(PHASE_FILE)];
+  const found = candidates.find(isCompleteCheckpoint) ?? null;
+  // Passing over a file is worth saying: it means lost epochs, or a disk that damages files.
+  for (const skipped of candidates.slice(0, found === null ? undefined : candidates.indexOf(found))) {
+    warn(
+      `${skipped} is damaged or incomplete (cut short, or failing its CRC check): ` +
+        (found ? `resuming from ${found} instead` : 'no earlier complete checkpoint, starting over'),
+    );
+  }
+  return found;
+}
+
+/**
+ * Deletes all but the newest `keepLast` model_phase checkpoints in `dir` (CHECKPOINT.KEEP_LAST,
+ * ours; VISSL keeps every one). `resumeFrom`, the checkpoint a resume would load, is never deleted,
+ * and neither are final checkpoints. Returns the deleted paths.
+ */
+export function pruneCheckpoints(dir: string, keepLast: number, resumeFrom: string): string[] {
+  if (keepLast < 0) return [];
+  const phases = readdirSync(dir)
+    .map((name) => ({ path: join(dir, name), phase: PHASE_FILE.exec(name)?.[1] }))
+    .filter((entry): entry is { path: string; phase: string } => entry.phase !== undefined)
+    .sort((a, b) => Number(b.phase) - Number(a.phase));
+  const doomed = phases
+    .slice(keepLast)
+    .map((entry) => entry.path)
+    .filter((path) => path !== resumeFrom);
+  for (const path of doomed) rmSync(path, { force: true });
+  return doomed;
 }
 
 /** Reads a checkpoint in VISSL's layout (ours, or VISSL's own). The caller disposes the result. */
@@ -300,6 +335,7 @@ function readLosses(value: unknown): number[] {
  * and loads into torchvision's ResNet with strict=False (it has no fc). Returns the names written.
  */
 export function convertToTorchvision(inputPath: string, outputPath: string): string[] {
+  refuseToReplaceCheckpoint(inputPath, outputPath);
   const checkpoint = loadTrainingCheckpoint(inputPath);
   try {
     const renamed = new Map<string, Tensor>();
@@ -313,6 +349,44 @@ export function convertToTorchvision(inputPath: string, outputPath: string): str
     return [...renamed.keys()];
   } finally {
     checkpoint.dispose();
+  }
+}
+
+/**
+ * convert writes a new file: it never replaces its input, the checkpoint.torch link, or any
+ * training checkpoint (a swapped argument order would otherwise destroy a run's weights).
+ */
+function refuseToReplaceCheckpoint(inputPath: string, outputPath: string): void {
+  const existing = lstatSync(outputPath, { throwIfNoEntry: false });
+  if (!existing) return;
+  const refuse = (why: string): never => {
+    throw new Error(`convert: refusing to overwrite ${outputPath}: ${why}; give a new file name for the output`);
+  };
+  if (existing.isSymbolicLink()) refuse("it is a symlink (such as a run folder's checkpoint.torch)");
+  if (realpathSync(outputPath) === realpathSync(inputPath)) refuse('it is the input checkpoint');
+  const name = basename(outputPath);
+  if (name === LATEST_POINTER || PHASE_FILE.test(name) || FINAL_FILE.test(name))
+    refuse('it has the name of a training checkpoint');
+  if (holdsTrainingState(outputPath)) refuse('it is a training checkpoint (it holds classy_state_dict)');
+}
+
+/** Whether a file's pickle mentions classy_state_dict, read without loading its tensors. */
+function holdsTrainingState(path: string): boolean {
+  const marker = Buffer.from('classy_state_dict');
+  try {
+    const zip = ZipReader.open(path);
+    if (zip === null)
+      return readFileSync(path)
+        .subarray(0, 1 << 20)
+        .includes(marker);
+    try {
+      const pickle = [...zip.entries.values()].find((entry) => /^[^/]+\/data\.pkl$/.test(entry.name));
+      return pickle !== undefined && zip.read(pickle, MAX_PICKLE_BYTES).includes(marker);
+    } finally {
+      zip.close();
+    }
+  } catch {
+    return false;
   }
 }
 

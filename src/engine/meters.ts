@@ -1,6 +1,6 @@
 // Top-k accuracy, as VISSL's accuracy_list_meter: one meter per model output, counted on the
 // device and read back only when a value is asked for (no host sync per step).
-import { cumsum, keep, logicalAnd, tidy, topk, zeros, type Device, type Tensor } from '../torch/index.js';
+import { cumsum, keep, logicalAnd, tensor, tidy, topk, zeros, type Device, type Tensor } from '../torch/index.js';
 
 export class AccuracyMeter {
   readonly topk: readonly number[];
@@ -30,9 +30,16 @@ export class AccuracyMeter {
     });
   }
 
-  /** Accuracy in percent for each k, e.g. {top1: 53.2, top5: 80.1}. */
-  value(): Record<string, number> {
-    const counts = this.#counts.toArray() as number[];
+  /**
+   * Accuracy in percent for each k, e.g. {top1: 53.2, top5: 80.1}. `reduce` combines the counts
+   * of every rank in place (a sum all-reduce) on a copy, so the meter keeps its own counts.
+   */
+  value(reduce?: (counts: Tensor) => void): Record<string, number> {
+    const counts = tidy(() => {
+      const all = this.#counts.clone();
+      reduce?.(all);
+      return all.toArray() as number[];
+    });
     const total = counts[this.topk.length] as number;
     return Object.fromEntries(
       this.topk.map((k, i) => [`top${k}`, total > 0 ? (100 * (counts[i] as number)) / total : 0]),
@@ -46,6 +53,20 @@ export class AccuracyMeter {
 
   reset(): void {
     this.#counts.zero_();
+  }
+
+  /** The counts as plain numbers, to checkpoint an epoch in progress. */
+  state(): number[] {
+    return this.#counts.toArray() as number[];
+  }
+
+  /** Continues from counts `state()` gave. */
+  restore(counts: readonly number[]): void {
+    if (counts.length !== this.topk.length + 1)
+      throw new Error(`accuracy meter: saved counts hold ${counts.length} values, ${this.topk.length + 1} expected`);
+    const saved = tensor(Float64Array.from(counts), { device: this.#counts.device });
+    this.#counts.copy_(saved);
+    saved.dispose();
   }
 
   dispose(): void {

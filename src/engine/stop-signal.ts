@@ -2,6 +2,9 @@
 // running loop to stop at the next step boundary, where it checkpoints; a second one exits at once.
 export interface StopSignal {
   readonly requested: boolean;
+  /** Called by a loop once per step, at the same step on every rank: makes `requested` agree across
+   * ranks (see distributed-stop.ts). Absent in a single process. */
+  agree?(): void;
 }
 
 export interface StopHandler extends StopSignal {

@@ -8,7 +8,9 @@ import type { AnyModule } from '../torch/nn/index.js';
 import type { SGD } from '../torch/optim/index.js';
 import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
+import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
 import { AccuracyMeter } from './meters.js';
+import { runProgress } from './progress.js';
 import type { RunLogger } from './run-logger.js';
 import type { StopSignal } from './stop-signal.js';
 
@@ -17,6 +19,16 @@ export interface TrainPosition {
   epoch: number;
   step: number;
   iteration: number;
+  /** Mid-epoch: what the epoch's metrics have summed so far, so a resumed epoch reports all of it. */
+  epochState?: EpochState;
+}
+
+/** The running sums of an epoch in progress. */
+export interface EpochState {
+  lossSum: number;
+  steps: number;
+  /** Each meter's counts (AccuracyMeter.state()). */
+  meters: number[][];
 }
 
 /** Saves the model and optimizer as they are at `position`; `final` marks the end of training. */
@@ -77,12 +89,15 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   if (stepsPerEpoch === 0) {
     throw new Error('the training data gives no batch: the dataset is smaller than one batch with DROP_LAST, or empty');
   }
-  const position: TrainPosition = { ...(options.start ?? { epoch: 0, step: 0, iteration: 0 }) };
+  const { epochState, ...start } = options.start ?? { epoch: 0, step: 0, iteration: 0 };
+  const position: TrainPosition = { ...start };
+  let resumed = start.step > 0 ? epochState : undefined;
   const summary: TrainSummary = { completed: false, position, train: [], test: [], seconds: 0 };
   const started = performance.now();
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
+  let imagesThisRun = 0;
 
   try {
     while (position.epoch < numEpochs) {
@@ -90,6 +105,17 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       meters.forEach((m) => m.reset());
       lossSum.zero_();
       let stepsThisEpoch = 0;
+      // A resumed epoch continues its sums: its metrics then cover the whole epoch.
+      if (resumed) {
+        lossSum.fill_(resumed.lossSum);
+        stepsThisEpoch = resumed.steps;
+        resumed.meters.forEach((counts, i) => {
+          meters[i] ??= new AccuracyMeter(options.topk, options.device);
+          meters[i].restore(counts);
+        });
+        resumed = undefined;
+      }
+      const stepsAtStart = stepsThisEpoch;
       const epochStarted = performance.now();
       let images = 0;
       for await (const batch of trainLoader.epoch(position.epoch, { startStep: position.step })) {
@@ -111,14 +137,29 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
         });
         images += batch.indices.length;
+        imagesThisRun += batch.indices.length;
         batch.dispose();
         position.step += 1;
         position.iteration += 1;
         stepsThisEpoch += 1;
         const rate = images / ((performance.now() - epochStarted) / 1000);
-        logger.progress(`${phase} epoch ${position.epoch + 1}/${numEpochs}`, position.step, stepsPerEpoch, rate, 'img');
+        const run = runProgress({
+          ...position,
+          stepsPerEpoch,
+          numEpochs,
+          imagesPerStep: images / stepsThisEpoch,
+          imagesThisRun,
+          seconds: (performance.now() - started) / 1000,
+        });
+        logger.progress(
+          `${phase} epoch ${position.epoch + 1}/${numEpochs}`,
+          run.imagesDone,
+          run.imagesTotal,
+          run.rate,
+          'img',
+        );
         if (position.iteration % options.logFrequency === 0) {
-          lastLoss = lossSum.item() / stepsThisEpoch;
+          lastLoss = meanOverRanks(lossSum.item()) / stepsThisEpoch;
           logger.metrics(phase, {
             epoch: position.epoch,
             step: position.step,
@@ -126,24 +167,32 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
             lr,
             loss: lastLoss,
             images_per_sec: rate,
-            eta_s: ((stepsPerEpoch - position.step) * (images / stepsThisEpoch)) / rate,
+            eta_s: run.etaSeconds,
           });
         }
         // Prefetched batches resolve as microtasks, which never let the event loop run: yield to
         // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
         await new Promise((resolve) => setImmediate(resolve));
+        options.stop?.agree?.();
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
           logger.info(`stopping at epoch ${position.epoch + 1}, step ${position.step} (as asked)`);
-          options.saveCheckpoint?.(position, { final: false, loss: lastLoss });
+          const epochState = { lossSum: lossSum.item(), steps: stepsThisEpoch, meters: meters.map((m) => m.state()) };
+          options.saveCheckpoint?.({ ...position, epochState }, { final: false, loss: lastLoss });
           return summary;
         }
       }
       logger.endProgress();
+      if (stepsThisEpoch === stepsAtStart) {
+        // Checkpointing now would save untrained weights as if the epoch (or the run) were done.
+        throw new Error(
+          `training epoch ${position.epoch + 1} gave no batch (every image was skipped, or the loader yielded nothing); nothing was checkpointed`,
+        );
+      }
       const epochMetrics: EpochMetrics = {
         epoch: position.epoch,
-        loss: stepsThisEpoch > 0 ? lossSum.item() / stepsThisEpoch : NaN,
-        accuracy: meters.map((m) => m.value()),
+        loss: stepsThisEpoch > 0 ? meanOverRanks(lossSum.item()) / stepsThisEpoch : NaN,
+        accuracy: meters.map((m) => m.value(sumOverRanks)),
       };
       lastLoss = epochMetrics.loss;
       summary.train.push(epochMetrics);
@@ -210,8 +259,8 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
     }
     const metrics: EpochMetrics = {
       epoch,
-      loss: steps > 0 ? lossSum.item() / steps : NaN,
-      accuracy: meters.map((m) => m.value()),
+      loss: steps > 0 ? meanOverRanks(lossSum.item()) / steps : NaN,
+      accuracy: meters.map((m) => m.value(sumOverRanks)),
     };
     logger.metrics(`${options.phaseName ?? 'train'}_test`, { ...metrics });
     logger.info(

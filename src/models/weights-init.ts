@@ -206,7 +206,11 @@ function descend(checkpoint: unknown, keys: string[], source: string): unknown {
 /** Suggests the key paths that lead to state dicts (dicts of tensors) in a checkpoint. */
 function keyNameHint(checkpoint: unknown): string {
   const paths: string[][] = [];
+  // Each dict once: a file's dicts may refer to each other (or themselves) many times over.
+  const visited = new Set<unknown>();
   const search = (value: unknown, path: string[]) => {
+    if (visited.has(value)) return;
+    visited.add(value);
     const entries = entriesOf(value);
     if (entries === undefined || entries.length === 0 || paths.length >= 3) return;
     // A VISSL checkpoint is named by its top key alone; its nesting is known.

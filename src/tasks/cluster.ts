@@ -10,22 +10,23 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assign,
   faissAssign,
   faissAvailable,
   faissKmeans,
-  kmeans,
   l2Normalize,
   PCA,
   type IterationStats,
   type KMeansResult,
 } from '../cluster/index.js';
 import type { Config, Partition } from '../config/index.js';
+import { assignOnRanks, kmeansOnRanks } from '../engine/distributed-cluster.js';
+import { barrier, isMainRank } from '../engine/distributed-ranks.js';
 import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
 import { bincount, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
 import { writeNpy } from '../torch/io/index.js';
 import { startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 
 export interface ClusterSplitResult {
   split: string;
@@ -68,12 +69,34 @@ export function clusterStats(sizes: number[]): ClusterStats {
   };
 }
 
-/** Writes `t` (copied to the host if needed) as .npy; `dispose` frees `t` afterwards. */
+/** Writes `t` (copied to the host if needed) as .npy, on rank 0 only (every rank holds the same
+ * values); `dispose` frees `t` afterwards. */
 function writeNpyOnHost(path: string, t: Tensor, { dispose = false } = {}): void {
-  const host = t.to('cpu');
-  writeNpy(path, host);
-  host.dispose();
+  if (isMainRank()) {
+    const host = t.to('cpu');
+    writeNpy(path, host);
+    host.dispose();
+  }
   if (dispose) t.dispose();
+}
+
+/**
+ * Writes one split's assignment as the cluster stage does, at `<prefix>_labels.npy` (int64, one
+ * per image), `_distances.npy`, `_cluster_sizes.npy` and `_images.npy` (the paths, same order), and
+ * frees the assignment's tensors.
+ */
+export function writeAssignment(
+  prefix: string,
+  assignment: { labels: Tensor; distances: Tensor },
+  images: readonly string[],
+  k: number,
+): { labels: string; imagesFile: string; sizes: number[] } {
+  const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
+  writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels, { dispose: true });
+  writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances, { dispose: true });
+  writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
+  if (isMainRank()) writeNpy(`${prefix}_images.npy`, images);
+  return { labels: `${prefix}_labels.npy`, imagesFile: `${prefix}_images.npy`, sizes };
 }
 
 /** Rows used to find the centroids: all, or DATA_LIMIT of them drawn with DATA_LIMIT_SAMPLING.SEED. */
@@ -94,6 +117,12 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
   const partitions = [cf.FEATURES.DATA_PARTITION as Partition];
   if (cf.FEATURES.TEST_PARTITION !== '' && cfg.DATA[cf.FEATURES.TEST_PARTITION as Partition].DATA_PATHS.length > 0) {
     partitions.push(cf.FEATURES.TEST_PARTITION as Partition);
+  }
+  const fingerprint = stageFingerprint(cfg, { partitions });
+  const done = finishedResult<ClusterResult>(cfg, dir, 'cluster', fingerprint);
+  if (done) {
+    logger.info(`clusters are already made in ${dir} (K=${done.numClusters}); skipping`);
+    return done;
   }
   if (cf.FEATURES.EXTRACT) {
     await extractTask(cfg, { ...options, logger, layers: [layer], outputDir: cf.FEATURES.PATH, partitions });
@@ -147,7 +176,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       }
       trained = await faissKmeans(sample, k, kmeansOptions);
     } else {
-      trained = kmeans(sample, k, kmeansOptions);
+      trained = kmeansOnRanks(sample, k, kmeansOptions);
     }
     if (sample !== trainFeatures) sample.dispose();
     const prefixOf = (partition: Partition): string => `${datasetName}_${split(partition)}_${layer}_N${k}_D${dim}`;
@@ -166,24 +195,12 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       const assignment =
         cf.CLUSTER_BACKEND === 'faiss'
           ? await faissAssign(features, trained.centroids)
-          : assign(features, trained.centroids);
+          : assignOnRanks(features, trained.centroids);
       const prefix = join(dir, prefixOf(partition));
-      const sizes = tidy(() => bincount(assignment.labels.to('cpu'), k).toArray());
-      writeNpyOnHost(`${prefix}_labels.npy`, assignment.labels);
-      writeNpyOnHost(`${prefix}_distances.npy`, assignment.distances);
-      writeNpyOnHost(`${prefix}_cluster_sizes.npy`, tensor(sizes, { dtype: 'int64' }), { dispose: true });
-      writeNpy(`${prefix}_images.npy`, loaded.images);
-      assignment.labels.dispose();
-      assignment.distances.dispose();
+      const written = writeAssignment(prefix, assignment, loaded.images, k);
       features.dispose();
       if (loaded !== train) loaded.features.dispose();
-      splits.push({
-        split: split(partition),
-        images: loaded.indices.length,
-        labels: `${prefix}_labels.npy`,
-        imagesFile: `${prefix}_images.npy`,
-        sizes,
-      });
+      splits.push({ split: split(partition), images: loaded.indices.length, ...written });
       logger.info(`labelled ${loaded.indices.length} ${split(partition)} images -> ${prefix}_labels.npy`);
     }
     const stats = clusterStats(splits[0]?.sizes ?? []);
@@ -197,7 +214,13 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       stats,
     };
     logger.metrics('cluster_summary', { ...result, splits: splits.map(({ sizes: _sizes, ...rest }) => rest) });
-    writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
+    const files = [centroidsFile, ...splits.flatMap((s) => [s.labels, s.imagesFile])];
+    if (isMainRank()) {
+      writeFileSync(join(dir, `${prefixOf(partitions[0] as Partition)}_summary.json`), JSON.stringify(result, null, 2));
+      recordFinished(dir, 'cluster', fingerprint, files, result);
+    }
+    // The labels exist for every rank before any rank goes on to a stage that reads them.
+    barrier();
     return result;
   } finally {
     train.features.dispose();

@@ -1,17 +1,38 @@
 // What every task needs before it starts: the device the config asks for, the seed, a run folder
 // that can be written (checked up front, not after an hour of training), the resolved config saved
 // in it, and the logger.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { makeDirectories } from '../torch/io/file-bytes.js';
 import { join, resolve } from 'node:path';
 import { configToYaml, type Config } from '../config/index.js';
-import { RunLogger } from '../engine/run-logger.js';
+import { RunLogger, type ProgressEvent, type RunLoggerOptions } from '../engine/run-logger.js';
+import { lockRunFolder } from '../engine/run-lock.js';
 import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
+import { joinProcessGroup, type RankInfo } from './distributed-context.js';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 
 export interface TaskOptions {
+  /** A logger to use instead of the task's own (which appends to metrics.jsonl in the run folder). */
   logger?: RunLogger;
+  /** Where the task's own logger sends messages and JSON lines: by default messages go to stderr
+   * and JSON lines only to metrics.jsonl; `{ messages: () => {} }` silences it, `{ quiet: true }` too. */
+  log?: Omit<RunLoggerOptions, 'metricsFile' | 'onProgress'>;
+  /** Called on every progress update (training steps, feature extraction), in images. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Stops the task at the next step (with a checkpoint) once requested. */
   stop?: StopSignal;
+}
+
+/**
+ * The logger a task or pipeline writes with: the caller's, or one writing `<dir>/metrics.jsonl`.
+ * Only rank 0 writes metrics.jsonl, prints JSON lines and draws the progress bar; the other ranks
+ * only tell their own log (the launcher's logs/rank{R}.log) what they do.
+ */
+export function taskLogger(options: TaskOptions, dir: string, rank = 0): RunLogger {
+  if (options.logger) return options.logger;
+  if (rank !== 0) return new RunLogger({ ...options.log, jsonToStdout: false, progressBar: false });
+  return new RunLogger({ ...options.log, metricsFile: join(dir, 'metrics.jsonl'), onProgress: options.onProgress });
 }
 
 /** MACHINE.DEVICE as a torch device; 'gpu' without a CUDA build or device is an error. */
@@ -26,23 +47,16 @@ export function deviceOf(cfg: Config): Device {
   return 'cuda';
 }
 
-/** This build runs one process; a config that asks for more would scale the LR for a batch it never sees. */
-export function requireSingleProcess(cfg: Config): void {
-  const { NUM_NODES, NUM_PROC_PER_NODE } = cfg.DISTRIBUTED;
-  if (NUM_NODES * NUM_PROC_PER_NODE !== 1) {
-    throw new Error(
-      `the config asks for ${NUM_NODES} node(s) x ${NUM_PROC_PER_NODE} process(es), but this version trains in one process; ` +
-        'set config.DISTRIBUTED.NUM_NODES=1 config.DISTRIBUTED.NUM_PROC_PER_NODE=1 ' +
-        '(the LR is then scaled for BATCHSIZE_PER_REPLICA images per step)',
-    );
-  }
+/** Each worker on a machine drives its own GPU, cuda:LOCAL_RANK. */
+function deviceOnRank(device: Device, ranks: RankInfo): Device {
+  return device === 'cuda' && ranks.worldSize > 1 ? `cuda:${ranks.localRank}` : device;
 }
 
 /** Creates `dir` if needed and proves it can be written; the error names the folder. */
 export function prepareOutputDir(dir: string, key: string): string {
   const path = resolve(dir);
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirectories(path);
     accessSync(path, constants.W_OK);
   } catch (error) {
     throw new Error(`${key}: the output folder '${path}' cannot be written (${(error as Error).message})`);
@@ -53,6 +67,7 @@ export function prepareOutputDir(dir: string, key: string): string {
 export interface TaskContext {
   cfg: Config;
   device: Device;
+  ranks: RankInfo;
   dir: string;
   logger: RunLogger;
 }
@@ -63,9 +78,11 @@ export interface TaskContext {
  * quiet 2-core machine two threads train the demo's ResNet-20 in 3.2 s per epoch against 4.7 s
  * with one, loader workers included; on a machine crowded by other work, OMP_NUM_THREADS=1 can win.
  */
-function cpuThreads(): number {
+function cpuThreads(localWorldSize: number): number {
   const fromEnv = Number(process.env.OMP_NUM_THREADS);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  // Workers on one machine share its cores (torchrun's rule; our launcher sets OMP_NUM_THREADS so).
+  return Math.max(1, Math.floor(availableParallelism() / localWorldSize));
 }
 
 let blasChecked = false;
@@ -80,13 +97,15 @@ function warnOnceAboutSlowBlas(logger: RunLogger): void {
 
 /** Device, seed, CPU threads, output folder (with the resolved config saved as `<name>_config.yaml`) and logger. */
 export function startTask(cfg: Config, dir: string, dirKey: string, name: string, options: TaskOptions): TaskContext {
-  requireSingleProcess(cfg);
-  const device = deviceOf(cfg);
+  const ranks = joinProcessGroup(cfg, deviceOf(cfg));
+  const device = deviceOnRank(deviceOf(cfg), ranks);
   const out = prepareOutputDir(dir, dirKey);
-  writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
+  const logger = taskLogger(options, out, ranks.rank);
+  // One rank holds the folder's lock for the whole job; the others write only where it tells them.
+  if (ranks.rank === 0) lockRunFolder(out, dirKey, (message) => logger.warn(message));
+  if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
-  setNumThreads(cpuThreads());
-  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  setNumThreads(cpuThreads(ranks.localWorldSize));
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
-  return { cfg, device, dir: out, logger };
+  return { cfg, device, ranks, dir: out, logger };
 }

@@ -12,6 +12,7 @@ import {
   withLabels,
   type Dataset,
 } from '../data/index.js';
+import { rank, worldSize } from '../engine/distributed-ranks.js';
 import type { Device } from '../torch/index.js';
 
 const DATA_SOURCES = ['disk_folder', 'disk_filelist'];
@@ -94,8 +95,13 @@ export function loaderFromConfig(
     ...(data.PREFETCH > 0 ? { prefetch: data.PREFETCH } : {}),
     onError: data.SKIP_BAD_IMAGES || data.ENABLE_QUEUE_DATASET ? 'skip' : 'throw',
     numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
+    maxImagePixels: cfg.DATA.MAX_IMAGE_PIXELS,
+    configKey: `DATA.${partition}`,
     seed: cfg.SEED_VALUE,
     shuffle,
     device,
+    // Each rank reads its share, padded to equal shares as PyTorch's DistributedSampler does.
+    rank: rank(),
+    worldSize: worldSize(),
   });
 }

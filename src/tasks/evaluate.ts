@@ -7,11 +7,13 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { lrRunSetup } from '../config/index.js';
+import { isMainRank } from '../engine/distributed-ranks.js';
 import { loadFeatures } from '../engine/feature-files.js';
 import { knnAccuracy } from '../engine/knn.js';
 import { linearProbe } from '../engine/linear-probe.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
 import { tensor } from '../torch/index.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
 
@@ -57,6 +59,13 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
   );
   const { device, dir, logger } = ctx;
   if (cfg.DATA.TEST.DATA_PATHS.length === 0) throw new Error('evaluation needs test data: set DATA.TEST.DATA_PATHS');
+  const stage = options.knnOnly ? 'nearest_neighbor' : 'evaluate';
+  const fingerprint = stageFingerprint(cfg, stage);
+  const done = finishedResult<EvaluateResult>(cfg, dir, stage, fingerprint);
+  if (done) {
+    logger.info(`${dir} is already evaluated; skipping\n${formatScores(done)}`);
+    return done;
+  }
   const nn = cfg.NEAREST_NEIGHBOR;
   const ks = neighbourCounts(nn.TOPK);
   // NEAREST_NEIGHBOR.FEATURES.PATH: features extracted before (VISSL's shard layout) are used as they are.
@@ -120,7 +129,11 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
     }
   }
   logger.info(formatScores(result));
-  writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
+  // Every rank evaluates the merged features the same way (seeded); one writes the files.
+  if (isMainRank()) {
+    writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2));
+    recordFinished(dir, stage, fingerprint, [join(dir, 'evaluation.json')], result);
+  }
   return result;
 }
 

@@ -3,9 +3,11 @@
 // (memory stays at one batch). Layers are LINEAR_EVAL_FEAT_POOL_OPS_MAP's, each with its pool op,
 // or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
 import type { Config, Partition } from '../config/index.js';
+import { barrier, rank, worldSize } from '../engine/distributed-ranks.js';
 import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
 import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
+import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
@@ -58,6 +60,12 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
   const layers = mapped.length > 0 ? mapped : [HEADS];
   const partitions =
     options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
+  const fingerprint = stageFingerprint(cfg, { layers, partitions, flatten: options.layers !== undefined });
+  const done = finishedResult<ExtractResult>(cfg, dir, `extract_${layers.join('+')}`, fingerprint);
+  if (done) {
+    logger.info(`features of ${layers.join(', ')} are already extracted in ${dir}; skipping`);
+    return done;
+  }
   const model = modelFromConfig(cfg, device);
   const result: ExtractResult = { dir, shards: {}, images: {} };
   try {
@@ -72,7 +80,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       const dataset = datasetFromConfig(cfg.DATA[partition], partition);
       const loader = loaderFromConfig(cfg, partition, dataset, { shuffle: false, device });
       const writers = layers.map(
-        (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD),
+        (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD, rank()),
       );
       const total = dataset.samples.length;
       let done = 0;
@@ -106,11 +114,20 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         logger.endProgress();
       }
       result.shards[split] = Object.fromEntries(layers.map((layer, i) => [layer, writers[i]?.close() ?? []]));
-      result.images[split] = done;
+      // Every rank's shards are complete before anyone reads the folder; each image counts once
+      // (loadFeatures drops the sampler's padding).
+      barrier();
+      result.images[split] = worldSize() > 1 ? total : done;
       const seconds = (performance.now() - started) / 1000;
-      logger.metrics('extract', { split, layers, images: done, seconds, images_per_sec: done / seconds });
-      logger.info(`extracted ${layers.join(', ')} for ${done} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
+      const images = result.images[split];
+      logger.metrics('extract', { split, layers, images, seconds, images_per_sec: images / seconds });
+      logger.info(`extracted ${layers.join(', ')} for ${images} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
     }
+    const files = Object.values(result.shards).flatMap((byLayer) =>
+      Object.values(byLayer).flatMap((shards) => shards.flatMap((f) => [f.features, f.inds, f.targets, f.images])),
+    );
+    // One record for the folder: rank 0's (its shard list is enough to tell the files exist).
+    if (rank() === 0) recordFinished(dir, `extract_${layers.join('+')}`, fingerprint, files, result);
     return result;
   } finally {
     model.dispose();

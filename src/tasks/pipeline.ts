@@ -6,9 +6,8 @@
 // not repeated, a stopped one continues from its checkpoint.
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config/index.js';
-import { RunLogger } from '../engine/run-logger.js';
 import { clusterTask, type ClusterResult } from './cluster.js';
-import type { TaskOptions } from './context.js';
+import { taskLogger, type TaskOptions } from './context.js';
 import { evaluateTask, type EvaluateResult } from './evaluate.js';
 import { trainTask } from './train.js';
 
@@ -93,7 +92,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   }
   const started = performance.now();
   const out = resolve(options.outputDir);
-  const logger = options.logger ?? new RunLogger({ metricsFile: join(out, 'metrics.jsonl') });
+  const logger = taskLogger(options, out);
   const taskOptions: TaskOptions = { logger, stop: options.stop };
   const load = (stage: PipelineStage, words: string[]): Config =>
     loadConfig({

@@ -10,13 +10,17 @@ import { lrRunSetup } from '../config/index.js';
 import {
   findResumeCheckpoint,
   loadTrainingCheckpoint,
+  pruneCheckpoints,
   saveTrainingCheckpoint,
   type TrainingCheckpoint,
 } from '../engine/checkpoint.js';
 import { buildLoss, type CrossEntropyLossConfig } from '../engine/loss.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
 import { visslParamGroups } from '../engine/param-groups.js';
-import { train, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
+import { worldSize } from '../engine/distributed-ranks.js';
+import { agreedStop } from '../engine/distributed-stop.js';
+import { replicate, resumeStep, writeOnMainRank } from '../engine/distributed-train.js';
+import { train, type EpochState, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
 import type { SSLModel } from '../models/index.js';
 import { LarcSGD, SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
@@ -40,13 +44,45 @@ function resumePoint(
   const checkpoint = loadTrainingCheckpoint(path);
   const next = checkpoint.extra.next_epoch;
   const step = checkpoint.extra.step;
+  const savedWorld = typeof checkpoint.extra.world_size === 'number' ? checkpoint.extra.world_size : 1;
   const position: TrainPosition = {
     epoch: typeof next === 'number' ? next : checkpoint.epoch + 1,
-    step: typeof step === 'number' ? step : 0,
+    step: resumeStep(typeof step === 'number' ? step : 0, savedWorld, worldSize()),
     iteration: checkpoint.iteration,
+    epochState: epochStateOf(checkpoint.extra.epoch_state),
   };
-  logger.info(`resuming from ${path} at epoch ${position.epoch + 1}, step ${position.step}`);
+  logger.info(
+    `resuming from ${path} at epoch ${position.epoch + 1}, step ${position.step}` +
+      (savedWorld !== worldSize() ? ` (written by ${savedWorld} rank(s), resumed on ${worldSize()})` : ''),
+  );
   return { checkpoint, position };
+}
+
+/** The checkpoint's weights into the model; a checkpoint of another model says which and what to do. */
+function loadResumedModel(model: SSLModel, checkpoint: TrainingCheckpoint, path: string, cfg: Config): void {
+  try {
+    model.loadStateDict(checkpoint.model);
+  } catch (error) {
+    throw new Error(
+      `cannot resume from ${path}: it holds another model than the config's ${cfg.MODEL.TRUNK.NAME}-${cfg.MODEL.TRUNK.RESNETS.DEPTH} ` +
+        `with its heads (${(error as Error).message.split('\n').slice(0, 4).join('; ')}); point config.CHECKPOINT.DIR at a new ` +
+        'folder, or set CHECKPOINT.AUTO_RESUME=False to start from scratch',
+    );
+  }
+}
+
+/** The running sums of the epoch a checkpoint stopped in, when it holds them (older files do not). */
+function epochStateOf(value: unknown): EpochState | undefined {
+  const state = value as Partial<EpochState> | undefined;
+  const numbers = (list: unknown) => Array.isArray(list) && list.every((n) => typeof n === 'number');
+  if (
+    typeof state?.lossSum !== 'number' ||
+    typeof state.steps !== 'number' ||
+    !Array.isArray(state.meters) ||
+    !state.meters.every(numbers)
+  )
+    return undefined;
+  return { lossSum: state.lossSum, steps: state.steps, meters: state.meters };
 }
 
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
@@ -54,7 +90,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   const { device, dir, logger } = ctx;
   // AUTO_RESUME as VISSL: the final checkpoint if there is one (then there is nothing left to do,
   // unless OVERWRITE_EXISTING asks to train again from scratch), else the newest complete phase.
-  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir) : null;
+  const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir, (message) => logger.warn(message)) : null;
   const finished = latest !== null && FINAL_CHECKPOINT.test(latest);
   if (finished && !cfg.CHECKPOINT.OVERWRITE_EXISTING) {
     logger.info(
@@ -76,7 +112,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   const model: SSLModel = modelFromConfig(cfg, device);
   const resume = latest !== null && !finished ? resumePoint(latest, logger) : null;
   if (resume !== null) {
-    model.loadStateDict(resume.checkpoint.model);
+    loadResumedModel(model, resume.checkpoint, latest as string, cfg);
   } else {
     initWeightsFromConfig(model, cfg, logger);
   }
@@ -99,6 +135,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   if (resume?.checkpoint.optimizer) optimizer.loadStateDict(resume.checkpoint.optimizer);
   resume?.checkpoint.dispose();
 
+  const replicated = replicate(model, { syncBatchNorm: cfg.MODEL.SYNC_BN_CONFIG.CONVERT_BN_TO_SYNC_BN });
   const trainLoader = loaderFromConfig(cfg, 'TRAIN', trainData, { shuffle: true, device });
   const testLoader = testData ? loaderFromConfig(cfg, 'TEST', testData, { shuffle: false, device }) : undefined;
   let lastCheckpoint: string | null = null;
@@ -108,7 +145,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   );
   try {
     const summary = await train({
-      model,
+      model: replicated,
       loss: buildLoss(cfg.LOSS as unknown as { name: string; [key: string]: CrossEntropyLossConfig | string }),
       optimizer,
       schedule: new VisslLrSchedule(cfg.OPTIMIZER.param_schedulers.lr, lrRunSetup(cfg)),
@@ -123,20 +160,29 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       saveCheckpoint: (position, { final }) => {
         // A checkpoint of phase e holds the state at the end of epoch e, or inside it after a stop.
         const phase = position.step > 0 ? position.epoch : position.epoch - 1;
-        lastCheckpoint = saveTrainingCheckpoint(
-          dir,
-          {
-            model,
-            optimizer,
-            epoch: phase,
-            iteration: position.iteration,
-            extra: { next_epoch: position.epoch, step: position.step },
-          },
-          { final },
+        lastCheckpoint = writeOnMainRank(() =>
+          saveTrainingCheckpoint(
+            dir,
+            {
+              model,
+              optimizer,
+              epoch: phase,
+              iteration: position.iteration,
+              extra: {
+                next_epoch: position.epoch,
+                step: position.step,
+                world_size: worldSize(),
+                ...(position.epochState ? { epoch_state: position.epochState } : {}),
+              },
+            },
+            { final },
+          ),
         );
         logger.metrics('checkpoint', { path: lastCheckpoint, epoch: position.epoch, step: position.step });
+        // The file just written is the one a resume needs (rank 0 alone wrote it, so it alone prunes).
+        if (lastCheckpoint !== null) pruneCheckpoints(dir, cfg.CHECKPOINT.KEEP_LAST, lastCheckpoint);
       },
-      stop: options.stop,
+      stop: agreedStop(options.stop),
       topk: cfg.METERS.accuracy_list_meter.topk_values,
       device,
       channelsLast: cfg.MODEL.CHANNELS_LAST,

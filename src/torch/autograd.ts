@@ -1,6 +1,7 @@
 // Grad-mode scopes and functional gradients. Grad mode is thread-local in libtorch; all of these
 // run on the JS thread, so a scope covers exactly the synchronous code inside it.
 import { native } from './native.js';
+import { runBackward } from './backward-errors.js';
 import { Tensor } from './tensor.js';
 
 function withGradMode<T>(enabled: boolean, fn: () => T): T {
@@ -68,7 +69,7 @@ export function backward(
   gradients?: (Tensor | null)[],
   options: { retainGraph?: boolean } = {},
 ): void {
-  native.backward(
+  runBackward(
     tensors.map((t) => t.handle),
     (gradients ?? tensors.map(() => null)).map((g) => g?.handle ?? null),
     options.retainGraph,

@@ -18,3 +18,4 @@ export { op, declaredOps, type Op } from './dispatch.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
+export * as distributed from './distributed/index.js';

@@ -12,6 +12,7 @@ import {
 } from './dtype.js';
 import { op } from './dispatch.js';
 import { native, type Handle } from './native.js';
+import { runBackward } from './backward-errors.js';
 import { trackInScope, type Disposable } from './scope.js';
 import * as math from './ops/math.js';
 import * as reduce from './ops/reduce.js';
@@ -224,12 +225,7 @@ export class Tensor implements Disposable {
   }
 
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward(
-      [this.handle],
-      [gradient ? gradient.handle : null],
-      options.retainGraph,
-      options.createGraph ?? false,
-    );
+    runBackward([this.handle], [gradient ? gradient.handle : null], options.retainGraph, options.createGraph ?? false);
   }
 
   detach(): Tensor {

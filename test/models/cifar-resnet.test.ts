@@ -18,11 +18,12 @@ import { Oracle } from '../support/oracle.js';
 import { assertClose } from '../support/compare.js';
 import { initModelFromWeights } from '../../src/models/weights-init.js';
 import { asStateDict, decodeJson, disposeAll, tempFolder, withReference } from './support.js';
+import { sharedData } from '../support/shared-data.js';
 
 const oracle = new Oracle();
 after(() => oracle.close());
 const dir = tempFolder();
-const PRETRAINED = '/work/shared/data/pretrained/akamaster_cifar10_resnet';
+const PRETRAINED = sharedData('pretrained', 'akamaster_cifar10_resnet');
 
 /**
  * Loads an akamaster-style checkpoint into our classifier the way a user would, with VISSL's

@@ -67,7 +67,7 @@ np.save(sys.argv[1] + '/labels.npy', np.arange(len(paths), dtype=np.int64) % 3)`
     assert.equal(configs.status, 0);
     assert.match(configs.stdout, /pretrain\/clusterfit\/clusterfit_resnet_8gpu_imagenet/);
     assert.match(configs.stdout, /demo\/rotnet/);
-    assert.match(clusterfit('--help').stdout, /clusterfit run config=<name or path>/);
+    assert.match(clusterfit('--help').stdout, /run +Runs one stage/);
     const unknown = clusterfit('frobnicate');
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);

@@ -3,15 +3,23 @@
 // the final table compares the two models.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { imageFolder } from '../../src/data/index.js';
 import { RunLogger } from '../../src/engine/run-logger.js';
 import { runPipeline } from '../../src/tasks/index.js';
 import { memoryStats } from '../../src/torch/index.js';
 import { PYTHON } from '../support/oracle.js';
 import { makeImageFolders } from './support.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+function clusterfit(...words: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [CLI, ...words], { encoding: 'utf8' });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
 
 describe('pipeline', () => {
   it('runs pretrain -> cluster -> train -> evaluate and hands consistent files between stages', async () => {
@@ -73,14 +81,51 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     );
     assert.equal(memoryStats().liveTensors, liveBefore, 'the pipeline leaves no tensor behind');
 
-    // Running it again resumes: both training stages are complete and are not repeated.
+    // Running it again skips every finished stage: training, extraction, k-means and evaluation.
+    const labelsWritten = statSync(train.labels).mtimeMs;
+    const messages: string[] = [];
     const again = await runPipeline({
       preset: 'demo',
       outputDir: out,
       dataRoot: root,
+      overrides: ['config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=6', 'config.DATA.TEST.BATCHSIZE_PER_REPLICA=6'],
       stageOverrides,
-      logger: new RunLogger({ quiet: true, jsonToStdout: false }),
+      logger: new RunLogger({ messages: (line) => messages.push(line) }),
     });
     assert.equal(again.completed, true);
+    const said = messages.join('\n');
+    assert.equal(said.match(/training in .* is already complete/g)?.length, 2, said);
+    assert.match(said, /clusters are already made in .*clusters \(K=4\); skipping/);
+    assert.equal(said.match(/is already evaluated; skipping/g)?.length, 3, said);
+    assert.doesNotMatch(said, /extracted |k-means: /);
+    assert.equal(statSync(train.labels).mtimeMs, labelsWritten);
+    assert.equal(again.table, result.table);
+
+    // `clusterfit status` names every stage as done, with its key numbers.
+    const status = clusterfit('status', out);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /^rotnet +train +done +1\/1 epochs/m);
+    assert.match(status.stdout, /^rotnet_features +extract +done +flatten of 24 train and 9 test images/m);
+    assert.match(status.stdout, /^clusters +cluster +done +K=4 on 24 images/m);
+    assert.match(status.stdout, /^clusterfit +train +done/m);
+    assert.match(status.stdout, /^eval_clusterfit +evaluate +done +top-1 on 9 test images: res3 linear/m);
+
+    // `clusterfit assign` labels the same images as the cluster stage did, with the same clusters.
+    const assigned = join(root, 'assigned');
+    const run = clusterfit('assign', `run=${out}`, `images=${join(root, 'train')}`, `out=${assigned}`);
+    assert.equal(run.status, 0, run.stderr);
+    const labelsFile = run.stdout.trim().split('\n').pop()!; // after the JSON lines (stdout is piped)
+    const same = execFileSync(PYTHON, [
+      '-c',
+      `import numpy as np, sys
+a, ai, c, ci = (np.load(p) for p in sys.argv[1:5])
+order = {str(p): i for i, p in enumerate(ci)}
+print(a.dtype, len(a), all(a[i] == c[order[str(p)]] for i, p in enumerate(ai)))`,
+      labelsFile,
+      labelsFile.replace(/_labels\.npy$/, '_images.npy'),
+      train.labels,
+      train.imagesFile,
+    ]).toString();
+    assert.equal(same.trim(), 'int64 24 True');
   });
 });

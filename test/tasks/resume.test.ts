@@ -89,6 +89,16 @@ describe('resuming', () => {
     assert.ok(existsSync(join(dir, 'model_final_checkpoint_phase5.torch')));
   });
 
+  it('CHECKPOINT.KEEP_LAST=2 keeps the newest two phase checkpoints and the final one', async () => {
+    const dir = join(root, 'keep');
+    const run = await start([...words(dir, 4), 'config.CHECKPOINT.KEEP_LAST=2']).exit;
+    assert.equal(run.code, 0, run.stderr);
+    const kept = readdirSync(dir)
+      .filter((name) => name.endsWith('.torch') && name !== 'checkpoint.torch')
+      .sort();
+    assert.deepEqual(kept, ['model_final_checkpoint_phase3.torch', 'model_phase1.torch', 'model_phase2.torch']);
+  });
+
   it('Ctrl-C checkpoints the exact step and the same command continues from it', async () => {
     const dir = join(root, 'stopped');
     const first = start(words(dir, 2));

@@ -9,9 +9,10 @@
 // such as an optimizer state's parameter indices, are kept), lists are arrays, tuples frozen
 // arrays, ints numbers (bigints beyond 2^53), tensors Tensor objects on the CPU. The caller
 // owns the tensors. Tensors that shared a storage in PyTorch share one here.
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Tensor } from '../tensor.js';
-import { readExactly, readSlices } from './file-bytes.js';
+import { readExactly, readSlices, requireRegularFile } from './file-bytes.js';
+import { explainMalformed } from './malformed.js';
 import { PickleTruncatedError, unpickle } from './pickle.js';
 import { pickle, PyOrderedDict } from './pickle-writer.js';
 import { groupByStorage, groupBytes, storageFromPieces, writeGroupBytes, type StorageGroup } from './storage.js';
@@ -26,14 +27,22 @@ import {
 import { ZipReader, ZipWriter } from './zip.js';
 import { writeFileAtomic } from './atomic-write.js';
 
+/** A checkpoint's pickle holds names, shapes and small values, never tensor data: a larger one is refused. */
+export const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+
 /** Loads a checkpoint written by torch.save (any version) or by `saveCheckpoint`. */
 export function loadCheckpoint(path: string): unknown {
-  const zip = ZipReader.open(path);
-  if (zip === null) return loadLegacy(path);
   try {
-    return loadZip(zip);
-  } finally {
-    zip.close();
+    requireRegularFile(path);
+    const zip = ZipReader.open(path);
+    if (zip === null) return loadLegacy(path);
+    try {
+      return loadZip(zip);
+    } finally {
+      zip.close();
+    }
+  } catch (error) {
+    throw explainMalformed(path, error);
   }
 }
 
@@ -52,11 +61,11 @@ function loadZip(zip: ZipReader): unknown {
     throw new Error(`not a PyTorch checkpoint: ${path} is a zip archive without <archive>/data.pkl`);
   const prefix = pickleName.slice(0, -'data.pkl'.length);
   const byteorder = zip.entries.get(`${prefix}byteorder`);
-  if (byteorder && zip.read(byteorder).toString('latin1').trim() !== 'little') {
+  if (byteorder && zip.read(byteorder, 64).toString('latin1').trim() !== 'little') {
     throw new Error(`${path}: the checkpoint was written on a big-endian machine, which is not supported`);
   }
   const source = `${path} (${pickleName})`;
-  const { value } = unpickle(zip.read(zip.entry(pickleName)), {
+  const { value } = unpickle(zip.read(zip.entry(pickleName), MAX_PICKLE_BYTES), {
     globals: TORCH_GLOBALS,
     persistentLoad: (pid) => storageRefFromPid(pid, source),
     source,
@@ -169,22 +178,28 @@ function loadLegacy(path: string): unknown {
   }
 }
 
-/** Every tensor in a value tree, each once. */
-function collectTensors(value: unknown, into = new Set<Tensor>(), seen = new Set<object>()): Set<Tensor> {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return into;
-  seen.add(value);
-  if (value instanceof Tensor) into.add(value);
-  else if (Array.isArray(value) || value instanceof Set) for (const item of value) collectTensors(item, into, seen);
-  else if (value instanceof Map) for (const item of value.values()) collectTensors(item, into, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype)
-    for (const item of Object.values(value)) collectTensors(item, into, seen);
-  return into;
+/** Every tensor in a value tree, each once (iterative: a loaded tree may nest deeper than the call stack). */
+function collectTensors(value: unknown): Set<Tensor> {
+  const found = new Set<Tensor>();
+  const seen = new Set<object>();
+  const work: unknown[] = [value];
+  while (work.length > 0) {
+    const item = work.pop();
+    if (typeof item !== 'object' || item === null || seen.has(item)) continue;
+    seen.add(item);
+    if (item instanceof Tensor) found.add(item);
+    else if (Array.isArray(item) || item instanceof Set) for (const child of item) work.push(child);
+    else if (item instanceof Map) for (const child of item.values()) work.push(child);
+    else if (Object.getPrototypeOf(item) === Object.prototype)
+      for (const child of Object.values(item)) work.push(child);
+  }
+  return found;
 }
 
 /**
- * Whether `path` holds a whole checkpoint, to choose among files a crash may have cut short. A zip
- * checkpoint is checked cheaply: its central directory (written last) is there, names data.pkl,
- * and places every entry inside the file. A legacy one is loaded in full.
+ * Whether `path` holds a whole, intact checkpoint, to choose among files a crash may have cut short
+ * or the disk may have damaged. A zip checkpoint's central directory (written last) must be there
+ * and name data.pkl, and every entry must match its CRC-32; a legacy one is loaded in full.
  */
 export function isCompleteCheckpoint(path: string): boolean {
   try {
@@ -194,12 +209,9 @@ export function isCompleteCheckpoint(path: string): boolean {
       return true;
     }
     try {
-      const size = statSync(path).size;
-      const entries = [...zip.entries.values()];
-      return (
-        entries.some((entry) => /^[^/]+\/data\.pkl$/.test(entry.name)) &&
-        entries.every((entry) => entry.localHeaderOffset + 30 + entry.compressedSize <= size)
-      );
+      if (![...zip.entries.keys()].some((name) => /^[^/]+\/data\.pkl$/.test(name))) return false;
+      zip.verify();
+      return true;
     } finally {
       zip.close();
     }

@@ -1,6 +1,66 @@
 // Positioned reads from a file descriptor. Large ranges are read in slices because one JS
 // buffer cannot exceed about 2 GB, while storages and feature files can.
-import { readSync, writeSync } from 'node:fs';
+import { mkdirSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isFIFO()) return 'a FIFO (named pipe)';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Throws unless `path` (after symlinks) is a regular file. Reading a FIFO blocks until something
+ * writes to it and a device such as /dev/zero never ends, so both are refused before opening.
+ */
+export function requireRegularFile(path: string, what = 'file'): void {
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist (or is a dangling symlink)' : `cannot be read (${code})`;
+    throw new Error(`${path}: the ${what} ${why}`, { cause: error });
+  }
+  if (!stats.isFile()) throw new Error(`${path}: is ${kindOf(stats)}, not a regular ${what}`);
+}
+
+/**
+ * mkdir -p, one level at a time. Node's recursive mkdir retries forever where the kernel answers
+ * ENOENT under a parent that exists (as /proc does), so that case is an error here instead.
+ */
+export function makeDirectories(path: string): void {
+  const statOf = (dir: string): Stats | undefined => {
+    try {
+      return statSync(dir, { throwIfNoEntry: false });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined; // under a file
+      throw error;
+    }
+  };
+  const missing: string[] = [];
+  let at = resolve(path);
+  while (statOf(at) === undefined) {
+    missing.push(at);
+    if (dirname(at) === at) break;
+    at = dirname(at);
+  }
+  const existing = statOf(at);
+  if (existing && !existing.isDirectory()) throw new Error(`${at} is not a folder, so ${path} cannot be created in it`);
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(dir).isDirectory()) continue;
+      const why =
+        code === 'ENOENT' ? 'the filesystem refuses new folders there (a virtual filesystem such as /proc?)' : code;
+      throw new Error(`cannot create the folder ${dir} (${why})`, { cause: error });
+    }
+  }
+}
 
 /** Slice size for large reads: big enough to be fast, small enough to stay far below buffer limits. */
 export const SLICE_BYTES = 64 * 1024 * 1024;

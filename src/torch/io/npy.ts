@@ -9,10 +9,17 @@ import type { Tensor } from '../tensor.js';
 import { contiguous } from '../ops/convert.js';
 import { permute } from '../ops/shape.js';
 import { AtomicFile, writeFileAtomic } from './atomic-write.js';
-import { readExactly, readSlices, SequentialWriter, writeAll } from './file-bytes.js';
+import { readExactly, readSlices, requireRegularFile, SequentialWriter, writeAll } from './file-bytes.js';
+import { explainMalformed } from './malformed.js';
 import { tensorFromPieces, writeTensorBytes } from './storage.js';
 
 const MAGIC = Buffer.from('\x93NUMPY', 'latin1');
+/** Strings are paths and names: a width beyond this is a corrupt header, not data. */
+const MAX_STRING_WIDTH = 1 << 20;
+/** numpy's own limit on header length (numpy.lib.format's max_header_size is 10 000; allow more). */
+const MAX_HEADER_BYTES = 1 << 20;
+/** Code points per String.fromCodePoint call: spreading more as arguments overflows the stack. */
+const CODE_POINTS_PER_CALL = 4096;
 
 const DESCR_OF: Record<DType, string | undefined> = {
   float32: '<f4',
@@ -51,7 +58,13 @@ function parseElement(descr: string, path: string): NpyElement {
     );
   const body = order === '<' || order === '|' || order === '=' ? descr.slice(1) : descr;
   const unicode = /^U(\d+)$/.exec(body);
-  if (unicode) return { unicode: Number(unicode[1]) };
+  if (unicode) {
+    const width = Number(unicode[1]);
+    // numpy never writes <U0 (an empty string array is <U1): such a header is corrupt.
+    if (!(width >= 1 && width <= MAX_STRING_WIDTH))
+      throw new Error(`${path}: string dtype '${descr}' has a width outside 1..${MAX_STRING_WIDTH} characters`);
+    return { unicode: width };
+  }
   const dtype = DTYPE_OF.get(body);
   if (!dtype) throw new Error(`${path}: numpy dtype '${descr}' is not supported`);
   return { dtype };
@@ -67,6 +80,8 @@ function readHeader(fd: number, path: string): NpyHeader {
   if (major < 1 || major > 3) throw new Error(`${path}: unsupported .npy format version ${major}.${preamble[7]}`);
   const prefix = major === 1 ? 10 : 12;
   const headerLength = major === 1 ? preamble.readUInt16LE(8) : readExactly(fd, 4, 8, path).readUInt32LE(0);
+  if (headerLength > MAX_HEADER_BYTES || prefix + headerLength > size)
+    throw new Error(`${path}: corrupt .npy header (it declares ${headerLength} bytes, the file has ${size})`);
   const text = readExactly(fd, headerLength, prefix, path).toString(major === 3 ? 'utf8' : 'latin1');
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(text)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
@@ -79,6 +94,8 @@ function readHeader(fd: number, path: string): NpyHeader {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(Number);
+  if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0))
+    throw new Error(`${path}: corrupt .npy header (shape (${shapeText}) is not a tuple of non-negative integers)`);
   return {
     element: parseElement(descr, path),
     shape,
@@ -111,23 +128,32 @@ function descrOf(dtype: DType): string {
   return descr;
 }
 
-function decodeStrings(bytes: Buffer, width: number): string[] {
+function decodeStrings(bytes: Buffer, width: number, path: string, firstRow: number): string[] {
   const strings: string[] = [];
   for (let p = 0; p < bytes.length; p += width * 4) {
     const codePoints: number[] = [];
     for (let i = 0; i < width; i++) {
       const c = bytes.readUInt32LE(p + i * 4);
       if (c === 0) break;
+      if (c > 0x10ffff) {
+        const row = firstRow + p / (width * 4);
+        throw new Error(
+          `${path}: string ${row} holds ${c.toString(16)}, which is not a Unicode code point (corrupt file?)`,
+        );
+      }
       codePoints.push(c);
     }
-    strings.push(String.fromCodePoint(...codePoints));
+    let text = '';
+    for (let i = 0; i < codePoints.length; i += CODE_POINTS_PER_CALL)
+      text += String.fromCodePoint(...codePoints.slice(i, i + CODE_POINTS_PER_CALL));
+    strings.push(text);
   }
   return strings;
 }
 
 function encodeStrings(strings: readonly string[]): { width: number; bytes: Buffer } {
   const codePoints = strings.map((s) => Array.from(s, (c) => c.codePointAt(0)!));
-  const width = Math.max(1, ...codePoints.map((c) => c.length));
+  const width = codePoints.reduce((widest, c) => Math.max(widest, c.length), 1);
   const bytes = Buffer.alloc(strings.length * width * 4);
   codePoints.forEach((points, row) => points.forEach((c, i) => bytes.writeUInt32LE(c, (row * width + i) * 4)));
   return { width, bytes };
@@ -139,6 +165,7 @@ export class NpyReader {
   readonly #fd: number;
 
   constructor(readonly path: string) {
+    requireRegularFile(path, '.npy file');
     this.#fd = openSync(path, 'r');
     try {
       this.header = readHeader(this.#fd, path);
@@ -147,7 +174,7 @@ export class NpyReader {
       }
     } catch (error) {
       closeSync(this.#fd);
-      throw error;
+      throw explainMalformed(path, error);
     }
   }
 
@@ -220,6 +247,8 @@ export class NpyReader {
     return decodeStrings(
       readExactly(this.#fd, (end - start) * rowBytes, this.header.dataOffset + start * rowBytes, this.path),
       element.unicode,
+      this.path,
+      start,
     );
   }
 

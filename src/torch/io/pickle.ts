@@ -40,12 +40,16 @@ function pyInt(value: bigint): number | bigint {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
 }
 
-/** Little-endian two's complement, as LONG1/LONG4 store ints. */
+/**
+ * Little-endian two's complement, as LONG1/LONG4 store ints. Parsed from one hex string, which
+ * takes linear time; shifting byte by byte would copy the growing bigint each time (quadratic:
+ * a 200 KB LONG4 took most of a minute).
+ */
 function decodeLong(bytes: Uint8Array): number | bigint {
   if (bytes.length === 0) return 0;
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
-  if (bytes[bytes.length - 1]! & 0x80) value -= 1n << BigInt(8 * bytes.length);
+  const bigEndian = Buffer.from(bytes).reverse();
+  let value = BigInt(`0x${bigEndian.toString('hex')}`);
+  if (bigEndian[0]! & 0x80) value -= 1n << BigInt(8 * bytes.length);
   return pyInt(value);
 }
 
@@ -81,6 +85,9 @@ export const STANDARD_GLOBALS: ReadonlyMap<string, PickleCallable> = new Map(
     }),
   ].map((c) => [c.qualifiedName, c]),
 );
+
+/** Python's default sys.int_max_str_digits. */
+const MAX_DECIMAL_DIGITS = 4300;
 
 const PYTHON2_MODULES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
@@ -128,6 +135,14 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
     pos = end + 1;
     return text;
   };
+  // Decimal text parses in quadratic time; Python caps it at the same number of digits
+  // (sys.int_max_str_digits) for the same reason.
+  const decimalInt = (text: string): number | bigint => {
+    if (text.length > MAX_DECIMAL_DIGITS)
+      fail(`an integer of ${text.length} decimal digits exceeds the limit of ${MAX_DECIMAL_DIGITS}`);
+    if (!/^\s*[-+]?\d+\s*$/.test(text)) fail(`'${text.slice(0, 40)}' is not an integer`);
+    return pyInt(BigInt(text.trim()));
+  };
   const pop = (): unknown => {
     if (stack.length === 0 || stack.length === marks[marks.length - 1]) fail('stack underflow (corrupt pickle)');
     return stack.pop();
@@ -161,7 +176,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
     for (let i = 0; i + 1 < items.length; i += 2) (target as Map<unknown, unknown>).set(items[i], items[i + 1]);
   };
   const appendItems = (target: unknown, items: unknown[]) => {
-    if (Array.isArray(target) && !Object.isFrozen(target)) (target as unknown[]).push(...items);
+    // One push per item: spreading millions of items as arguments overflows the call stack.
+    if (Array.isArray(target) && !Object.isFrozen(target)) for (const item of items) (target as unknown[]).push(item);
     else if (target instanceof Set) for (const item of items) target.add(item);
     else fail('APPEND on something that is not a list');
   };
@@ -204,7 +220,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
       case 0x49: {
         // INT (protocol 0): "01"/"00" are True/False
         const text = line();
-        stack.push(text === '01' ? true : text === '00' ? false : pyInt(BigInt(text)));
+        stack.push(text === '01' ? true : text === '00' ? false : decimalInt(text));
         break;
       }
       case 0x4a: // BININT
@@ -217,7 +233,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
         stack.push(u16());
         break;
       case 0x4c: // LONG (protocol 0)
-        stack.push(pyInt(BigInt(line().replace(/L$/, ''))));
+        stack.push(decimalInt(line().replace(/L$/, '')));
         break;
       case 0x8a: // LONG1
         stack.push(decodeLong(take(u8())));

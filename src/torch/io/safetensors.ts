@@ -2,10 +2,11 @@
 // {dtype, shape, data_offsets} (offsets relative to the data that follows the header), an
 // optional "__metadata__" map of strings, then the raw little-endian tensor bytes.
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import type { DType } from '../dtype.js';
+import { itemSize, type DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { readExactly, readSlices, SequentialWriter } from './file-bytes.js';
+import { readExactly, readSlices, requireRegularFile, SequentialWriter } from './file-bytes.js';
+import { explainMalformed } from './malformed.js';
 import { tensorFromPieces, writeTensorBytes } from './storage.js';
 
 const DTYPE_OF: Record<string, DType> = {
@@ -37,42 +38,106 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
+/** The reference implementation refuses headers over 100 MB: a larger one is not a real header. */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * The tensors a header describes, validated as the reference implementation validates them:
+ * known dtypes, shapes of non-negative integers, and data offsets that tile the data exactly
+ * (each tensor starts where the one before ended, sized by its shape and dtype, the last ending
+ * at the end of the file), so no tensor can overlap another or read header bytes as weights.
+ */
+function validatedEntries(header: unknown, dataBytes: number, path: string): [string, HeaderEntry][] {
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new Error(`not a safetensors file: ${path} (the header is not a JSON object)`);
+  const { __metadata__: metadata, ...entries } = header as Record<string, unknown>;
+  if (
+    metadata !== undefined &&
+    (typeof metadata !== 'object' ||
+      metadata === null ||
+      Object.values(metadata).some((value) => typeof value !== 'string'))
+  )
+    throw new Error(`${path}: __metadata__ must map names to strings`);
+  const checked = Object.entries(entries).map(([name, raw]): [string, HeaderEntry] => {
+    const bad = (what: string): never => {
+      throw new Error(`${path}: tensor '${name}' ${what} (corrupt or hand-made header)`);
+    };
+    const entry = raw as Partial<HeaderEntry> | null;
+    if (typeof entry !== 'object' || entry === null) return bad('is not described by an object');
+    if (typeof entry.dtype !== 'string' || !DTYPE_OF[entry.dtype])
+      return bad(`has dtype ${JSON.stringify(entry.dtype)}, which is not supported`);
+    const { shape, data_offsets: offsets } = entry;
+    if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0))
+      return bad(`has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((n) => Number.isSafeInteger(n) && n >= 0) ||
+      offsets[0]! > offsets[1]!
+    )
+      return bad(`has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with 0 <= begin <= end`);
+    const nbytes = shape.reduce((a, b) => a * b, itemSize(DTYPE_OF[entry.dtype]!));
+    if (offsets[1]! - offsets[0]! !== nbytes)
+      return bad(`spans ${offsets[1]! - offsets[0]!} bytes, but its shape and dtype need ${nbytes}`);
+    return [name, entry as HeaderEntry];
+  });
+  // JSON objects do not promise an order; file order is the order of the data.
+  checked.sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]);
+  let expected = 0;
+  for (const [
+    name,
+    {
+      data_offsets: [begin, end],
+    },
+  ] of checked) {
+    if (begin !== expected) {
+      throw new Error(
+        begin < expected
+          ? `${path}: tensor '${name}' starts at data byte ${begin}, inside the tensor before it (overlapping data_offsets)`
+          : `${path}: tensor '${name}' starts at data byte ${begin}, leaving a gap after byte ${expected}`,
+      );
+    }
+    expected = end;
+  }
+  if (expected !== dataBytes) {
+    throw new Error(
+      `${path}: the tensors cover ${expected} bytes of data but the file holds ${dataBytes} (truncated, or a corrupt header)`,
+    );
+  }
+  return checked;
+}
+
 export function readSafetensors(path: string): Safetensors {
+  requireRegularFile(path, 'safetensors file');
   const fd = openSync(path, 'r');
   const tensors = new Map<string, Tensor>();
   try {
     const size = fstatSync(fd).size;
     const headerLength = size >= 8 ? Number(readExactly(fd, 8, 0, path).readBigUInt64LE(0)) : -1;
-    if (headerLength < 2 || 8 + headerLength > size)
-      throw new Error(`not a safetensors file: ${path} (bad header length)`);
-    let header: Record<string, unknown>;
+    if (headerLength < 2 || headerLength > MAX_HEADER_BYTES || 8 + headerLength > size)
+      throw new Error(`not a safetensors file: ${path} (bad header length ${headerLength} for a ${size}-byte file)`);
+    let header: unknown;
     try {
-      header = JSON.parse(readExactly(fd, headerLength, 8, path).toString('utf8')) as Record<string, unknown>;
+      header = JSON.parse(readExactly(fd, headerLength, 8, path).toString('utf8'));
     } catch (error) {
       throw new Error(`not a safetensors file: ${path} (the header is not JSON)`, { cause: error });
     }
     const dataStart = 8 + headerLength;
-    const { __metadata__: metadata = {}, ...entries } = header;
-    // JSON objects do not promise an order; file order is the order of the data.
-    const ordered = Object.entries(entries as Record<string, HeaderEntry>).sort(
-      (a, b) => a[1].data_offsets[0] - b[1].data_offsets[0],
-    );
+    const ordered = validatedEntries(header, size - dataStart, path);
     for (const [name, entry] of ordered) {
-      const dtype = DTYPE_OF[entry.dtype];
-      if (!dtype) throw new Error(`${path}: tensor '${name}' has dtype ${entry.dtype}, which is not supported`);
       const [begin, end] = entry.data_offsets;
-      if (dataStart + end > size || begin > end) throw new Error(`${path}: tensor '${name}' lies outside the file`);
       tensors.set(
         name,
-        tensorFromPieces(dtype, entry.shape, (sliceBytes, consume) =>
+        tensorFromPieces(DTYPE_OF[entry.dtype]!, entry.shape, (sliceBytes, consume) =>
           readSlices(fd, path, dataStart + begin, end - begin, sliceBytes, consume),
         ),
       );
     }
-    return { tensors, metadata: metadata as Record<string, string> };
+    const metadata = (header as { __metadata__?: Record<string, string> }).__metadata__ ?? {};
+    return { tensors, metadata };
   } catch (error) {
     for (const t of tensors.values()) t.dispose();
-    throw error;
+    throw explainMalformed(path, error);
   } finally {
     closeSync(fd);
   }

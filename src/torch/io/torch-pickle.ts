@@ -145,24 +145,40 @@ export function materializeTensors(tree: unknown, loadStorage: (ref: StorageRef)
     return view;
   };
 
-  const resolve = (value: unknown): unknown => {
-    if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
-    if (done.has(value)) return done.get(value);
-    if (value instanceof TensorSpec) {
-      done.set(value, tensorOf(value));
-    } else if (Array.isArray(value) && Object.isFrozen(value)) {
-      done.set(value, tuple(value.map(resolve)));
-    } else {
-      done.set(value, value);
-      if (Array.isArray(value)) value.forEach((item, i) => (value[i] = resolve(item)));
-      else if (value instanceof Map) for (const [key, item] of value) value.set(key, resolve(item));
-      else if (value instanceof Set) {
-        const items = [...value].map(resolve);
-        value.clear();
-        for (const item of items) value.add(item);
+  // Iterative (a file can nest containers deeper than the JS call stack goes): containers are
+  // updated in place when left, after their items; tuples, being frozen, are rebuilt then.
+  const resolve = (root: unknown): unknown => {
+    const isContainer = (value: unknown): value is object =>
+      typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
+    const resolved = (value: unknown): unknown => (isContainer(value) && done.has(value) ? done.get(value) : value);
+    const entered = new Set<object>();
+    const work: { value: unknown; leaving: boolean }[] = [{ value: root, leaving: false }];
+    while (work.length > 0) {
+      const { value, leaving } = work.pop()!;
+      if (!isContainer(value)) continue;
+      if (leaving) {
+        if (Array.isArray(value) && Object.isFrozen(value)) done.set(value, tuple(value.map(resolved)));
+        else if (Array.isArray(value)) value.forEach((item, i) => (value[i] = resolved(item)));
+        else if (value instanceof Map) for (const [key, item] of value) value.set(key, resolved(item));
+        else if (value instanceof Set) {
+          const items = [...value].map(resolved);
+          value.clear();
+          for (const item of items) value.add(item);
+        }
+        continue;
       }
+      if (entered.has(value)) continue;
+      entered.add(value);
+      if (value instanceof TensorSpec) {
+        done.set(value, tensorOf(value));
+        continue;
+      }
+      if (!(Array.isArray(value) && Object.isFrozen(value))) done.set(value, value);
+      work.push({ value, leaving: true });
+      const items = value instanceof Map ? value.values() : Array.isArray(value) || value instanceof Set ? value : [];
+      for (const item of items) if (isContainer(item) && !entered.has(item)) work.push({ value: item, leaving: false });
     }
-    return done.get(value);
+    return resolved(root);
   };
 
   try {

@@ -2,9 +2,14 @@
 // found through the central directory, STORED and DEFLATE entries are read, zip64 is honoured
 // (PyTorch writes zip64 for entries over 4 GB), and entries are written STORED with their data
 // aligned to 64 bytes, as torch.save aligns them.
+//
+// The reader trusts nothing in the file: every record, offset and size is checked against the
+// file before use, an entry never inflates past its declared size (nor declares more than
+// DEFLATE can produce from its compressed bytes), and every entry's CRC-32 is checked, so a
+// damaged archive fails with a message naming the file and entry instead of loading wrong bytes.
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';
-import { readExactly, readSlices, SequentialWriter, writeAll } from './file-bytes.js';
+import { readExactly, readSlices, requireRegularFile, SequentialWriter, SLICE_BYTES, writeAll } from './file-bytes.js';
 
 export interface ZipEntry {
   name: string;
@@ -13,6 +18,8 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   localHeaderOffset: number;
+  /** CRC-32 of the uncompressed data, from the central directory. */
+  crc: number;
 }
 
 const EOCD_SIGNATURE = 0x06054b50;
@@ -24,6 +31,11 @@ const ZIP64_EXTRA_ID = 0x0001;
 const U32_MAX = 0xffffffff;
 const STORED = 0;
 const DEFLATE = 8;
+/** DEFLATE's best case is about 1032:1; an entry declaring more than that is lying. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/** A damaged or malformed archive: always names the file, and the entry when there is one. */
+export class CorruptZipError extends Error {}
 
 function u64(buffer: Buffer, offset: number): number {
   const value = buffer.readBigUInt64LE(offset);
@@ -34,6 +46,7 @@ function u64(buffer: Buffer, offset: number): number {
 export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
   readonly #fd: number;
+  #size = 0;
 
   private constructor(
     readonly path: string,
@@ -44,6 +57,7 @@ export class ZipReader {
 
   /** Opens an archive, or returns null when the file is not a zip archive. */
   static open(path: string): ZipReader | null {
+    requireRegularFile(path);
     const fd = openSync(path, 'r');
     try {
       const reader = new ZipReader(path, fd);
@@ -54,7 +68,8 @@ export class ZipReader {
       return reader;
     } catch (error) {
       closeSync(fd);
-      throw error;
+      const message = (error as Error).message;
+      throw message.includes(path) ? error : new CorruptZipError(`${path}: corrupt zip archive (${message})`);
     }
   }
 
@@ -69,14 +84,53 @@ export class ZipReader {
     return entry;
   }
 
-  /** The uncompressed bytes of an entry that fits in one Buffer. */
-  read(entry: ZipEntry): Buffer {
+  /**
+   * The uncompressed bytes of an entry that fits in one Buffer, CRC-checked. `maxBytes` refuses
+   * an entry whose declared size is larger before anything is read or inflated.
+   */
+  read(entry: ZipEntry, maxBytes = SLICE_BYTES * 16): Buffer {
+    if (entry.size > maxBytes) {
+      throw new CorruptZipError(
+        `${this.path}: entry '${entry.name}' declares ${entry.size} bytes, more than the ${maxBytes} this entry may hold`,
+      );
+    }
     const raw = readExactly(this.#fd, entry.compressedSize, this.#dataOffset(entry), this.path);
-    if (entry.method === STORED) return raw;
-    if (entry.method === DEFLATE) return inflateRawSync(raw);
-    throw new Error(
-      `${this.path}: entry '${entry.name}' uses zip compression method ${entry.method} (only STORED and DEFLATE are supported)`,
-    );
+    let data: Buffer;
+    if (entry.method === STORED) data = raw;
+    else if (entry.method === DEFLATE) {
+      try {
+        // Never more than declared: a bomb stops at its declared size instead of filling memory.
+        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+      } catch (error) {
+        throw new CorruptZipError(
+          `${this.path}: entry '${entry.name}' does not inflate to its declared ${entry.size} bytes (${(error as Error).message})`,
+        );
+      }
+    } else {
+      throw new CorruptZipError(
+        `${this.path}: entry '${entry.name}' uses zip compression method ${entry.method} (only STORED and DEFLATE are supported)`,
+      );
+    }
+    if (data.length !== entry.size) {
+      throw new CorruptZipError(
+        `${this.path}: entry '${entry.name}' holds ${data.length} bytes, its header declares ${entry.size}`,
+      );
+    }
+    this.#checkCrc(entry, crc32(data));
+    return data;
+  }
+
+  #checkCrc(entry: ZipEntry, crc: number): void {
+    if (crc >>> 0 !== entry.crc) {
+      throw new CorruptZipError(
+        `${this.path}: entry '${entry.name}' is damaged (its CRC-32 is ${(crc >>> 0).toString(16)}, the archive says ${entry.crc.toString(16)}); the file was corrupted on disk or in transfer`,
+      );
+    }
+  }
+
+  /** Reads every entry through its CRC: whether the archive's bytes are intact. Throws naming the entry. */
+  verify(): void {
+    for (const entry of this.entries.values()) this.readSlices(entry, SLICE_BYTES, () => {});
   }
 
   /**
@@ -85,23 +139,43 @@ export class ZipReader {
    */
   readSlices(entry: ZipEntry, sliceBytes: number, consume: (piece: Buffer, offset: number) => void): void {
     if (entry.method !== STORED) {
-      consume(this.read(entry), 0);
+      consume(this.read(entry, Number.MAX_SAFE_INTEGER), 0);
       return;
     }
-    readSlices(this.#fd, this.path, this.#dataOffset(entry), entry.size, sliceBytes, consume);
+    let crc = 0;
+    readSlices(this.#fd, this.path, this.#dataOffset(entry), entry.size, sliceBytes, (piece, offset) => {
+      crc = crc32(piece, crc);
+      // The last piece is checked before it is handed over, so a damaged entry is never used.
+      if (offset + piece.length === entry.size) this.#checkCrc(entry, crc);
+      consume(piece, offset);
+    });
+    if (entry.size === 0) this.#checkCrc(entry, 0);
   }
 
   /** Where an entry's data starts: after its local header, whose extra field may differ from the central one. */
   #dataOffset(entry: ZipEntry): number {
+    if (entry.localHeaderOffset + 30 > this.#size) {
+      throw new CorruptZipError(
+        `${this.path}: corrupt zip archive (the local header of '${entry.name}' lies past the end of the file; truncated?)`,
+      );
+    }
     const header = readExactly(this.#fd, 30, entry.localHeaderOffset, this.path);
     if (header.readUInt32LE(0) !== LOCAL_SIGNATURE) {
-      throw new Error(`${this.path}: corrupt zip archive (no local header for '${entry.name}')`);
+      throw new CorruptZipError(`${this.path}: corrupt zip archive (no local header for '${entry.name}')`);
     }
-    return entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+    const start = entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+    if (start + entry.compressedSize > this.#size) {
+      throw new CorruptZipError(
+        `${this.path}: entry '${entry.name}' ends at byte ${start + entry.compressedSize}, past the end of the ${this.#size}-byte file (truncated?)`,
+      );
+    }
+    return start;
   }
 
   #readCentralDirectory(): boolean {
     const fileSize = fstatSync(this.#fd).size;
+    this.#size = fileSize;
+    const corrupt = (what: string) => new CorruptZipError(`${this.path}: corrupt zip ${what}`);
     if (fileSize < 22) return false;
     const tailLength = Math.min(fileSize, 22 + 0xffff);
     const tailStart = fileSize - tailLength;
@@ -113,37 +187,66 @@ export class ZipReader {
         break;
       }
     }
-    if (eocd < 0) return false;
+    if (eocd < 0) {
+      // A zip's first bytes are a local header: such a file without its directory was cut short.
+      if (readExactly(this.#fd, 4, 0, this.path).readUInt32LE(0) === LOCAL_SIGNATURE) {
+        throw corrupt(
+          `archive: it starts like a zip archive but has no end of central directory; the file is truncated (an interrupted copy or download?)`,
+        );
+      }
+      return false;
+    }
     let count = tail.readUInt16LE(eocd + 10);
     let directorySize = tail.readUInt32LE(eocd + 12);
     let directoryOffset = tail.readUInt32LE(eocd + 16);
     const locator = eocd - 20;
     if (locator >= 0 && tail.readUInt32LE(locator) === ZIP64_LOCATOR_SIGNATURE) {
-      const record = readExactly(this.#fd, 56, u64(tail, locator + 8), this.path);
-      if (record.readUInt32LE(0) !== ZIP64_EOCD_SIGNATURE)
-        throw new Error(`${this.path}: corrupt zip64 end of central directory`);
+      const recordOffset = u64(tail, locator + 8);
+      if (recordOffset + 56 > fileSize)
+        throw corrupt('zip64 end of central directory (it lies past the end of the file)');
+      const record = readExactly(this.#fd, 56, recordOffset, this.path);
+      if (record.readUInt32LE(0) !== ZIP64_EOCD_SIGNATURE) throw corrupt('zip64 end of central directory');
       count = u64(record, 32);
       directorySize = u64(record, 40);
       directoryOffset = u64(record, 48);
     }
+    if (directoryOffset + directorySize > fileSize) {
+      throw corrupt(
+        `central directory (it claims bytes ${directoryOffset} to ${directoryOffset + directorySize} of a ${fileSize}-byte file; truncated?)`,
+      );
+    }
+    if (count * 46 > directorySize)
+      throw corrupt(`central directory (${count} entries cannot fit in ${directorySize} bytes)`);
     const directory = readExactly(this.#fd, directorySize, directoryOffset, this.path);
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (directory.readUInt32LE(p) !== CENTRAL_SIGNATURE)
-        throw new Error(`${this.path}: corrupt zip central directory`);
+      if (p + 46 > directory.length || directory.readUInt32LE(p) !== CENTRAL_SIGNATURE)
+        throw corrupt(`central directory (record ${i} of ${count} is malformed)`);
       const nameLength = directory.readUInt16LE(p + 28);
       const extraLength = directory.readUInt16LE(p + 30);
       const commentLength = directory.readUInt16LE(p + 32);
+      const next = p + 46 + nameLength + extraLength + commentLength;
+      if (next > directory.length) throw corrupt(`central directory (record ${i} runs past the directory)`);
       const entry: ZipEntry = {
         name: directory.toString('utf8', p + 46, p + 46 + nameLength),
         method: directory.readUInt16LE(p + 10),
+        crc: directory.readUInt32LE(p + 16),
         compressedSize: directory.readUInt32LE(p + 20),
         size: directory.readUInt32LE(p + 24),
         localHeaderOffset: directory.readUInt32LE(p + 42),
       };
       this.#applyZip64Extra(entry, directory.subarray(p + 46 + nameLength, p + 46 + nameLength + extraLength));
+      if (entry.localHeaderOffset + 30 + entry.compressedSize > fileSize) {
+        throw corrupt(`archive: entry '${entry.name}' lies past the end of the ${fileSize}-byte file (truncated?)`);
+      }
+      const maxSize = entry.method === STORED ? entry.compressedSize : entry.compressedSize * MAX_DEFLATE_RATIO + 64;
+      if (entry.size > maxSize) {
+        throw corrupt(
+          `archive: entry '${entry.name}' declares ${entry.size} bytes, more than its ${entry.compressedSize} stored bytes can hold`,
+        );
+      }
       this.entries.set(entry.name, entry);
-      p += 46 + nameLength + extraLength + commentLength;
+      p = next;
     }
     return true;
   }
@@ -153,7 +256,19 @@ export class ZipReader {
     for (let p = 0; p + 4 <= extra.length;) {
       const id = extra.readUInt16LE(p);
       const length = extra.readUInt16LE(p + 2);
+      if (p + 4 + length > extra.length) {
+        throw new CorruptZipError(
+          `${this.path}: corrupt zip central directory (the extra field of '${entry.name}' is malformed)`,
+        );
+      }
       if (id === ZIP64_EXTRA_ID) {
+        const needed =
+          8 * [entry.size, entry.compressedSize, entry.localHeaderOffset].filter((v) => v === U32_MAX).length;
+        if (length < needed) {
+          throw new CorruptZipError(
+            `${this.path}: corrupt zip central directory (the zip64 field of '${entry.name}' is too short)`,
+          );
+        }
         let q = p + 4;
         if (entry.size === U32_MAX) {
           entry.size = u64(extra, q);

@@ -14,6 +14,7 @@ import {
   symlinkAtomic,
 } from '../../../src/torch/io/index.js';
 import { python, tempFolder } from './python.js';
+import { sharedData } from '../../support/shared-data.js';
 
 const dir = tempFolder();
 
@@ -178,7 +179,7 @@ test('a file that is not a checkpoint gets a clear error', () => {
   assert.throws(() => loadCheckpoint(path), /not a PyTorch checkpoint: .*junk\.pt/);
 });
 
-const RESNET20 = '/work/shared/data/pretrained/akamaster_cifar10_resnet/resnet20-12fca82f.th';
+const RESNET20 = sharedData('pretrained', 'akamaster_cifar10_resnet', 'resnet20-12fca82f.th');
 test(
   'loads the real legacy resnet20 checkpoint exactly as PyTorch does',
   { skip: existsSync(RESNET20) ? false : `${RESNET20} is not present` },

@@ -1,0 +1,86 @@
+// Where libtorch is, for the native addon's build and for the install script's check. Looked for,
+// in order, in:
+//   1. LIBTORCH               a folder with include/ and lib/ (the zip from pytorch.org)
+//   2. LIBTORCH_USE_PYTORCH=1 the copy inside the Python `torch` package (python3, or $PYTHON)
+//   3. the system             Debian/Ubuntu `libtorch-dev` (/usr/include/torch, /usr/lib/<arch>)
+// A libtorch that is not there throws a LibtorchMissing error whose message says how to install one.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const INSTALL_HELP = `Install it one of these ways, then build again:
+  - Debian/Ubuntu:   apt-get install libtorch-dev
+  - a libtorch zip:  unzip it and set LIBTORCH=/path/to/libtorch (the folder with include/ and lib/)
+  - a PyTorch wheel: pip install torch, then set LIBTORCH_USE_PYTORCH=1 (uses python3's torch, or $PYTHON's)`;
+
+export class LibtorchMissing extends Error {}
+
+function fromFolder(folder, origin) {
+  const include = join(folder, 'include');
+  const lib = join(folder, 'lib');
+  if (!existsSync(join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'))) {
+    throw new LibtorchMissing(`${origin}=${folder} has no include/torch/csrc/api/include/torch/version.h`);
+  }
+  return { origin, includes: [include, join(include, 'torch', 'csrc', 'api', 'include')], lib };
+}
+
+function fromPython() {
+  const python = process.env.PYTHON || 'python3';
+  const script = [
+    'import json, torch',
+    'from torch.utils import cpp_extension as c',
+    'print(json.dumps({"includes": c.include_paths(), "lib": c.library_paths()[0],',
+    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__.split("+")[0]}))',
+  ].join('\n');
+  let found;
+  try {
+    found = JSON.parse(execFileSync(python, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  } catch (error) {
+    throw new LibtorchMissing(`LIBTORCH_USE_PYTORCH=1 but '${python} -c "import torch"' failed: ${error.message}`);
+  }
+  return {
+    origin: `PyTorch (${python})`,
+    includes: found.includes,
+    lib: found.lib,
+    abi: found.abi,
+    version: found.version,
+  };
+}
+
+function fromSystem() {
+  const arch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? '';
+  for (const prefix of ['/usr', '/usr/local']) {
+    const version = join(prefix, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
+    const lib = [join(prefix, 'lib', arch), join(prefix, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
+    if (existsSync(version) && lib) {
+      return {
+        origin: `system (${prefix})`,
+        includes: [join(prefix, 'include'), join(prefix, 'include', 'torch', 'csrc', 'api', 'include')],
+        lib,
+      };
+    }
+  }
+  throw new LibtorchMissing('libtorch was not found (LIBTORCH unset, LIBTORCH_USE_PYTORCH unset, no libtorch-dev)');
+}
+
+/** {origin, includes, lib, version, abi?}; throws LibtorchMissing. */
+export function findLibtorch() {
+  const found = process.env.LIBTORCH
+    ? fromFolder(resolve(process.env.LIBTORCH), 'LIBTORCH')
+    : process.env.LIBTORCH_USE_PYTORCH === '1'
+      ? fromPython()
+      : fromSystem();
+  return { ...found, version: found.version ?? torchVersion(found.includes) };
+}
+
+function torchVersion(includes) {
+  for (const dir of includes) {
+    const file = join(dir, 'torch', 'version.h');
+    if (existsSync(file)) {
+      const text = readFileSync(file, 'utf8');
+      const part = (name) => new RegExp(`#define TORCH_VERSION_${name} (\\d+)`).exec(text)?.[1];
+      if (part('MAJOR')) return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
+    }
+  }
+  return 'unknown';
+}

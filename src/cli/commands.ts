@@ -1,0 +1,206 @@
+// The `clusterfit` commands, one row each: name, summary, options, example and handler. Adding a
+// command is adding a row (its handler may live in its own module). Handlers import the heavy
+// modules (tasks, torch) when they run, so `--help`, `--version` and `configs` work without libtorch.
+import { join, resolve } from 'node:path';
+import { availableConfigs, loadConfig } from '../config/index.js';
+import type { PipelineOptions } from '../tasks/pipeline.js';
+import type { ParsedArgs } from './args.js';
+import { PACKAGE_ROOT } from './features.js';
+import type { Command } from './registry.js';
+import { isTerminal } from '../engine/run-logger.js';
+
+const PRESETS = ['demo', 'cifar10'];
+/** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
+// JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
+const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
+const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
+
+/** Runs `body` with Ctrl-C turned into a clean stop at the next step. */
+async function withStopSignal<T>(
+  body: (stop: import('../engine/stop-signal.js').StopSignal) => Promise<T>,
+): Promise<T> {
+  const { stopOnSignals } = await import('../engine/stop-signal.js');
+  const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
+  try {
+    return await body(stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): Promise<void> {
+  const preset = args.options.get('preset') ?? defaults.preset!;
+  const out = args.options.get('out') ?? defaults.outputDir!;
+  const { runPipeline } = await import('../tasks/pipeline.js');
+  const result = await withStopSignal((stop) =>
+    runPipeline({
+      preset,
+      outputDir: out,
+      dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
+      overrides: args.overrides,
+      stageOverrides: Object.fromEntries(args.stageOverrides),
+      log: CLI_LOG,
+      stop,
+    }),
+  );
+  if (result.table) {
+    process.stderr.write(
+      `\n${result.table}\n\nfinished in ${(result.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`,
+    );
+  } else {
+    process.exitCode = 130;
+  }
+}
+
+export const COMMANDS: Command[] = [
+  {
+    name: 'demo',
+    summary: 'The whole pipeline on the small CIFAR-10 subset shipped with the package (a few minutes on a CPU).',
+    usage: '[out=<folder>] [config.KEY=value ...] [<stage>.config.KEY=value ...]',
+    options: [{ name: 'out', value: '<folder>', description: 'the run folder (default runs/demo)' }],
+    config: true,
+    stages: STAGES,
+    example: ['clusterfit demo', 'clusterfit demo out=runs/quick config.OPTIMIZER.num_epochs=2'],
+    needs: ['native', 'image'],
+    handler: (args) =>
+      pipeline(args, {
+        preset: 'demo',
+        outputDir: 'runs/demo',
+        dataRoot: join(PACKAGE_ROOT, 'data', 'demo', 'cifar10'),
+      }),
+  },
+  {
+    name: 'run',
+    summary: 'Runs one stage: the engine the config names (as VISSL run_distributed_engines).',
+    usage: 'config=<name or path> [config.KEY.SUB=value ...] [node_id=K]',
+    description:
+      'ENGINE_NAME picks the stage: train, extract_features, cluster_features, evaluate, nearest_neighbor.\n' +
+      'Outputs go where the config says (CHECKPOINT.DIR, CLUSTERFIT.OUTPUT_DIR). Values are YAML:\n' +
+      'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.\n' +
+      'DISTRIBUTED.NUM_PROC_PER_NODE=N starts N worker processes here (logs in <run dir>/logs); with\n' +
+      'NUM_NODES=M, run the same command on each machine with RUN_ID=<host of node 0>:<port> and\n' +
+      'node_id=0..M-1. Under torchrun or srun it runs as one worker.',
+    options: [
+      {
+        name: 'config',
+        value: '<name or path>',
+        description: 'a shipped config (`clusterfit configs`) or a YAML file',
+        required: true,
+      },
+      {
+        name: 'node_id',
+        value: '<K>',
+        description: 'this machine in a DISTRIBUTED.NUM_NODES run: 0 on the RUN_ID host, then 1..NUM_NODES-1',
+      },
+    ],
+    config: true,
+    hints: { out: 'config.CHECKPOINT.DIR=<folder>', data: 'config.DATA.TRAIN.DATA_PATHS=[<folder>]' },
+    example: 'clusterfit run config=demo/rotnet config.CHECKPOINT.DIR=runs/rotnet config.OPTIMIZER.num_epochs=1',
+    needs: ['native', 'image'],
+    async handler(args) {
+      const cfg = loadConfig({ config: args.config!, overrides: args.overrides, command: 'run' });
+      const { launch } = await import('./launch/index.js');
+      await launch(cfg, args.options.get('node_id'), async () => {
+        const { runConfig } = await import('../tasks/index.js');
+        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
+        if ('completed' in result && !result.completed) process.exitCode = 130;
+      });
+    },
+  },
+  {
+    name: 'pipeline',
+    summary: 'RotNet pretraining -> features + k-means -> ClusterFit training -> evaluation, in one folder.',
+    usage: `preset=<${PRESETS.join('|')}> out=<folder> [data=<root>] [config.KEY=value ...] [<stage>.config.KEY=value ...]`,
+    description:
+      'Each stage is a shipped config; the pipeline wires their paths together. Running it again skips\n' +
+      'finished stages and resumes a stopped one.',
+    options: [
+      { name: 'preset', value: `<${PRESETS.join('|')}>`, description: 'which shipped configs to run', required: true },
+      { name: 'out', value: '<folder>', description: 'the run folder; every stage writes under it', required: true },
+      { name: 'data', value: '<root>', description: 'an image-folder root with train/ and test/ (<class>/<image>)' },
+    ],
+    config: true,
+    stages: STAGES,
+    example:
+      'clusterfit pipeline preset=cifar10 out=runs/cifar10 data=data/cifar10 train.config.OPTIMIZER.num_epochs=50',
+    needs: ['native', 'image'],
+    handler: (args) => pipeline(args, {}),
+  },
+  {
+    name: 'convert',
+    summary: "A VISSL-layout checkpoint's trunk as a plain torchvision-style state dict.",
+    usage: '<vissl checkpoint> <output.pth>',
+    options: [],
+    positional: ['vissl checkpoint', 'output.pth'],
+    example: 'clusterfit convert runs/demo/clusterfit/checkpoint.torch resnet20.pth',
+    needs: ['native'],
+    async handler(args) {
+      const [input, output] = args.positional as [string, string];
+      const { convertToTorchvision } = await import('../engine/checkpoint.js');
+      const names = convertToTorchvision(input, output);
+      console.log(`wrote ${names.length} tensors to ${output}`);
+    },
+  },
+  {
+    name: 'status',
+    summary: 'What a run folder holds, per stage: done, running or resumable, and the key numbers.',
+    usage: '<run folder>',
+    options: [],
+    positional: ['run folder'],
+    example: 'clusterfit status runs/demo',
+    async handler(args) {
+      const { runStatus, formatStatus } = await import('../tasks/status.js');
+      const dir = args.positional[0]!;
+      console.log(formatStatus(dir, runStatus(dir)));
+    },
+  },
+  {
+    name: 'assign',
+    summary: 'Labels new images with the nearest cluster of a finished run (the .npy files of the cluster stage).',
+    usage: 'run=<run folder> images=<folder or .npy list> out=<folder>',
+    description:
+      "Uses the run's cluster stage as it was: the same model, layer, transforms and normalisation,\n" +
+      'then the nearest centroid. Writes <dataset>_assign_<layer>_N<K>_D<dim>_labels.npy (int64) with\n' +
+      '_images.npy (same order), _distances.npy and _cluster_sizes.npy.',
+    options: [
+      {
+        name: 'run',
+        value: '<run folder>',
+        description: 'a pipeline folder, or a cluster stage folder',
+        required: true,
+      },
+      {
+        name: 'images',
+        value: '<folder or .npy>',
+        description: 'images (searched recursively) or a list of paths',
+        required: true,
+      },
+      { name: 'out', value: '<folder>', description: 'where the labels go', required: true },
+    ],
+    example: 'clusterfit assign run=runs/demo images=photos/ out=runs/demo/assigned',
+    needs: ['native', 'image'],
+    async handler(args) {
+      const { assignTask } = await import('../tasks/assign.js');
+      const result = await withStopSignal((stop) =>
+        assignTask({
+          run: args.options.get('run')!,
+          images: args.options.get('images')!,
+          outputDir: args.options.get('out')!,
+          log: CLI_LOG,
+          stop,
+        }),
+      );
+      console.log(result.labels);
+    },
+  },
+  {
+    name: 'configs',
+    summary: 'Lists the shipped configs (names for config=).',
+    usage: '',
+    options: [],
+    example: 'clusterfit configs',
+    handler() {
+      console.log(availableConfigs().join('\n'));
+    },
+  },
+];

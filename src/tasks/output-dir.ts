@@ -1,0 +1,16 @@
+// The folder each engine writes to (where startTask puts its config and metrics), for the launcher
+// to put the workers' logs next to them.
+import type { Config } from '../config/index.js';
+
+export function taskOutputDir(cfg: Config): string {
+  switch (cfg.ENGINE_NAME) {
+    case 'extract_features':
+      return cfg.EXTRACT_FEATURES.OUTPUT_DIR || cfg.CHECKPOINT.DIR;
+    case 'cluster_features':
+      return cfg.CLUSTERFIT.OUTPUT_DIR;
+    case 'train':
+    case 'evaluate':
+    case 'nearest_neighbor':
+      return cfg.CHECKPOINT.DIR;
+  }
+}

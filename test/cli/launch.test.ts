@@ -1,0 +1,248 @@
+// The launcher's supervision with stand-in workers (small node scripts), so every failure path is
+// exercised with real processes and real signals in about a second each, and the launcher's
+// up-front checks of DISTRIBUTED.* through the real `clusterfit run`.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { planLaunch, workerEnv } from '../../src/cli/launch/index.js';
+import type { DistributedConfig } from '../../src/cli/launch/plan.js';
+import { supervise } from '../../src/cli/launch/supervisor.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+/** A stand-in worker: `script` runs with RANK in the environment. */
+function workers(count: number, script: string): { rank: number; env: NodeJS.ProcessEnv; echo: boolean }[] {
+  return Array.from({ length: count }, (_, rank) => ({
+    rank,
+    env: { ...process.env, RANK: String(rank), SCRIPT: script },
+    echo: false,
+  }));
+}
+
+async function run(
+  script: string,
+  {
+    count = 2,
+    timeoutS = 30,
+    onStart,
+    onLogDir,
+  }: {
+    count?: number;
+    timeoutS?: number;
+    onStart?: (pids: number[]) => void;
+    onLogDir?: (dir: string) => void;
+  } = {},
+): Promise<{ status: number; messages: string; logDir: string; seconds: number }> {
+  const logDir = join(mkdtempSync(join(tmpdir(), 'clusterfit-launch-')), 'logs');
+  onLogDir?.(logDir);
+  const lines: string[] = [];
+  const started = performance.now();
+  const status = await supervise({
+    command: process.execPath,
+    args: ['-e', 'eval(process.env.SCRIPT)'],
+    workers: workers(count, script),
+    logDir,
+    timeoutS,
+    report: (line) => {
+      lines.push(line);
+      const pids = [...line.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      if (line.includes('started') && onStart) onStart(pids);
+    },
+  });
+  return { status, messages: lines.join('\n'), logDir, seconds: (performance.now() - started) / 1000 };
+}
+
+// Keeps a worker alive until a signal ends it (a timer the test never lets fire).
+const IDLE = 'setTimeout(() => {}, 600000);';
+
+describe('launcher supervision', { timeout: 60000 }, () => {
+  it('all workers finishing is status 0, with each rank’s output in logs/rank{R}.log', async () => {
+    const result = await run(
+      'console.log("hello from " + process.env.RANK); console.error("note " + process.env.RANK)',
+    );
+    assert.equal(result.status, 0, result.messages);
+    for (const rank of [0, 1]) {
+      const log = readFileSync(join(result.logDir, `rank${rank}.log`), 'utf8');
+      assert.match(log, new RegExp(`hello from ${rank}`));
+      assert.match(log, new RegExp(`note ${rank}`));
+    }
+  });
+
+  it('a failing worker stops the others and is named with its status, log and last error', async () => {
+    const result = await run(
+      `if (process.env.RANK === '1') { console.error('error: rank one broke'); process.exit(3); } ${IDLE}`,
+    );
+    assert.equal(result.status, 3, result.messages);
+    assert.match(result.messages, /rank 1 \(pid \d+\) exited with status 3; its log: .*rank1\.log/);
+    assert.match(result.messages, /its last error: error: rank one broke/);
+  });
+
+  it('a worker killed with SIGKILL is named with the signal, every time', async () => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await run(IDLE, {
+        onStart: (pids) => setTimeout(() => process.kill(pids[1] as number, 'SIGKILL'), 200),
+      });
+      assert.equal(result.status, 128 + 9, result.messages);
+      assert.match(result.messages, /rank 1 \(pid \d+\) was killed by SIGKILL/);
+      assert.ok(result.seconds < 10, `took ${result.seconds} s`);
+    }
+  });
+
+  it('a worker stopped with SIGSTOP is named after TIMEOUT_S, and a worker ignoring SIGTERM is killed', async () => {
+    const result = await run(`process.on('SIGTERM', () => {}); ${IDLE}`, {
+      timeoutS: 2,
+      onStart: (pids) => setTimeout(() => process.kill(pids[1] as number, 'SIGSTOP'), 200),
+    });
+    assert.notEqual(result.status, 0, result.messages);
+    assert.match(result.messages, /rank 1 \(pid \d+\) has been stopped \(SIGSTOP or a debugger\) for 2 s/);
+    // 2 s stopped, then 5 s of grace for rank 0, which ignores SIGTERM.
+    assert.ok(result.seconds < 15, `took ${result.seconds} s`);
+  });
+
+  it('Ctrl-C is forwarded once as SIGINT; workers that stop on it give status 130', async () => {
+    let logDir = '';
+    const result = await run(
+      `let seen = 0;
+       process.on('SIGINT', () => {
+         seen++;
+         console.log('SIGINT ' + seen);
+         setTimeout(() => process.exit(seen === 1 ? 130 : 2), 300);
+       });
+       console.log('ready');
+       ${IDLE}`,
+      {
+        onLogDir: (dir) => (logDir = dir),
+        onStart: () => {
+          // Ctrl-C once both workers listen for it.
+          const poll = setInterval(() => {
+            const ready = [0, 1].every((r) => {
+              try {
+                return readFileSync(join(logDir, `rank${r}.log`), 'utf8').includes('ready');
+              } catch {
+                return false;
+              }
+            });
+            if (ready) {
+              clearInterval(poll);
+              process.kill(process.pid, 'SIGINT');
+            }
+          }, 50);
+        },
+      },
+    );
+    assert.equal(result.status, 130, result.messages);
+    assert.match(result.messages, /every rank stops at the same step/);
+    for (const rank of [0, 1]) {
+      const log = readFileSync(join(result.logDir, `rank${rank}.log`), 'utf8');
+      assert.match(log, /SIGINT 1\n/);
+      assert.doesNotMatch(log, /SIGINT 2/);
+    }
+  });
+
+  it('a worker that never finishes after the others did is killed and named', async () => {
+    const result = await run(
+      `if (process.env.RANK === '0') process.exit(0); process.on('SIGTERM', () => {}); ${IDLE}`,
+      {
+        timeoutS: -59, // the finish limit is TIMEOUT_S + 60 s: 1 s here
+      },
+    );
+    assert.equal(result.status, 1, result.messages);
+    assert.match(result.messages, /rank 1 \(pid \d+\) had not finished 1 s after rank 0 finished/);
+  });
+});
+
+describe('launch plan', () => {
+  const dist: DistributedConfig = {
+    BACKEND: 'gloo',
+    NCCL_DEBUG: false,
+    NUM_NODES: 1,
+    NUM_PROC_PER_NODE: 2,
+    INIT_METHOD: 'tcp',
+    RUN_ID: 'auto',
+    TIMEOUT_S: 300,
+  };
+
+  it('is a worker under torchrun or srun, the whole run for 1 x 1, else the agent', () => {
+    assert.deepEqual(planLaunch(dist, { RANK: '0' }), { kind: 'worker', startedBy: 'torchrun' });
+    assert.deepEqual(planLaunch(dist, { SLURM_PROCID: '1', SLURM_NTASKS: '4' }), { kind: 'worker', startedBy: 'srun' });
+    assert.deepEqual(planLaunch({ ...dist, NUM_PROC_PER_NODE: 1 }, { SLURM_PROCID: '0', SLURM_NTASKS: '1' }), {
+      kind: 'single',
+    });
+    const agent = planLaunch({ ...dist, NUM_NODES: 2, RUN_ID: 'node0.example:29500' }, {}, '1');
+    assert.deepEqual(agent, {
+      kind: 'agent',
+      nodeId: 1,
+      numNodes: 2,
+      procsPerNode: 2,
+      rendezvous: { masterAddr: 'node0.example', masterPort: 29500 },
+    });
+    if (agent.kind !== 'agent') return;
+    assert.deepEqual(workerEnv(agent, 29500, 1, 8), {
+      MASTER_ADDR: 'node0.example',
+      MASTER_PORT: '29500',
+      RANK: '3',
+      WORLD_SIZE: '4',
+      LOCAL_RANK: '1',
+      LOCAL_WORLD_SIZE: '2',
+      GROUP_RANK: '1',
+      OMP_NUM_THREADS: '4',
+    });
+  });
+
+  it('names the key and the fix for every inconsistent setting', () => {
+    const cases: [Partial<DistributedConfig>, NodeJS.ProcessEnv, string | undefined, RegExp][] = [
+      [{ NUM_NODES: 2 }, {}, '0', /RUN_ID=auto picks a free port on one machine, but NUM_NODES is 2/],
+      [{ NUM_NODES: 2, RUN_ID: 'h:1' }, {}, undefined, /NUM_NODES is 2 but this command has no node_id=K/],
+      [{ NUM_NODES: 2, RUN_ID: 'h:1' }, {}, '2', /node_id=2 is not a node of config.DISTRIBUTED.NUM_NODES=2/],
+      [{ RUN_ID: 'h' }, {}, undefined, /RUN_ID is 'h': with INIT_METHOD tcp it must be 'auto'/],
+      [{ INIT_METHOD: 'env' }, {}, undefined, /INIT_METHOD=env reads node 0 from MASTER_ADDR and MASTER_PORT/],
+      [{ INIT_METHOD: 'file' }, {}, undefined, /INIT_METHOD=file is not supported/],
+      [{ NUM_PROC_PER_NODE: 0 }, {}, undefined, /NUM_PROC_PER_NODE is 0: it must be an integer >= 1/],
+      [{ TIMEOUT_S: 0 }, {}, undefined, /TIMEOUT_S is 0/],
+    ];
+    for (const [change, env, nodeId, message] of cases) {
+      assert.throws(() => planLaunch({ ...dist, ...change }, env, nodeId), message);
+    }
+  });
+});
+
+describe('clusterfit run: the launcher’s checks before any worker starts', { timeout: 60000 }, () => {
+  function clusterfit(...words: string[]): { status: number | null; stderr: string } {
+    const result = spawnSync(process.execPath, [CLI, 'run', 'config=demo/rotnet', ...words], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  it('a port in use on node 0 is one line naming RUN_ID and the port', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((r) => server.listen(0, r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const run = clusterfit('config.DISTRIBUTED.NUM_PROC_PER_NODE=2', `config.DISTRIBUTED.RUN_ID=127.0.0.1:${port}`);
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, new RegExp(`error: config.DISTRIBUTED.RUN_ID: port ${port} is in use on this machine`));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a master address that does not resolve is named', () => {
+    const run = clusterfit(
+      'config.DISTRIBUTED.NUM_NODES=2',
+      'config.DISTRIBUTED.RUN_ID=no-such-host.invalid:29500',
+      'node_id=1',
+    );
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      /error: config.DISTRIBUTED.RUN_ID: the master address 'no-such-host.invalid' does not resolve/,
+    );
+  });
+});

@@ -1,0 +1,276 @@
+// `clusterfit run` on 2 Gloo ranks over loopback, as a user runs it: RotNet training stopped with
+// Ctrl-C and resumed on 1 process; extraction and k-means equal to the one-process run; a rank
+// killed (SIGKILL) or frozen (SIGSTOP) mid-training named by the launcher within the timeout; and
+// the bad inputs (world size, unreachable master, checkpoint of another model) in one line each.
+// Every wait is bounded, so a regression fails instead of hanging.
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadFeatures } from '../../src/engine/feature-files.js';
+import { readNpy } from '../../src/torch/io/index.js';
+import type { Tensor } from '../../src/torch/index.js';
+import { makeImageFolders, tinyRun } from './support.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+/** One core per rank on the 2-core CI machine. */
+const ENV = { ...process.env, OMP_NUM_THREADS: '1' };
+
+interface Finished {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/**
+ * Runs `clusterfit run ...words`; `until(stderr+stdout so far, pids)` is called on each output chunk
+ * and may act on the run (send a signal). Killed after `limitS` seconds.
+ */
+function clusterfit(
+  words: string[],
+  {
+    limitS = 120,
+    env = ENV,
+    until,
+  }: { limitS?: number; env?: NodeJS.ProcessEnv; until?: (output: string, launcherPid: number) => void } = {},
+): Promise<Finished> {
+  return new Promise((resolveRun) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, 'run', ...words], { env });
+    let stdout = '';
+    let stderr = '';
+    const onOutput = (): void => until?.(stderr + stdout, child.pid as number);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onOutput();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      onOutput();
+    });
+    const timer = setTimeout(() => {
+      stderr += `\n[test] killed after ${limitS} s`;
+      child.kill('SIGKILL');
+    }, limitS * 1000);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolveRun({ status, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+/** The pid of rank `rank` from the launcher's "started rank 0 (pid N), ..." line. */
+function rankPid(output: string, rank: number): number | null {
+  const match = new RegExp(`rank ${rank} \\(pid (\\d+)\\)`).exec(output);
+  return match ? Number(match[1]) : null;
+}
+
+/** True once rank 0 has logged a training step (metrics JSON on stdout). */
+function training(output: string): boolean {
+  return /"event":"train","time":"[^"]+","epoch":0,"step":[1-9]/.test(output);
+}
+
+describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
+  let root = '';
+  before(async () => {
+    root = await makeImageFolders(9, 2);
+  });
+
+  const rotnet = (dir: string, epochs: number, procs: number): string[] => [
+    'config=demo/rotnet',
+    ...tinyRun(dir, epochs),
+    `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'train')}]`,
+    `config.DATA.TEST.DATA_PATHS=[${join(root, 'test')}]`,
+    'config.TEST_MODEL=False',
+    `config.DISTRIBUTED.NUM_PROC_PER_NODE=${procs}`,
+    'config.DISTRIBUTED.TIMEOUT_S=20',
+  ];
+
+  it('trains, is stopped with Ctrl-C at the same step on both ranks, resumes on 1 process and finishes', async () => {
+    const dir = join(root, 'rotnet');
+    let interrupted = false;
+    // Tested after each epoch (on both ranks' shares of the test set); Ctrl-C once epoch 1 was tested.
+    const withTests = ['config.TEST_MODEL=True', 'config.TEST_EVERY_NUM_EPOCH=1'];
+    const stopped = await clusterfit([...rotnet(dir, 3, 2), ...withTests], {
+      until: (output, pid) => {
+        if (!interrupted && /"event":"train_test"/.test(output)) {
+          interrupted = true;
+          process.kill(pid, 'SIGINT');
+        }
+      },
+    });
+    assert.equal(stopped.status, 130, stopped.stderr);
+    const logs = [0, 1].map((r) => readFileSync(join(dir, 'logs', `rank${r}.log`), 'utf8'));
+    const stopLine = /stopping at epoch (\d+), step (\d+)|stopping after epoch (\d+)/;
+    const where = logs.map((log) => stopLine.exec(log)?.[0]);
+    assert.ok(where[0] !== undefined, logs[0]);
+    assert.equal(where[1], where[0], 'both ranks stop at the same step');
+    const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8');
+    assert.match(metrics, /"event":"checkpoint"/);
+    assert.match(metrics, /"event":"train_test"/);
+    assert.doesNotMatch(readFileSync(join(dir, 'logs', 'rank1.log'), 'utf8'), /"event":/, 'rank 1 writes no metrics');
+
+    // The checkpoint names its model: resuming it into another one says so.
+    const other = await clusterfit([...rotnet(dir, 3, 1), "config.MODEL.HEAD.PARAMS=[['mlp', {'dims': [64, 5]}]]"]);
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /error: cannot resume from .*model_phase\d\.torch: it holds another model/);
+
+    const resumed = await clusterfit([...rotnet(dir, 3, 1), ...withTests]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming from .* \(written by 2 rank\(s\), resumed on 1\)|resuming from .*step 0/);
+    assert.ok(existsSync(join(dir, 'model_final_checkpoint_phase2.torch')));
+  });
+
+  it('extraction and k-means on 2 ranks equal the one-process results', async () => {
+    const run = (procs: number): Promise<Finished> => {
+      const out = join(root, `cluster${procs}`);
+      return clusterfit([
+        'config=demo/cluster_features',
+        `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'train')}]`,
+        `config.DATA.TEST.DATA_PATHS=[${join(root, 'test')}]`,
+        'config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=4',
+        'config.DATA.TEST.BATCHSIZE_PER_REPLICA=4',
+        'config.DATA.NUM_DATALOADER_WORKERS=1',
+        "config.MODEL.WEIGHTS_INIT.PARAMS_FILE=''",
+        `config.EXTRACT_FEATURES.OUTPUT_DIR=${join(out, 'features')}`,
+        `config.CHECKPOINT.DIR=${join(out, 'features')}`,
+        `config.CLUSTERFIT.FEATURES.PATH=${join(out, 'features')}`,
+        `config.CLUSTERFIT.OUTPUT_DIR=${join(out, 'clusters')}`,
+        'config.CLUSTERFIT.NUM_CLUSTERS=4',
+        `config.DISTRIBUTED.NUM_PROC_PER_NODE=${procs}`,
+        'config.DISTRIBUTED.TIMEOUT_S=20',
+      ]);
+    };
+    const one = await run(1);
+    assert.equal(one.status, 0, one.stderr);
+    const two = await run(2);
+    assert.equal(two.status, 0, two.stderr);
+    const features = [1, 2].map((p) => loadFeatures(join(root, `cluster${p}`, 'features'), 'train', 'flatten'));
+    const [f1, f2] = features as [ReturnType<typeof loadFeatures>, ReturnType<typeof loadFeatures>];
+    assert.deepEqual(f2.indices, f1.indices, 'every image once, no padding duplicates');
+    assert.ok(existsSync(join(root, 'cluster2', 'features', 'rank1_chunk0_train_flatten_features.npy')));
+    assert.ok(f1.features.sub(f2.features).abs().max().item() < 1e-5);
+    const file = (p: number, suffix: string): Tensor =>
+      readNpy(join(root, `cluster${p}`, 'clusters', `demo_train_flatten_N4_D64_${suffix}.npy`)) as Tensor;
+    assert.deepEqual(file(2, 'labels').toArray(), file(1, 'labels').toArray());
+    assert.ok(file(1, 'centroids').sub(file(2, 'centroids')).abs().max().item() < 1e-4);
+    for (const t of [f1.features, f2.features]) t.dispose();
+  });
+
+  it('nearest_neighbor on 2 nodes (node_id=0 and 1 on loopback) equals the one-process scores', async () => {
+    const words = (dir: string): string[] => [
+      'config=demo/evaluate',
+      'config.ENGINE_NAME=nearest_neighbor',
+      `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'train')}]`,
+      `config.DATA.TEST.DATA_PATHS=[${join(root, 'test')}]`,
+      'config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=4',
+      'config.DATA.TEST.BATCHSIZE_PER_REPLICA=4',
+      'config.DATA.NUM_DATALOADER_WORKERS=1',
+      "config.MODEL.WEIGHTS_INIT.PARAMS_FILE=''",
+      `config.CHECKPOINT.DIR=${dir}`,
+      'config.DISTRIBUTED.NUM_PROC_PER_NODE=1',
+      'config.DISTRIBUTED.TIMEOUT_S=20',
+    ];
+    const one = await clusterfit(words(join(root, 'knn1')));
+    assert.equal(one.status, 0, one.stderr);
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    server.close();
+    const nodes = ['0', '1'].map((node) =>
+      clusterfit([
+        ...words(join(root, 'knn2')),
+        'config.DISTRIBUTED.NUM_NODES=2',
+        `config.DISTRIBUTED.RUN_ID=127.0.0.1:${port}`,
+        `node_id=${node}`,
+      ]),
+    );
+    for (const node of await Promise.all(nodes)) assert.equal(node.status, 0, node.stderr);
+    assert.ok(existsSync(join(root, 'knn2', 'logs', 'rank1.log')), 'node 1 runs global rank 1');
+    const scores = (dir: string): unknown =>
+      (JSON.parse(readFileSync(join(root, dir, 'evaluation.json'), 'utf8')) as { layers: unknown }).layers;
+    assert.deepEqual(scores('knn2'), scores('knn1'));
+  });
+
+  it('a rank killed with SIGKILL mid-training is named by the launcher, every time', async () => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let killed = false;
+      const run = await clusterfit(rotnet(join(root, `killed${attempt}`), 50, 2), {
+        limitS: 90,
+        until: (output) => {
+          const pid = rankPid(output, 1);
+          if (!killed && pid !== null && training(output)) {
+            killed = true;
+            process.kill(pid, 'SIGKILL');
+          }
+        },
+      });
+      assert.equal(run.status, 137, run.stderr);
+      assert.match(run.stderr, /error: rank 1 \(pid \d+\) was killed by SIGKILL; its log: .*rank1\.log/);
+    }
+  });
+
+  it('a rank frozen with SIGSTOP is named within DISTRIBUTED.TIMEOUT_S', async () => {
+    let frozen = 0;
+    const run = await clusterfit([...rotnet(join(root, 'frozen'), 50, 2), 'config.DISTRIBUTED.TIMEOUT_S=5'], {
+      limitS: 90,
+      until: (output) => {
+        const pid = rankPid(output, 1);
+        if (frozen === 0 && pid !== null && training(output)) {
+          frozen = pid;
+          process.kill(pid, 'SIGSTOP');
+        }
+      },
+    });
+    assert.notEqual(run.status, 0, run.stderr);
+    assert.match(run.stderr, /rank 1 \(pid \d+\) (has been|was) stopped/);
+    assert.ok(run.seconds < 60, `took ${run.seconds} s`);
+  });
+
+  it('a world size other than NUM_NODES x NUM_PROC_PER_NODE names both', () => {
+    const run = spawnSync(process.execPath, [CLI, 'run', ...rotnet(join(root, 'world'), 1, 1)], {
+      env: { ...ENV, RANK: '0', WORLD_SIZE: '2', LOCAL_RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29999' },
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /started in a group of 2 process\(es\) \(WORLD_SIZE\), but the config asks for .* = 1 x 1 = 1/,
+    );
+  });
+
+  it('a master that never answers ends after TIMEOUT_S naming the address', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    server.close();
+    const run = spawnSync(
+      process.execPath,
+      [CLI, 'run', ...rotnet(join(root, 'unreachable'), 1, 2), 'config.DISTRIBUTED.TIMEOUT_S=3'],
+      {
+        env: {
+          ...ENV,
+          RANK: '1',
+          WORLD_SIZE: '2',
+          LOCAL_RANK: '1',
+          LOCAL_WORLD_SIZE: '2',
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: String(port),
+        },
+        encoding: 'utf8',
+        timeout: 60000,
+      },
+    );
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`rank 1 of 2 could not join the group at 127.0.0.1:${port} within DISTRIBUTED.TIMEOUT_S=3 s`),
+    );
+  });
+});
