@@ -106,6 +106,19 @@ async function makeImages(root: string): Promise<void> {
   }
 }
 
+/**
+ * The weights a config gets: RotNet's checkpoint where the file names a PARAMS_FILE (a placeholder
+ * such as "specify the model weights"), else none, as the file says. A config that also loads heads
+ * (EVAL_TRUNK_AND_HEAD: a SimCLR projection head for kNN) gets random weights: RotNet's 4-way head
+ * does not fit it, in VISSL either.
+ */
+function weightsFor(text: string, rotnet: string): string {
+  type Model = { WEIGHTS_INIT?: { PARAMS_FILE?: string }; FEATURE_EVAL_SETTINGS?: { EVAL_TRUNK_AND_HEAD?: boolean } };
+  const model = (YAML.parse(text) as { config?: { MODEL?: Model } } | null)?.config?.MODEL;
+  if (!model?.WEIGHTS_INIT?.PARAMS_FILE || model.FEATURE_EVAL_SETTINGS?.EVAL_TRUNK_AND_HEAD) return '';
+  return rotnet;
+}
+
 /** Data-path and size overrides: the small folder, small batches, one epoch, one CPU process. */
 function smallRunOverrides(images: string, out: string, weights: string, features: string): string[] {
   const set = (key: string, value: unknown): string => `config.${key}=${JSON.stringify(value)}`;
@@ -206,7 +219,11 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     const out = join(work, 'runs', path.replace(/\.yaml$/, '').replaceAll('/', '_'));
-    const ok = runOne(path, [...toolFor(path), `config=${file}`, ...smallRunOverrides(images, out, weights, features)]);
+    const ok = runOne(path, [
+      ...toolFor(path),
+      `config=${file}`,
+      ...smallRunOverrides(images, out, weightsFor(files.get(path)!, weights), features),
+    ]);
     if (ok) counts.ran++;
     if (ok && path.startsWith('pretrain/rotnet')) weights = join(out, 'checkpoint.torch');
     if (path.startsWith('feature_extraction/extract_resnet')) {
