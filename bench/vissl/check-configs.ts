@@ -108,15 +108,22 @@ async function makeImages(root: string): Promise<void> {
 
 /**
  * The weights a config gets: RotNet's checkpoint where the file names a PARAMS_FILE (a placeholder
- * such as "specify the model weights"), else none, as the file says. A config that also loads heads
- * (EVAL_TRUNK_AND_HEAD: a SimCLR projection head for kNN) gets random weights: RotNet's 4-way head
- * does not fit it, in VISSL either.
+ * such as "specify the model weights") and loads the trunk only (evaluation mode, or heads in
+ * SKIP_LAYERS); else random weights. A config that loads heads expects a checkpoint with its own
+ * heads (1000 classes, a SimCLR projection), which RotNet's 4-way head does not fit, in VISSL either.
  */
 function weightsFor(text: string, rotnet: string): string {
-  type Model = { WEIGHTS_INIT?: { PARAMS_FILE?: string }; FEATURE_EVAL_SETTINGS?: { EVAL_TRUNK_AND_HEAD?: boolean } };
+  type Model = {
+    WEIGHTS_INIT?: { PARAMS_FILE?: string; SKIP_LAYERS?: string[] };
+    FEATURE_EVAL_SETTINGS?: { EVAL_MODE_ON?: boolean; EVAL_TRUNK_AND_HEAD?: boolean };
+  };
   const model = (YAML.parse(text) as { config?: { MODEL?: Model } } | null)?.config?.MODEL;
-  if (!model?.WEIGHTS_INIT?.PARAMS_FILE || model.FEATURE_EVAL_SETTINGS?.EVAL_TRUNK_AND_HEAD) return '';
-  return rotnet;
+  const init = model?.WEIGHTS_INIT;
+  const evalSettings = model?.FEATURE_EVAL_SETTINGS;
+  const trunkOnly =
+    (evalSettings?.EVAL_MODE_ON === true && evalSettings.EVAL_TRUNK_AND_HEAD !== true) ||
+    (init?.SKIP_LAYERS ?? []).includes('heads');
+  return init?.PARAMS_FILE && trunkOnly ? rotnet : '';
 }
 
 /** Data-path and size overrides: the small folder, small batches, one epoch, one CPU process. */
