@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { probeC10d } from './c10d-probes.mjs';
 import { addonApiIncludeDir, nodeIncludeDir, root } from './addon-build.mjs';
 import { findLibtorch, INSTALL_HELP, LibtorchMissing } from './libtorch.mjs';
+import { cudaHeaderFlags } from './cuda-headers.mjs';
 
 const sourceDir = join(root, 'native', 'src');
 const objectDir = join(root, 'build', 'obj');
@@ -77,6 +78,7 @@ async function main() {
       .filter((dir) => !['/usr/include', '/usr/local/include'].includes(dir))
       .map((dir) => `-isystem${dir}`),
   ];
+  if (cuda) flags.push(...cudaHeaderFlags(libtorch.lib, flags));
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
   const c10d = await probeC10d({ root, flags, libtorch, cuda });
   flags.push(...c10d.flags);

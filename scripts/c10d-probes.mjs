@@ -3,6 +3,7 @@
 // ships differs too (Debian lacks one dist-autograd header, wheels lack Gloo's headers), so
 // instead of guessing from the version number each switch is decided by compiling the exact call
 // form the addon uses. Results are cached per flags in build/obj/c10d-probes.json.
+// CLUSTERFIT_DISTRIBUTED=0 builds without c10d (every distributed call then says so).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -104,6 +105,9 @@ export async function probeC10d({ root, flags, libtorch, cuda }) {
     return { flags: [`-DCF_C10D_UNAVAILABLE="${quoted}"`], summary: `distributed unavailable: ${reason}` };
   };
 
+  if (process.env.CLUSTERFIT_DISTRIBUTED === '0') {
+    return unavailable('the build was made with CLUSTERFIT_DISTRIBUTED=0; rebuild without it (npm run build:native)');
+  }
   const core = await probe(base, 'int main() { c10d::TCPStoreOptions o; (void)o; return 0; }');
   if (!core.ok) return unavailable(`libtorch's c10d headers do not compile here (${core.error})`);
 

@@ -21,7 +21,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { faissAvailable, faissKmeans, kmeans, l2Normalize, setFaissThreads } from '../../src/cluster/index.js';
+import {
+  faissAvailable,
+  faissKmeans,
+  kmeans,
+  l2Normalize,
+  setFaissThreads,
+  type DistancePrecision,
+} from '../../src/cluster/index.js';
 
 const ALL_SIZES = ['100000x256x1000', '100000x256x4000', '100000x2048x1000', '100000x2048x4000'];
 const { values } = parseArgs({
@@ -35,6 +42,10 @@ const { values } = parseArgs({
     device: { type: 'string', default: 'cpu' },
     'chunk-size': { type: 'string' },
     'no-peer': { type: 'boolean', default: false },
+    // Distance arithmetic of our runs (float32 as FAISS; tf32/bfloat16: fast path, near-ties rechecked).
+    precision: { type: 'string', default: 'float32' },
+    // Also a plain PyTorch k-means (bench/peers/torch_kmeans.py) on --device, on its own data.
+    'torch-peer': { type: 'boolean', default: false },
     addon: { type: 'boolean', default: false },
   },
 });
@@ -45,6 +56,11 @@ const threads = Number(values.threads);
 const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
 const pruningModes = { on: [true], off: [false], both: [true, false] }[values.pruning!];
 if (pruningModes === undefined) throw new Error(`--pruning takes on, off or both, got '${values.pruning}'`);
+const precisions = values.precision!.split(',') as DistancePrecision[];
+for (const p of precisions) {
+  if (!['float32', 'tf32', 'bfloat16'].includes(p))
+    throw new Error(`--precision takes float32, tf32, bfloat16; got '${p}'`);
+}
 interface Case {
   label: string;
   k: number;
@@ -118,20 +134,29 @@ try {
     const [n, d] = x.shape as [number, number];
     console.log(`${label} (${n} x ${d}):`);
     const runs: { name: string; seconds: number; objective: number; note: string }[] = [];
-    for (const pruning of pruningModes) {
+    const variants = precisions.flatMap((precision): { precision: DistancePrecision; pruning: boolean }[] =>
+      precision === 'float32'
+        ? pruningModes.map((pruning) => ({ precision, pruning }))
+        : [{ precision, pruning: false }],
+    );
+    for (const { precision, pruning } of variants) {
       sync();
       const start = performance.now();
-      const ours = kmeans(x, k, { niter, chunkSize, pruning });
+      const ours = kmeans(x, k, { niter, chunkSize, pruning, precision });
       sync();
       const seconds = (performance.now() - start) / 1000;
       ours.centroids.dispose();
       const searched = ours.iterations.reduce((sum, s) => sum + (s.searched ?? 0), 0) / (ours.trainingPoints * niter);
       const flops = (2 * ours.trainingPoints * k * d * niter) / seconds / 1e9;
+      const rechecked = ours.iterations.reduce((sum, s) => sum + (s.rechecked ?? 0), 0) / (ours.trainingPoints * niter);
       runs.push({
-        name: pruning ? 'ours, pruned' : 'ours, full search',
+        name: precision !== 'float32' ? `ours, ${precision}` : pruning ? 'ours, pruned' : 'ours, full search',
         seconds,
         objective: ours.objective.at(-1)!,
-        note: `${(searched * 100).toFixed(0)}% of point-centroid comparisons, ${flops.toFixed(0)} effective GFLOP/s`,
+        note:
+          `${(seconds / niter).toFixed(3)} s/iteration, ${(searched * 100).toFixed(0)}% of point-centroid comparisons, ` +
+          `${flops.toFixed(0)} effective GFLOP/s` +
+          (precision !== 'float32' ? `, ${(rechecked * 100).toFixed(2)}% of rows rechecked in float32` : ''),
       });
     }
     let faiss: { seconds: number; objective: number; faiss: string } | undefined;
@@ -142,6 +167,14 @@ try {
       cpu.dispose();
       faiss = peer(path, k);
       rmSync(path);
+    }
+    const reference = runs.find((r) => r.name === 'ours, full search');
+    if (reference !== undefined) {
+      for (const run of runs.filter(
+        (r) => r.name.startsWith('ours, ') && r !== reference && !r.name.endsWith('pruned'),
+      )) {
+        run.note += `, objective vs our float32 full search ${(((run.objective - reference.objective) / reference.objective) * 100).toFixed(4)}%`;
+      }
     }
     for (const run of runs) {
       let line = `  ${run.name.padEnd(18)} ${run.seconds.toFixed(2).padStart(8)} s  objective ${run.objective.toPrecision(8)}`;
@@ -155,6 +188,33 @@ try {
       console.log(
         `  ${`FAISS ${faiss.faiss} CPU`.padEnd(18)} ${faiss.seconds.toFixed(2).padStart(8)} s  objective ${faiss.objective.toPrecision(8)}`,
       );
+    }
+    if (values['torch-peer']) {
+      const script = join(
+        dirname(fileURLToPath(import.meta.url)),
+        '..',
+        '..',
+        '..',
+        'bench',
+        'peers',
+        'torch_kmeans.py',
+      );
+      const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
+      const result = spawnSync(python, [script, String(n), String(d), String(k), String(niter), device], {
+        encoding: 'utf8',
+      });
+      if (result.status !== 0) throw new Error(`PyTorch k-means peer failed (${python}): ${result.stderr}`);
+      const t = JSON.parse(result.stdout.trim().split('\n').pop()!) as {
+        seconds: number;
+        objective: number;
+        torch: string;
+      };
+      console.log(
+        `  ${`PyTorch ${t.torch} plain`.padEnd(18)} ${t.seconds.toFixed(2).padStart(8)} s  objective ${t.objective.toPrecision(8)} ` +
+          `(${(t.seconds / niter).toFixed(3)} s/iteration, float32, its own data of the same shape)`,
+      );
+      for (const run of runs)
+        console.log(`    speed PyTorch/${run.name}: ${(t.seconds / run.seconds).toFixed(2)}x (>1: ours faster)`);
     }
     if (values.addon) {
       if (!faissAvailable())

@@ -7,6 +7,9 @@
 // side) are reported too: steadier than images per second when other processes share the machine.
 //
 //   flock /tmp/clusterfit-bench.lock node dist/bench/data/loader.js [--root DIR] [--workers N] [--images N] [--batch N] [--rounds N]
+//     [--full] [--device cuda]
+// --full adds ColorJitter, ToTensor and Normalize (ours run them batched on --device, torchvision in
+// its workers); --device delivers the batches there (pinned memory, non-blocking copies, both sides).
 //
 // DIR defaults to <os tmpdir>/imagenette/train, extracted from the shared data folder's
 // imagenette2_224/imagenette2_224_train.tar.gz (test/support/shared-data.ts) if it is not there yet.
@@ -19,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DataLoader } from '../../src/data/loader.js';
 import { imageFolder } from '../../src/data/datasets.js';
+import { cuda } from '../../src/torch/index.js';
 import { sharedData } from '../../test/support/shared-data.js';
 
 const ARCHIVE = sharedData('imagenette2_224', 'imagenette2_224_train.tar.gz');
@@ -29,8 +33,20 @@ const { values } = parseArgs({
     images: { type: 'string', default: '4000' },
     batch: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
+    // The whole training pipeline: + ColorJitter 0.4 + ToTensor + Normalize (ours: on the device).
+    full: { type: 'boolean', default: false },
+    device: { type: 'string', default: 'cpu' },
   },
 });
+const device = values.device!;
+const full = values.full!;
+const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
+const GEOMETRIC = [{ name: 'RandomResizedCrop', size: 224 }, { name: 'RandomHorizontalFlip' }];
+const PHOTOMETRIC = [
+  { name: 'ColorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
+  { name: 'ToTensor' },
+  { name: 'Normalize', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+];
 const [workers, images, batch, rounds] = [values.workers, values.images, values.batch, values.rounds].map(Number) as [
   number,
   number,
@@ -62,10 +78,13 @@ function ours(root: string): { epoch: () => Promise<Epoch>; close: () => Promise
   const dataset = imageFolder(root);
   const loader = new DataLoader({
     dataset: { samples: dataset.samples.slice(0, images) },
-    transforms: [{ name: 'RandomResizedCrop', size: 224 }, { name: 'RandomHorizontalFlip' }],
+    transforms: full ? [...GEOMETRIC, ...PHOTOMETRIC] : GEOMETRIC,
     batchSize: batch,
     numWorkers: workers,
     seed: 0,
+    device,
+    pinMemory: true,
+    nonBlocking: true,
   });
   let epoch = 0;
   return {
@@ -77,6 +96,7 @@ function ours(root: string): { epoch: () => Promise<Epoch>; close: () => Promise
         count += b.images.shape[0] as number;
         b.dispose();
       }
+      if (device.startsWith('cuda')) cuda.synchronize();
       const used = process.cpuUsage(cpu);
       return {
         rate: count / ((performance.now() - start) / 1000),
@@ -100,8 +120,11 @@ function torchvision(root: string): { epoch: () => Promise<Epoch>; close: () => 
     String(images),
     '--batch',
     String(batch),
+    '--device',
+    device,
+    ...(full ? ['--full'] : []),
   ];
-  const peer = spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const peer = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: peer.stdout })[Symbol.asyncIterator]();
   return {
     async epoch() {
@@ -124,7 +147,8 @@ const median = (xs: number[]): number => {
 
 ensureData(values.root);
 console.log(
-  `decode + RandomResizedCrop 224 + flip + uint8 collate; ${images} images, batch ${batch}, ${workers} workers; ` +
+  `decode + RandomResizedCrop 224 + flip + ${full ? 'ColorJitter + ToTensor + Normalize' : 'uint8 collate'} to ${device}; ` +
+    `${images} images, batch ${batch}, ${workers} workers; ` +
     `one warm-up epoch each, then ${rounds} alternating rounds`,
 );
 const mine = ours(values.root);

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
+import { trainStep, type MixedPrecision } from '../../src/engine/train-step.js';
 import { buildModel, modelConfig, type ModelConfig } from '../../src/models/index.js';
 
 const { values } = parseArgs({
@@ -41,6 +42,8 @@ const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const channelsLast = values['channels-last']!;
+// AMP as the peer runs it: float16 autocast with a GradScaler, on CUDA only (both sides).
+const amp = values.amp! && onCuda;
 const sync = (): void => (onCuda ? torch.cuda.synchronize() : undefined);
 
 function resnetConfig(depth: number): ModelConfig {
@@ -61,12 +64,11 @@ function ourTrainer(depth: number): { run: (n: number) => number; dispose: () =>
   );
   const y = torch.keep(torch.randint(0, classes, [batch], { device }));
   model.train();
-  const step = (): void =>
-    torch.tidy(() => {
-      optimizer.zeroGrad();
-      torch.functional.crossEntropy(model.call(x)[0]!, y).backward();
-      optimizer.step();
-    });
+  const mixed: MixedPrecision | null = amp
+    ? { deviceType: 'cuda', dtype: 'float16', scaler: new torch.amp.GradScaler({ device }) }
+    : null;
+  const loss = (outputs: torch.Tensor[], target: torch.Tensor) => torch.functional.crossEntropy(outputs[0]!, target);
+  const step = (): void => void torch.tidy(() => trainStep({ model, loss, optimizer, mixed }, x, y));
   return {
     run: (n) => {
       sync();
@@ -76,6 +78,7 @@ function ourTrainer(depth: number): { run: (n: number) => number; dispose: () =>
       return (performance.now() - start) / 1000;
     },
     dispose: () => {
+      mixed?.scaler?.dispose();
       optimizer.dispose();
       model.dispose();
       x.dispose();
@@ -97,8 +100,7 @@ class Peer {
       'torch_train_step.py',
     );
     const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
-    // Our engine has no autocast binding yet, so AMP is never requested from the peer either.
-    const config = { depth, batch, size, classes, threads, device, channelsLast, amp: false };
+    const config = { depth, batch, size, classes, threads, device, channelsLast, amp };
     this.#child = spawn(python, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
   }
@@ -145,7 +147,7 @@ async function benchmark(depth: number): Promise<void> {
   const describe = (times: number[]): string =>
     `${rate(median(times)).toFixed(2)} img/s (best round ${rate(Math.min(...times)).toFixed(2)})`;
   console.log(
-    `ResNet-${depth} train step, batch ${batch} at ${size}x${size}, ${device}${channelsLast ? ', channels-last' : ''}, ${threads} threads (PyTorch ${peerVersion}): ` +
+    `ResNet-${depth} train step, batch ${batch} at ${size}x${size}, ${device}${channelsLast ? ', channels-last' : ''}${amp ? ', AMP float16' : ''}, ${threads} threads (PyTorch ${peerVersion}): ` +
       `ours ${describe(ourTimes)}, PyTorch ${describe(peerTimes)}, ` +
       `ratio ${median(ratios).toFixed(3)}x (median of ${rounds} rounds; per round: ${ratios.map((r) => r.toFixed(3)).join(', ')})`,
   );
@@ -159,7 +161,6 @@ function median(values: number[]): number {
 
 torch.setNumThreads(threads);
 console.log(`libtorch ${torch.buildInfo().torchVersion}; ratio = ours / PyTorch images per second (goal >= 0.95)`);
-if (values.amp) {
-  console.log('AMP requested: our engine has no autocast binding yet, so both sides run in float32 (no AMP).');
-}
+if (values.amp && !amp)
+  console.log('AMP requested on CPU: both sides run in float32 (the peer autocasts on CUDA only).');
 for (const depth of values.depth!.split(',').map(Number)) await benchmark(depth);

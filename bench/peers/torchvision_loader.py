@@ -19,12 +19,25 @@ parser.add_argument("--root", required=True)
 parser.add_argument("--workers", type=int, required=True)
 parser.add_argument("--images", type=int, required=True)
 parser.add_argument("--batch", type=int, default=64)
+parser.add_argument("--full", action="store_true", help="+ ColorJitter, ToTensor, Normalize (in the workers)")
+parser.add_argument("--device", default="cpu", help="batches go there (pinned memory, non_blocking)")
 args = parser.parse_args()
 
 torch.set_num_threads(1)
-transform = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.PILToTensor()])
+device = torch.device(args.device)
+cuda = device.type == "cuda"
+geometric = [T.RandomResizedCrop(224), T.RandomHorizontalFlip()]
+photometric = [T.ColorJitter(0.4, 0.4, 0.4, 0.1), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+transform = T.Compose(geometric + (photometric if args.full else [T.PILToTensor()]))
 dataset = Subset(ImageFolder(args.root, transform=transform), range(args.images))
-loader = DataLoader(dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers, persistent_workers=args.workers > 0)
+loader = DataLoader(
+    dataset,
+    batch_size=args.batch,
+    shuffle=True,
+    num_workers=args.workers,
+    persistent_workers=args.workers > 0,
+    pin_memory=cuda,
+)
 
 
 def cpu_seconds(pids):
@@ -47,8 +60,11 @@ for _ in sys.stdin:
     start = time.perf_counter()
     count = 0
     for images, labels in loader:
-        assert images.dtype == torch.uint8 and images.shape[1:] == (3, 224, 224)
+        assert images.dtype == (torch.float32 if args.full else torch.uint8) and images.shape[1:] == (3, 224, 224)
+        images = images.to(device, non_blocking=True)
         count += images.shape[0]
+    if cuda:
+        torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     after = cpu_seconds(processes())
     cpu = sum(t - before.get(pid, 0) for pid, t in after.items())

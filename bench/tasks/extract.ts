@@ -6,6 +6,7 @@
 // random weights on both sides (speed does not depend on them); rounds alternate.
 //
 //   node dist/bench/tasks/extract.js [--root DIR] [--images N] [--workers N] [--threads N] [--rounds N]
+//     [--device cuda] [--channels-last]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,8 +31,12 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     batch: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
+    device: { type: 'string', default: 'cpu' },
+    'channels-last': { type: 'boolean', default: false },
   },
 });
+const device = values.device!;
+const channelsLast = values['channels-last']!;
 const [images, workers, threads, batch, rounds] = [
   values.images,
   values.workers,
@@ -60,7 +65,8 @@ async function ours(filelist: string): Promise<number> {
       `config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=${batch}`,
       `config.DATA.NUM_DATALOADER_WORKERS=${workers}`,
       'config.DISTRIBUTED.NUM_PROC_PER_NODE=1',
-      'config.MACHINE.DEVICE=cpu',
+      `config.MACHINE.DEVICE=${device.startsWith('cuda') ? 'gpu' : 'cpu'}`,
+      `config.MODEL.CHANNELS_LAST=${channelsLast ? 'True' : 'False'}`,
       "config.MODEL.WEIGHTS_INIT.PARAMS_FILE=''",
       `config.CHECKPOINT.DIR=${JSON.stringify(out)}`,
     ],
@@ -85,6 +91,9 @@ function pytorch(filelist: string): number {
       String(threads),
       '--batch',
       String(batch),
+      '--device',
+      device,
+      ...(channelsLast ? ['--channels-last'] : []),
     ],
     { encoding: 'utf8' },
   );
@@ -114,6 +123,6 @@ for (let round = 0; round < rounds; round++) {
 }
 const [o, p] = [median(rates.ours), median(rates.pytorch)];
 console.log(
-  `ResNet-50 res5 extraction, ${images} images, ${workers} workers, ${threads} threads, batch ${batch}: ` +
+  `ResNet-50 res5 extraction, ${images} images, ${device}${channelsLast ? ' channels-last' : ''}, ${workers} workers, ${threads} threads, batch ${batch}: ` +
     `ours ${o.toFixed(2)} img/s, PyTorch ${p.toFixed(2)} img/s, ratio ${(o / p).toFixed(2)}x (median of ${rounds} rounds)`,
 );

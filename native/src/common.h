@@ -59,6 +59,8 @@ void registerDistributedFunctions(Napi::Env env, Napi::Object exports);
 
 // What the distributed build probes found (buildInfo().distributed).
 Napi::Object distributedBuildInfo(Napi::Env env);
+void registerAmpFunctions(Napi::Env env, Napi::Object exports);   // amp.cc
+void registerCudaFunctions(Napi::Env env, Napi::Object exports);  // cuda.cc
 
 // The same guard for plain N-API callbacks, used by the entry points that run once per op (`call`,
 // `dispose`): node-addon-api's CallbackInfo costs an extra N-API call per invocation and a heap

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -73,20 +74,17 @@ std::string errorText(const std::exception& e) {
 }
 
 // "rank 0 of 2 (gloo): allReduce failed: <cause> (peer: rank 1)". With two ranks the peer is the
-// other one; with more, Gloo's message carries the peer's address, which is quoted.
+// other one; with more, Gloo names the peer's address ("closed by peer [10.0.0.2]:4711"), which
+// is quoted. A group of one has no peer to name.
 std::string describeFailure(const Group& g, const std::string& op, const std::string& cause) {
   std::string message = "rank " + std::to_string(g.rank) + " of " + std::to_string(g.size) + " (" + g.backend +
                         "): " + op + " failed: " + cause;
   if (g.size == 2) {
     message += " (peer: rank " + std::to_string(1 - g.rank) + ")";
-  } else {
-    auto open = cause.find('[');
-    auto close = cause.find(']', open == std::string::npos ? 0 : open);
-    if (open != std::string::npos && close != std::string::npos) {
-      auto end = cause.find(':', close + 2);
-      message += " (peer: " + cause.substr(open + 1, close - open - 1) +
-                 (end != std::string::npos ? cause.substr(close + 1, end - close - 1) : std::string()) + ")";
-    }
+  } else if (g.size > 2) {
+    static const std::regex peerAddress(R"(peer \[([^\]]+)\]:(\d+))");
+    std::smatch match;
+    if (std::regex_search(cause, match, peerAddress)) message += " (peer: " + match[1].str() + ":" + match[2].str() + ")";
   }
   return message;
 }
@@ -115,6 +113,9 @@ struct InPlace {
   at::Tensor buffer;
   explicit InPlace(const at::Tensor& t) : target(t), buffer(t.is_contiguous() ? t : t.contiguous()) {}
   void finish(bool average, int worldSize) {
+    // Collectives write data, not math: a parameter (a leaf that requires grad) may be reduced
+    // in place, as with torch.distributed, so autograd must not see these writes.
+    at::NoGradGuard noGrad;
     if (average) {
       if (!at::isFloatingType(buffer.scalar_type())) {
         buffer.div_(worldSize, "floor");
@@ -215,11 +216,6 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(groupMutex);
     if (currentGroup) throw std::runtime_error("distributed.initProcessGroup: the process group is already initialized");
   }
-#ifdef CF_HAS_C10D_NCCL
-  // NCCL's default on a timeout or a dead peer is to tear the process down from its watchdog.
-  // Blocking waits make wait() throw instead, which the callers turn into JS Errors.
-  if (backend == "nccl") setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
-#endif
   auto g = std::make_shared<Group>();
   g->backend = backend;
   g->rank = rank;
@@ -593,7 +589,7 @@ Napi::Value distUnavailableReason(const Napi::CallbackInfo& info) {
 Napi::Object distributedBuildInfo(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   Napi::Array backends = Napi::Array::New(env);
-  uint32_t n = 0;
+  [[maybe_unused]] uint32_t n = 0;  // unused when no backend is compiled in
 #ifdef CF_HAS_C10D_GLOO
   backends.Set(n++, "gloo");
 #endif

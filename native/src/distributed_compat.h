@@ -76,6 +76,11 @@ inline c10::intrusive_ptr<c10d::ProcessGroupGloo> makeGloo(const c10::intrusive_
 #ifdef CF_HAS_C10D_NCCL
 inline c10::intrusive_ptr<c10d::ProcessGroupNCCL> makeNccl(const c10::intrusive_ptr<c10d::Store>& store, int rank,
                                                            int size, std::chrono::milliseconds timeout) {
+  // NCCL's default on a timeout or a dead peer is to tear the process down from its watchdog.
+  // Blocking waits make wait() throw instead, which the callers turn into JS Errors. The
+  // variable was renamed in 2.2; a value the user set is kept.
+  setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+  setenv("NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
   auto options = c10d::ProcessGroupNCCL::Options::create();
   options->timeout = timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options);

@@ -1,5 +1,6 @@
 // Tensor handles, their memory accounting, and moving data between JS typed arrays and tensors.
 #include "common.h"
+#include "cpu-allocator.h"
 
 #include <cmath>
 #include <cstring>
@@ -12,7 +13,6 @@ namespace {
 struct Slot {
   at::Tensor tensor;
   uint32_t generation = 1;
-  int64_t hintedBytes = 0;  // CPU bytes this slot reported to V8 as external memory
 };
 
 // Handle = (generation * kTagSpace + table tag) * kSlotSpace + slot index, an integer below 2^53
@@ -27,9 +27,9 @@ constexpr uint64_t kGenerationBits = 53 - kSlotBits - kTagBits;
 constexpr uint64_t kSlotSpace = uint64_t{1} << kSlotBits;
 constexpr uint32_t kGenerationLimit = uint32_t{1} << kGenerationBits;
 
-// V8 is told about external memory in steps of this size rather than per tensor: the hint only
+// V8 is told about external memory in steps of this size rather than per change: the hint only
 // steers when V8 collects garbage, and a call per tiny tensor would cost as much as the op.
-constexpr int64_t kHintStep = 1 << 20;
+constexpr int64_t kHintStep = 4 << 20;
 
 // One table per JS thread (the main thread and each worker that loads the addon), reached through
 // a thread_local pointer: handles are only ever created and used by the thread that runs the JS
@@ -42,7 +42,10 @@ struct HandleTable {
   uint32_t tag = 0;
   int64_t liveTensors = 0;
   int64_t reclaimedByGc = 0;
-  int64_t unreportedBytes = 0;  // external-memory change not yet passed to V8
+  // Only the first thread's table (the main thread's) reports the CPU allocator's count to its
+  // isolate: the count is process-wide, and reporting it to several isolates would multiply it.
+  bool reportsAllocator = false;
+  int64_t reportedBytes = 0;  // what V8 has been told
 };
 
 thread_local HandleTable* currentTable = nullptr;
@@ -52,21 +55,15 @@ HandleTable& table(Napi::Env env) {
   return *currentTable;
 }
 
-// The bytes of a tensor's storage when this handle is its only owner (a fresh op result): the
-// memory that disposing the handle frees. Shared storages are not hinted again.
-int64_t ownedCpuBytes(const at::Tensor& tensor) {
-  if (!tensor.has_storage() || !tensor.device().is_cpu()) return 0;
-  const c10::Storage& storage = tensor.storage();
-  return storage.use_count() == 1 ? static_cast<int64_t>(storage.nbytes()) : 0;
-}
-
-// Passes accumulated external-memory changes to V8 once they are worth a call.
-void hintV8(Napi::Env env, HandleTable& t, int64_t delta) {
-  t.unreportedBytes += delta;
-  if (t.unreportedBytes < kHintStep && t.unreportedBytes > -kHintStep) return;
-  int64_t pending = t.unreportedBytes;
-  t.unreportedBytes = 0;
-  Napi::MemoryManagement::AdjustExternalMemory(env, pending);
+// Tells V8 how much CPU memory libtorch holds (every allocation, the autograd graph's included),
+// once the change is worth a call, so that V8's heuristics collect dropped handles in step with
+// the native memory they keep alive. Called whenever a handle is made or released.
+void syncExternalMemory(Napi::Env env, HandleTable& t) {
+  if (!t.reportsAllocator) return;
+  int64_t delta = countedCpuBytes() - t.reportedBytes;
+  if (delta < kHintStep && delta > -kHintStep) return;
+  t.reportedBytes += delta;
+  Napi::MemoryManagement::AdjustExternalMemory(env, delta);
 }
 
 enum class Lookup { Live, Released, OtherThread };
@@ -98,14 +95,12 @@ void release(Napi::Env env, double handle, bool byGc) {
   HandleTable& t = table(env);
   Slot* slot = nullptr;
   if (find(t, handle, slot) != Lookup::Live) return;  // disposing twice is allowed
-  int64_t freed = slot->hintedBytes;
-  slot->hintedBytes = 0;
   slot->generation = slot->generation + 1 == kGenerationLimit ? 1 : slot->generation + 1;
   t.freeSlots.push_back(static_cast<uint32_t>(slot - t.slots.data()));
   t.liveTensors -= 1;
   if (byGc) t.reclaimedByGc += 1;
   slot->tensor.reset();  // may free the storage; the slot is already consistent
-  if (freed > 0) hintV8(env, t, -freed);
+  syncExternalMemory(env, t);
 }
 
 at::ScalarType scalarTypeArg(const Napi::Value& value) {
@@ -247,7 +242,13 @@ Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   out.Set("cpuBytes", Napi::Number::New(env, static_cast<double>(cpuBytes)));
   out.Set("deviceBytes", Napi::Number::New(env, static_cast<double>(deviceBytes)));
   out.Set("reclaimedByGc", Napi::Number::New(env, static_cast<double>(t.reclaimedByGc)));
+  out.Set("allocatorCpuBytes", Napi::Number::New(env, static_cast<double>(countedCpuBytes())));
   return out;
+}
+
+// cpuBytesEverAllocated() -> number: the CPU allocation churn so far (see cpu-allocator.h).
+Napi::Value cpuBytesEverAllocatedJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), cpuBytesEverAllocated());
 }
 
 void destroyTable(void* data) {
@@ -262,7 +263,10 @@ void attachHandleTable(Napi::Env env) {
   static std::atomic<uint32_t> tables{0};
   if (currentTable != nullptr) return;  // the addon was loaded twice by this thread's JS
   auto* t = new HandleTable();
-  t->tag = tables.fetch_add(1) & ((uint32_t{1} << kTagBits) - 1);
+  uint32_t number = tables.fetch_add(1);
+  t->tag = number & ((uint32_t{1} << kTagBits) - 1);
+  t->reportsAllocator = number == 0;
+  if (number == 0) installCountingCpuAllocator();
   currentTable = t;
   napi_add_env_cleanup_hook(env, destroyTable, t);
 }
@@ -283,10 +287,9 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   }
   Slot& slot = t.slots[index];
   slot.tensor = std::move(tensor);
-  int64_t added = slot.hintedBytes = ownedCpuBytes(slot.tensor);
   t.liveTensors += 1;
   uint64_t bits = ((static_cast<uint64_t>(slot.generation) << kTagBits) | t.tag) << kSlotBits | index;
-  if (added > 0) hintV8(env, t, added);
+  syncExternalMemory(env, t);
   return Napi::Number::New(env, static_cast<double>(bits));
 }
 
@@ -320,6 +323,7 @@ void registerTensorFunctions(Napi::Env env, Napi::Object exports) {
   exportFunction<isDisposed>(env, exports, "isDisposed");
   exportFunction<sameTensor>(env, exports, "sameTensor");
   exportFunction<memoryStats>(env, exports, "memoryStats");
+  exportFunction<cpuBytesEverAllocatedJs>(env, exports, "cpuBytesEverAllocated");
 }
 
 }  // namespace cf

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { availableConfigs, loadConfig } from '../config/index.js';
 import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
+import { EXPLORE_COMMANDS } from './explore.js';
 import { PACKAGE_ROOT } from './features.js';
 import type { Command } from './registry.js';
 import { isTerminal } from '../engine/run-logger.js';
@@ -203,4 +204,5 @@ export const COMMANDS: Command[] = [
       console.log(availableConfigs().join('\n'));
     },
   },
+  ...EXPLORE_COMMANDS,
 ];

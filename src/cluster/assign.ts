@@ -2,6 +2,7 @@
 // so memory stays O(chunk x K + K x d) and an N x K distance matrix never exists.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
+import { assignChunkFast, prepareFast, type DistancePrecision } from './fast-assign.js';
 
 /** 'l2': squared Euclidean distance, smallest wins (FAISS IndexFlatL2). 'innerProduct': largest
  * dot product wins (FAISS IndexFlatIP, what faiss.Kmeans searches with in spherical mode). */
@@ -11,9 +12,15 @@ export interface AssignOptions {
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
   /** Bytes the chunk x K distance matrix may take when `chunkSize` is not given (default 16 MiB
-   * on CPU, 64 MiB on an accelerator). */
+   * on CPU, 1 GiB on an accelerator). */
   memoryBudget?: number;
   metric?: Metric;
+  /**
+   * 'float32' (default) computes distances as FAISS does; 'tf32' and 'bfloat16' run the GEMM on
+   * rounded inputs (TF32 tensor cores on CUDA) and search the near-ties again in float32, so the
+   * labels are the float32 search's (see fast-assign.ts). L2 only: inner products stay float32.
+   */
+  precision?: DistancePrecision;
 }
 
 export interface Assignment {
@@ -26,8 +33,10 @@ export interface Assignment {
 // Big enough for GEMMs at full speed, small enough that the chunk's temporaries stay far below
 // the features' own size. On CPU the distance block is written by the GEMM and read back by the
 // argmin, so it should stay in the last-level cache: 16 MiB ran k-means 10-30% faster than
-// 64 MiB on the 2-core benchmark machine (bench/cluster/kmeans.ts --chunk-size).
-const DEFAULT_MEMORY_BUDGET = { cpu: 16 * 1024 * 1024, accelerator: 64 * 1024 * 1024 };
+// 64 MiB on the 2-core benchmark machine (bench/cluster/kmeans.ts --chunk-size). On a GPU the
+// GEMM needs thousands of rows to reach tensor-core speed: 1 GiB is 16,777 rows at K = 16,000
+// (IN1K: 77 chunks per iteration), a tenth of the 10.5 GB of features, far inside 80 GB.
+const DEFAULT_MEMORY_BUDGET = { cpu: 16 * 1024 * 1024, accelerator: 1024 * 1024 * 1024 };
 
 /** Rows per chunk so that one chunk x k float32 distance block fits `memoryBudget` bytes (by
  * default a budget suited to `device`). */
@@ -145,13 +154,17 @@ export function assign(x: Tensor, centroids: Tensor, options: AssignOptions = {}
   const rows = chunkRows(k, options, x.device);
   return torch.tidy(() => {
     const prepared = prepareCentroids(centroids, options.metric);
-    if (n <= rows) return assignChunk(x, prepared);
+    const precision = options.precision ?? 'float32';
+    const fast = precision !== 'float32' && prepared.norms !== null ? prepareFast(centroids, precision) : null;
+    const search = (rows: Tensor): Assignment =>
+      fast === null ? assignChunk(rows, prepared) : assignChunkFast(rows, prepared, fast);
+    if (n <= rows) return search(x);
     const labels = torch.empty([n], { dtype: 'int64', device: x.device });
     const distances = torch.empty([n], { device: x.device });
     for (let start = 0; start < n; start += rows) {
       const length = Math.min(rows, n - start);
       torch.tidy(() => {
-        const part = assignChunk(torch.narrow(x, 0, start, length), prepared);
+        const part = search(torch.narrow(x, 0, start, length));
         torch.narrow(labels, 0, start, length).copy_(part.labels);
         torch.narrow(distances, 0, start, length).copy_(part.distances);
       });

@@ -6,6 +6,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
+import { assignChunkFast, prepareFast, type DistancePrecision } from './fast-assign.js';
 import { PrunedAssignment } from './pruned.js';
 import { Mt19937, randPerm } from './random.js';
 
@@ -31,8 +32,14 @@ export interface KMeansOptions {
   pruning?: boolean;
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
-  /** Bytes the chunk x K distance matrix may take (default 16 MiB on CPU, 64 MiB on an accelerator). */
+  /** Bytes the chunk x K distance matrix may take (default 16 MiB on CPU, 1 GiB on an accelerator). */
   memoryBudget?: number;
+  /**
+   * Distance arithmetic (L2): 'float32' as FAISS (default), or 'tf32' / 'bfloat16': a faster GEMM
+   * whose near-ties are searched again in float32, giving the same labels (fast-assign.ts). The
+   * fast paths search every point (no pruning).
+   */
+  precision?: DistancePrecision;
   onIteration?: (stats: IterationStats) => void;
   /** Where FAISS's warnings go (default: console.warn). */
   warn?: (message: string) => void;
@@ -72,6 +79,8 @@ export interface IterationStats {
   /** Training points compared with every centroid at this iteration: all of them in FAISS,
    * fewer as the centroids settle with `pruning` (not reported by the FAISS backend). */
   searched?: number;
+  /** With a reduced `precision`: rows whose near-tie was searched again in float32. */
+  rechecked?: number;
 }
 
 export interface KMeansResult {
@@ -214,14 +223,25 @@ interface Assigned {
   objective: number;
   /** Rows compared with every centroid. */
   searched: number;
+  /** Near-ties searched again in float32 (reduced precision only). */
+  rechecked?: number;
 }
 
 /** The plain assignment step, as FAISS runs it: every row against every centroid, chunk by chunk,
  * summed into the centroid totals as it goes (the labels are never needed whole). */
-function searchAll(x: Tensor, centroids: Tensor, metric: Metric, rowNorms: Tensor | null, rows: number): Assigned {
+function searchAll(
+  x: Tensor,
+  centroids: Tensor,
+  metric: Metric,
+  rowNorms: Tensor | null,
+  rows: number,
+  precision: DistancePrecision = 'float32',
+): Assigned {
   const [n, d] = x.shape as [number, number];
   const k = centroids.shape[0]!;
   const prepared = prepareCentroids(centroids, metric);
+  const fast = precision !== 'float32' && metric === 'l2' ? prepareFast(centroids, precision) : null;
+  let rechecked = 0;
   const sums = torch.zeros([k, d], { device: x.device });
   const counts = torch.zeros([k], { dtype: 'int64', device: x.device });
   const objective = torch.zeros([], { dtype: 'float64', device: x.device });
@@ -230,13 +250,21 @@ function searchAll(x: Tensor, centroids: Tensor, metric: Metric, rowNorms: Tenso
     torch.tidy(() => {
       const chunk = torch.narrow(x, 0, first, length);
       const norms = rowNorms === null ? undefined : torch.narrow(rowNorms, 0, first, length);
-      const { labels, distances } = assignChunk(chunk, prepared, norms);
+      let found: { labels: Tensor; distances: Tensor };
+      if (fast === null) {
+        found = assignChunk(chunk, prepared, norms);
+      } else {
+        const part = assignChunkFast(chunk, prepared, fast, norms);
+        rechecked += part.rechecked;
+        found = part;
+      }
+      const { labels, distances } = found;
       torch.indexAdd_(sums, 0, labels, chunk);
       counts.add_(torch.bincount(labels, k));
       objective.add_(distances.sum(undefined, { dtype: 'float64' }));
     });
   }
-  return { sums, counts, objective: objective.item(), searched: n };
+  return { sums, counts, objective: objective.item(), searched: n, ...(fast ? { rechecked } : {}) };
 }
 
 /** The pruned assignment step (see pruned.ts), then the centroid totals from its labels. */
@@ -351,13 +379,15 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
   const start = performance.now();
   let searchMs = 0;
   try {
-    if (metric === 'l2' && (options.pruning ?? true)) pruned = new PrunedAssignment(x, rowNorms!, rows);
+    const precision = options.precision ?? 'float32';
+    if (metric === 'l2' && precision === 'float32' && (options.pruning ?? true))
+      pruned = new PrunedAssignment(x, rowNorms!, rows);
     for (let iteration = 0; iteration < params.niter; iteration++) {
       const next = torch.tidy(() => {
         const searchStart = performance.now();
         const local =
           pruned === null
-            ? searchAll(x, centroids, metric, rowNorms, rows)
+            ? searchAll(x, centroids, metric, rowNorms, rows, precision)
             : searchPruned(pruned, x, rowNorms!, centroids, rows);
         const { sums, counts, objective, searched } = shard ? sumOverShards(local, shard) : local;
         searchMs += performance.now() - searchStart;
@@ -374,6 +404,8 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
           imbalanceFactor: imbalance,
           nsplit,
           searched,
+          // This rank's rows only, when the rows are sharded.
+          ...(local.rechecked !== undefined ? { rechecked: local.rechecked } : {}),
         };
         return { centroids: finish(updated), stats };
       });

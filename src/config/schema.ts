@@ -33,6 +33,7 @@ export const FREE_FORM: readonly string[] = [
   'MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP',
   'OPTIMIZER.param_schedulers.*.schedulers',
   'LOSS.cross_entropy_multiple_output_single_target.weight',
+  'MODEL.AMP_PARAMS.AMP_ARGS',
   // An integer or a list of integers (src/tasks/evaluate.ts checks it).
   'NEAREST_NEIGHBOR.TOPK',
 ];
@@ -74,6 +75,8 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   'CLUSTERFIT.FEATURES.DATA_PARTITION': ['TRAIN', 'TEST'],
   'CLUSTERFIT.FEATURES.TEST_PARTITION': ['', 'TRAIN', 'TEST'],
   'DISTRIBUTED.BACKEND': ['nccl', 'gloo'],
+  'MODEL.AMP_PARAMS.AMP_TYPE': ['pytorch', 'apex'],
+  'MODEL.AMP_PARAMS.DTYPE': ['', 'float16', 'bfloat16'],
   'DISTRIBUTED.INIT_METHOD': ['tcp', 'env', 'file'],
 };
 

@@ -69,10 +69,23 @@ export interface Config {
   readonly TEST_EVERY_NUM_EPOCH: number;
   readonly SEED_VALUE: number;
   readonly MULTI_PROCESSING_METHOD: string;
-  readonly HOOKS: { readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean } };
+  readonly HOOKS: {
+    readonly PERF_STATS: { readonly MONITOR_PERF_STATS: boolean };
+    readonly TENSORBOARD_SETUP: {
+      readonly USE_TENSORBOARD: boolean;
+      readonly LOG_DIR: string;
+      readonly EXPERIMENT_LOG_DIR: string;
+      readonly FLUSH_EVERY_N_MIN: number;
+      readonly LOG_PARAMS: boolean;
+      readonly LOG_PARAMS_GRADIENTS: boolean;
+      readonly LOG_PARAMS_EVERY_N_ITERS: number;
+    };
+  };
   readonly DATA: {
     readonly NUM_DATALOADER_WORKERS: number;
     readonly MAX_IMAGE_PIXELS: number;
+    readonly PIN_MEMORY: boolean;
+    readonly ENABLE_ASYNC_GPU_COPY: boolean;
     readonly TRAIN: DataSplitConfig;
     readonly TEST: DataSplitConfig;
   };
@@ -86,7 +99,12 @@ export interface Config {
       readonly meter_names: string[];
     };
   };
-  readonly MACHINE: { readonly DEVICE: 'gpu' | 'cpu' };
+  readonly MACHINE: {
+    readonly DEVICE: 'gpu' | 'cpu';
+    readonly CUDNN_BENCHMARK: boolean;
+    readonly ALLOW_TF32_MATMUL: boolean;
+    readonly ALLOW_TF32_CONV: boolean;
+  };
   readonly MODEL: {
     readonly TRUNK: {
       readonly NAME: 'resnet' | 'cifar_resnet';
@@ -129,7 +147,14 @@ export interface Config {
       readonly SYNC_BN_TYPE: 'pytorch';
       readonly GROUP_SIZE: number;
     };
-    readonly AMP_PARAMS: { readonly USE_AMP: boolean };
+    readonly AMP_PARAMS: {
+      readonly USE_AMP: boolean;
+      readonly AMP_TYPE: 'pytorch' | 'apex';
+      /** apex's amp.initialize arguments (free-form; opt_level is the one with a default). */
+      readonly AMP_ARGS: { readonly opt_level: string; readonly [option: string]: unknown };
+      readonly DTYPE: '' | 'float16' | 'bfloat16';
+      readonly USE_AMP_FOR_INFERENCE: boolean;
+    };
     /** Ours. */
     readonly CHANNELS_LAST: boolean;
   };

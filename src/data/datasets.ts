@@ -16,8 +16,13 @@ export interface Dataset {
   readonly classes?: readonly string[];
 }
 
-/** torchvision.datasets.folder.IMG_EXTENSIONS (0.14), matched case-insensitively as torchvision does. */
-export const IMG_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'];
+/**
+ * torchvision.datasets.folder.IMG_EXTENSIONS (0.14), matched case-insensitively as torchvision
+ * does, less .ppm, .pgm and .bmp: the decoders here (TurboJPEG, libvips as sharp ships it) cannot
+ * read those, and a listed file that can never load would fail every epoch. A folder holding them
+ * therefore lists fewer images than torchvision's ImageFolder; convert them (to PNG) to use them.
+ */
+export const IMG_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp'];
 
 /**
  * Python's sorted() order on str: by code point. UTF-8 byte order is code point order, whereas

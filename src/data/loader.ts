@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { tensor, type Device, type Tensor } from '../torch/index.js';
+import { pinMemory, tensor, type Device, type Tensor } from '../torch/index.js';
 import type { Dataset, Sample } from './datasets.js';
 import { imageAddon } from './image-addon.js';
 import { applyPhotometric } from './photometric.js';
@@ -51,6 +51,10 @@ export interface LoaderOptions {
   maxImagePixels?: number;
   /** The config section these options came from (e.g. 'DATA.TRAIN'), so errors name its keys. */
   configKey?: string;
+  /** CUDA only: collate into page-locked host memory, so the copy to the device can be asynchronous. */
+  pinMemory?: boolean;
+  /** CUDA only: copy to the device with non_blocking (queued behind the running step). */
+  nonBlocking?: boolean;
 }
 
 /** Runs batch requests: worker threads, or the main thread itself. */
@@ -229,6 +233,8 @@ export class DataLoader {
       onError: 'throw',
       shrinkOnLoad: true,
       device: 'cpu',
+      pinMemory: false,
+      nonBlocking: false,
       ...options,
     };
     if (!(Number.isInteger(this.options.batchSize) && this.options.batchSize >= 1))
@@ -322,12 +328,24 @@ export class DataLoader {
     );
   }
 
+  private get toCuda(): boolean {
+    return (this.options.device ?? 'cpu').startsWith('cuda');
+  }
+
+  /** The collated pixels, moved to pinned memory when copying to CUDA with pinMemory. */
+  private hostBatch(pixels: Tensor): Tensor {
+    if (!this.toCuda || !this.options.pinMemory) return pixels;
+    const pinned = pinMemory(pixels);
+    pixels.dispose();
+    return pinned;
+  }
+
   private collate(result: BatchResult, epoch: number): Batch {
     const [height, width] = this.outputSize;
     const count = result.indices.length;
-    const pixels = tensor(new Uint8Array(result.pixels, 0, count * 3 * height * width), {
-      shape: [count, 3, height, width],
-    });
+    const pixels = this.hostBatch(
+      tensor(new Uint8Array(result.pixels, 0, count * 3 * height * width), { shape: [count, 3, height, width] }),
+    );
     const keys = Array.from(result.indices, (index, i) => ({ index, copy: result.copies[i] as number }));
     const images = applyPhotometric(
       pixels,
@@ -336,6 +354,7 @@ export class DataLoader {
       this.options.seed,
       epoch,
       this.options.device,
+      { nonBlocking: this.toCuda && this.options.nonBlocking },
     );
     pixels.dispose();
     this.pool.recycle(result.pixels); // copied into the tensor: the worker may fill it again

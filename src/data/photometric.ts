@@ -151,9 +151,11 @@ export function applyPhotometric(
   seed: number,
   epoch: number,
   device: Device,
+  copy: { nonBlocking?: boolean } = {},
 ): Tensor {
   return tidy(() => {
-    const nchw = images.to(device).contiguous();
+    // uint8 pixels cross to the device (a quarter of float32's bytes); the arithmetic runs there.
+    const nchw = images.to(device, { nonBlocking: copy.nonBlocking ?? false }).contiguous();
     if (!steps.some((s) => s.kind === 'ToTensor')) return nchw;
     const rngs = keys.map((k) => new Rng(seed, epoch, k.index, Stream.Photometric, k.copy));
     let x = nchw.float().div(255);

@@ -3,7 +3,7 @@
 // (dataset indices, int64), `_targets.npy` (labels, int64 N x 1), plus our `_images.npy` (image
 // paths), with prefix `rank{R}_chunk{C}`. Shards are written streaming, so memory stays at one
 // batch whatever the dataset size; a new chunk starts every CHUNK_THRESHOLD rows when it is set.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cat, tensor, tidy, type Tensor } from '../torch/index.js';
 import { NpyReader, NpyWriter, writeNpy } from '../torch/io/index.js';
@@ -85,6 +85,19 @@ export class FeatureShardWriter {
     this.#targets = [];
     this.#images = [];
     this.#chunk += 1;
+  }
+}
+
+/**
+ * Removes the shards of (split, layer) that ranks `worldSize` and above left in `dir` in an earlier
+ * extraction with more ranks: they are not rewritten now, and loadFeatures would merge their rows.
+ */
+export function removeShardsOfRanksFrom(dir: string, split: string, layer: string, worldSize: number): void {
+  if (!existsSync(dir)) return;
+  const pattern = new RegExp(`^rank(\\d+)_chunk\\d+_${split}_${layer}_(features|inds|targets|images)\\.npy$`);
+  for (const name of readdirSync(dir)) {
+    const match = pattern.exec(name);
+    if (match && Number(match[1]) >= worldSize) rmSync(join(dir, name));
   }
 }
 

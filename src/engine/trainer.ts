@@ -6,13 +6,16 @@ import type { DataLoader } from '../data/index.js';
 import { keep, noGrad, tidy, zeros, type Device, type Tensor } from '../torch/index.js';
 import type { AnyModule } from '../torch/nn/index.js';
 import type { SGD } from '../torch/optim/index.js';
+import type { TrainerHook } from './hooks.js';
 import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
 import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
 import { AccuracyMeter } from './meters.js';
+import { PerfStats } from './perf-stats.js';
 import { runProgress } from './progress.js';
 import type { RunLogger } from './run-logger.js';
 import type { StopSignal } from './stop-signal.js';
+import { maybeAutocast, trainStep, type MixedPrecision } from './train-step.js';
 
 /** Where a run is: `step` batches of `epoch` are done; `iteration` counts all steps of the run. */
 export interface TrainPosition {
@@ -60,6 +63,14 @@ export interface TrainerOptions {
   channelsLast?: boolean;
   /** Name of the task in metrics lines ('train', 'linear_eval', ...). */
   phaseName?: string;
+  /** Observers of the run (TensorBoard, ...); see hooks.ts. */
+  hooks?: TrainerHook[];
+  /** Mixed precision for training steps (MODEL.AMP_PARAMS); absent: float32. */
+  mixedPrecision?: MixedPrecision | null;
+  /** Autocast for the test passes (MODEL.AMP_PARAMS.USE_AMP_FOR_INFERENCE); absent: float32. */
+  testAutocast?: MixedPrecision | null;
+  /** Data-wait vs compute time and peak memory in metrics lines (HOOKS.PERF_STATS). */
+  perfStats?: boolean;
 }
 
 export interface EpochMetrics {
@@ -97,9 +108,12 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let lastLoss = NaN;
+  const perf = options.perfStats ? new PerfStats(options.device) : null;
   let imagesThisRun = 0;
+  const hooks = options.hooks ?? [];
 
   try {
+    hooks.forEach((h) => h.onStart?.({ phase, model, position }));
     while (position.epoch < numEpochs) {
       model.train();
       meters.forEach((m) => m.reset());
@@ -118,7 +132,9 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       const stepsAtStart = stepsThisEpoch;
       const epochStarted = performance.now();
       let images = 0;
+      perf?.resume();
       for await (const batch of trainLoader.epoch(position.epoch, { startStep: position.step })) {
+        perf?.batchArrived();
         const lr = schedule.lrAt({
           epoch: position.epoch,
           iteration: position.step,
@@ -127,15 +143,25 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         for (const group of optimizer.paramGroups) group.lr = lr;
         tidy(() => {
           const input = options.channelsLast ? batch.images.contiguous('channelsLast') : batch.images;
-          const outputs = outputsOf(model.call(input));
-          const loss = options.loss(outputs, batch.labels);
-          optimizer.zeroGrad();
-          loss.backward();
-          optimizer.step();
+          const parts = { model, loss: options.loss, optimizer, mixed: options.mixedPrecision };
+          const { outputs, loss } = trainStep(parts, input, batch.labels);
           lossSum.add_(loss.detach());
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
+          const after = { ...position, step: position.step + 1, iteration: position.iteration + 1 };
+          const info = {
+            phase,
+            model,
+            position: after,
+            lr,
+            loss,
+            images: batch.indices.length,
+            stepsPerEpoch,
+            numEpochs,
+          };
+          hooks.forEach((h) => h.onStep?.(info));
         });
+        perf?.stepDone();
         images += batch.indices.length;
         imagesThisRun += batch.indices.length;
         batch.dispose();
@@ -168,11 +194,14 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
             loss: lastLoss,
             images_per_sec: rate,
             eta_s: run.etaSeconds,
+            ...(options.mixedPrecision?.scaler ? { amp_scale: options.mixedPrecision.scaler.getScale() } : {}),
+            ...perf?.take(),
           });
         }
         // Prefetched batches resolve as microtasks, which never let the event loop run: yield to
         // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
         await new Promise((resolve) => setImmediate(resolve));
+        perf?.resume();
         options.stop?.agree?.();
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
@@ -196,6 +225,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       };
       lastLoss = epochMetrics.loss;
       summary.train.push(epochMetrics);
+      hooks.forEach((h) => h.onEpoch?.({ phase, model, train: true, metrics: epochMetrics }));
       logger.metrics(`${phase}_epoch`, {
         ...epochMetrics,
         seconds: (performance.now() - epochStarted) / 1000,
@@ -212,6 +242,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       if (options.testLoader && (last || finishedEpoch % (options.testEveryNumEpoch ?? 1) === 0)) {
         const testMetrics = await evaluate(options, finishedEpoch - 1);
         summary.test.push(testMetrics);
+        hooks.forEach((h) => h.onEpoch?.({ phase, model, train: false, metrics: testMetrics }));
       }
       if (last || finishedEpoch % options.checkpointFrequency === 0 || options.stop?.requested) {
         options.saveCheckpoint?.(position, { final: last, loss: epochMetrics.loss });
@@ -225,6 +256,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
     return summary;
   } finally {
     summary.seconds = (performance.now() - started) / 1000;
+    hooks.forEach((h) => h.onEnd?.());
     meters.forEach((m) => m.dispose());
     lossSum.dispose();
   }
@@ -248,7 +280,7 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
     for await (const batch of loader.epoch(0)) {
       noGrad(() =>
         tidy(() => {
-          const outputs = outputsOf(model.call(batch.images));
+          const outputs = maybeAutocast(options.testAutocast, () => outputsOf(model.call(batch.images)));
           lossSum.add_(options.loss(outputs, batch.labels));
           while (meters.length < outputs.length) meters.push(new AccuracyMeter(options.topk, options.device));
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));

@@ -11,6 +11,7 @@ import type { StopSignal } from '../engine/stop-signal.js';
 import { availableParallelism } from 'node:os';
 import { joinProcessGroup, type RankInfo } from './distributed-context.js';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
+import { applyBackendSwitches } from './mixed-precision.js';
 
 export interface TaskOptions {
   /** A logger to use instead of the task's own (which appends to metrics.jsonl in the run folder). */
@@ -106,6 +107,7 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads(ranks.localWorldSize));
+  applyBackendSwitches(cfg);
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
   return { cfg, device, ranks, dir: out, logger };
 }

@@ -103,5 +103,7 @@ export function loaderFromConfig(
     // Each rank reads its share, padded to equal shares as PyTorch's DistributedSampler does.
     rank: rank(),
     worldSize: worldSize(),
+    pinMemory: cfg.DATA.PIN_MEMORY,
+    nonBlocking: cfg.DATA.ENABLE_ASYNC_GPU_COPY,
   });
 }

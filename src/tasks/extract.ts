@@ -3,13 +3,15 @@
 // (memory stays at one batch). Layers are LINEAR_EVAL_FEAT_POOL_OPS_MAP's, each with its pool op,
 // or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
 import type { Config, Partition } from '../config/index.js';
-import { barrier, rank, worldSize } from '../engine/distributed-ranks.js';
-import { FeatureShardWriter, type FeatureShard } from '../engine/feature-files.js';
+import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-ranks.js';
+import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
 import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { mixedPrecisionForInference } from './mixed-precision.js';
+import { maybeAutocast } from '../engine/train-step.js';
 import { initWeightsFromConfig, modelFromConfig } from './model.js';
 
 export interface ExtractOptions extends TaskOptions {
@@ -73,8 +75,10 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
     }
     model.eval();
+    if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();
     const trunk = model.trunk instanceof FeatureExtractor ? model.trunk.base_model : model.trunk;
     const flatten = cfg.MODEL.FEATURE_EVAL_SETTINGS.SHOULD_FLATTEN_FEATS || options.layers !== undefined;
+    const inference = mixedPrecisionForInference(cfg, device);
     for (const partition of partitions) {
       const split = partition.toLowerCase();
       const dataset = datasetFromConfig(cfg.DATA[partition], partition);
@@ -82,6 +86,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
       const writers = layers.map(
         (layer) => new FeatureShardWriter(dir, split, layer, cfg.EXTRACT_FEATURES.CHUNK_THRESHOLD, rank()),
       );
+      if (isMainRank()) layers.forEach((layer) => removeShardsOfRanksFrom(dir, split, layer, worldSize()));
       const total = dataset.samples.length;
       let done = 0;
       const started = performance.now();
@@ -89,14 +94,17 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
         for await (const batch of loader.epoch(0)) {
           noGrad(() =>
             tidy(() => {
-              const features =
+              // Under USE_AMP_FOR_INFERENCE the features come out in float16/bfloat16; files stay float32.
+              const images = cfg.MODEL.CHANNELS_LAST ? batch.images.contiguous('channelsLast') : batch.images;
+              const features = maybeAutocast(inference, () =>
                 mapped.length > 0
-                  ? trunk.features(batch.images, layers, { poolOps, flatten })
-                  : new Map([[HEADS, modelOutput(model, batch.images)]]);
+                  ? trunk.features(images, layers, { poolOps, flatten })
+                  : new Map([[HEADS, modelOutput(model, images)]]),
+              );
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>
-                writers[i]?.append(features.get(layer) as Tensor, batch.indices, labels, paths),
+                writers[i]?.append((features.get(layer) as Tensor).float(), batch.indices, labels, paths),
               );
             }),
           );

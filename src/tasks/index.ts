@@ -12,8 +12,14 @@ import type { EvaluateResult } from './evaluate.js';
 
 export { trainTask, type TrainResult } from './train.js';
 export { extractTask, type ExtractResult, type ExtractOptions } from './extract.js';
-export { clusterTask, clusterStats, type ClusterResult, type ClusterStats } from './cluster.js';
-export { evaluateTask, formatScores, type EvaluateResult, type LayerScores } from './evaluate.js';
+export {
+  clusterTask,
+  clusterStats,
+  type ClusterResult,
+  type ClusterSplitResult,
+  type ClusterStats,
+} from './cluster.js';
+export { evaluateTask, formatScores, type EvaluateOptions, type EvaluateResult, type LayerScores } from './evaluate.js';
 export { runPipeline, PIPELINE_PRESETS, type PipelineOptions, type PipelineResult } from './pipeline.js';
 export { assignTask, type AssignOptions, type AssignResult } from './assign.js';
 export { runStatus, formatStatus, type StageStatus, type StageState } from './status.js';

@@ -190,7 +190,8 @@ export function formatStatus(runDir: string, stages: StageStatus[]): string {
   const root = resolve(runDir);
   const name = (s: StageStatus): string => (s.dir === root ? '.' : s.dir.slice(root.length + 1));
   const width = Math.max(...stages.map((s) => name(s).length));
+  const stageWidth = Math.max(...stages.map((s) => s.stage.length));
   return stages
-    .map((s) => `${name(s).padEnd(width)}  ${s.stage.padEnd(8)} ${s.state.padEnd(9)} ${s.summary}`)
+    .map((s) => `${name(s).padEnd(width)}  ${s.stage.padEnd(stageWidth)} ${s.state.padEnd(9)} ${s.summary}`)
     .join('\n');
 }

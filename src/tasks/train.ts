@@ -25,7 +25,14 @@ import type { SSLModel } from '../models/index.js';
 import { LarcSGD, SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
+import { trainerHooks } from './hooks.js';
 import { applyTrunkFreezing, initWeightsFromConfig, modelFromConfig } from './model.js';
+import {
+  mixedPrecisionForInference,
+  mixedPrecisionForTraining,
+  restoreScaler,
+  scalerCheckpointFields,
+} from './mixed-precision.js';
 
 export interface TrainResult extends TrainSummary {
   /** The checkpoint the run ended with (the final one when completed). */
@@ -85,6 +92,21 @@ function epochStateOf(value: unknown): EpochState | undefined {
   return { lossSum: state.lossSum, steps: state.steps, meters: state.meters };
 }
 
+/** libtorch's "Target 12 is out of bounds" as a message naming where the labels came from. */
+function explainBadLabels(error: unknown, cfg: Config): unknown {
+  const target = /Target (-?\d+) is out of bounds/.exec((error as Error).message ?? '');
+  if (!target) return error;
+  const labelFile = cfg.DATA.TRAIN.LABEL_SOURCES[0] === 'disk_filelist' ? cfg.DATA.TRAIN.LABEL_PATHS[0] : undefined;
+  const source = labelFile
+    ? `DATA.TRAIN.LABEL_PATHS: ${labelFile}`
+    : `DATA.TRAIN.DATA_PATHS: the labels of ${cfg.DATA.TRAIN.DATA_PATHS[0] ?? 'the dataset'}`;
+  return new Error(
+    `${source} holds label ${target[1]}, outside the model's classes [0, n): the head's output size ` +
+      '(MODEL.HEAD.PARAMS) must exceed the largest label, e.g. CLUSTERFIT.NUM_CLUSTERS for cluster labels',
+    { cause: error },
+  );
+}
+
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
   const ctx = startTask(cfg, cfg.CHECKPOINT.DIR, 'CHECKPOINT.DIR', 'train', options);
   const { device, dir, logger } = ctx;
@@ -133,6 +155,8 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     { trustCoefficient: larc.trust_coefficient, clip: larc.clip, eps: larc.eps },
   );
   if (resume?.checkpoint.optimizer) optimizer.loadStateDict(resume.checkpoint.optimizer);
+  const mixed = mixedPrecisionForTraining(cfg, device, logger);
+  if (resume) restoreScaler(mixed, resume.checkpoint.extra, logger);
   resume?.checkpoint.dispose();
 
   const replicated = replicate(model, { syncBatchNorm: cfg.MODEL.SYNC_BN_CONFIG.CONVERT_BN_TO_SYNC_BN });
@@ -172,6 +196,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
                 next_epoch: position.epoch,
                 step: position.step,
                 world_size: worldSize(),
+                ...scalerCheckpointFields(mixed),
                 ...(position.epochState ? { epoch_state: position.epochState } : {}),
               },
             },
@@ -186,13 +211,20 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       topk: cfg.METERS.accuracy_list_meter.topk_values,
       device,
       channelsLast: cfg.MODEL.CHANNELS_LAST,
+      hooks: trainerHooks(cfg, dir),
+      mixedPrecision: mixed,
+      testAutocast: mixedPrecisionForInference(cfg, device),
+      perfStats: cfg.HOOKS.PERF_STATS.MONITOR_PERF_STATS,
     });
     logger.metrics('train_summary', { ...summary, checkpoint: lastCheckpoint });
     return { ...summary, checkpoint: lastCheckpoint, alreadyComplete: false };
+  } catch (error) {
+    throw explainBadLabels(error, cfg);
   } finally {
     await trainLoader.close();
     await testLoader?.close();
     optimizer.dispose();
+    mixed?.scaler?.dispose();
     model.dispose();
   }
 }

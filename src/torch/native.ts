@@ -2,7 +2,7 @@
 // Nothing outside src/torch talks to it directly.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** An opaque reference to one native at::Tensor (a number naming a slot of the addon's table). */
@@ -19,6 +19,11 @@ export interface MemoryStats {
   deviceBytes: number;
   /** Handles that were never disposed and were freed by the garbage collector instead. */
   reclaimedByGc: number;
+  /**
+   * Bytes libtorch's CPU allocator holds now, for every purpose (storages without handles too,
+   * such as the activations an autograd graph saved): what V8 is told as external memory.
+   */
+  allocatorCpuBytes: number;
 }
 
 export interface OpSchemaInfo {
@@ -41,6 +46,8 @@ export interface NativeAddon {
   isDisposed(h: Handle): boolean;
   sameTensor(a: Handle, b: Handle): boolean;
   memoryStats(): MemoryStats;
+  /** Bytes libtorch's CPU allocator has allocated so far (the churn, not what is held). */
+  cpuBytesEverAllocated(): number;
 
   /** self = beta * self + alpha * mat1 @ mat2 through oneDNN's sgemm; false (nothing done) where
    * that does not apply (see native/src/gemm.cc). */
@@ -87,10 +94,16 @@ export interface NativeAddon {
 function load(): NativeAddon {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const file = process.env.CLUSTERFIT_NATIVE ?? join(root, 'build', 'Release', 'clusterfit_native.node');
-  if (!existsSync(file)) {
-    throw new Error(`the clusterfit native addon is not built (${file} is missing): run 'npm run build:native'`);
+  // Installed as a package, the install step builds it (`npm rebuild` reruns that); in a clone, npm run build.
+  const build = root.split(sep).includes('node_modules') ? 'npm rebuild clusterfit' : 'npm run build:native';
+  const help = `run '${build}' (it says what is missing, e.g. libtorch: apt-get install libtorch-dev)`;
+  if (!existsSync(file)) throw new Error(`the clusterfit native addon is not built (${file} is missing): ${help}`);
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (error) {
+    throw new Error(`the clusterfit native addon ${file} does not load (${(error as Error).message}): ${help}`);
   }
-  const addon = createRequire(import.meta.url)(file) as NativeAddon;
   // The addon's exports object gets its properties one by one from C++, which leaves it in V8's
   // slow dictionary mode: every `native.call` would be a hash lookup. A literal copy is fast.
   return { ...addon };

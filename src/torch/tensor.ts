@@ -19,6 +19,7 @@ import * as reduce from './ops/reduce.js';
 import * as shapeOps from './ops/shape.js';
 import * as linalg from './ops/linalg.js';
 import * as convert from './ops/convert.js';
+import { noteDroppedHandles } from './gc-budget.js';
 import * as inplace from './ops/inplace.js';
 
 /** A device string as PyTorch spells it: 'cpu', 'cuda', 'cuda:1'. */
@@ -73,12 +74,15 @@ export class Tensor implements Disposable {
   }
 
   static #registerWaiting(): void {
+    let registered = 0;
     for (const tensor of unregistered) {
       if (tensor.#state !== WAITING) continue;
       tensor.#state = REGISTERED;
       collected.register(tensor, tensor.#handle, tensor);
+      registered += 1;
     }
     unregistered.length = 0;
+    if (registered > 0) noteDroppedHandles(registered);
   }
 
   /** The native handle, for passing to operators. Throws once the tensor is disposed. */

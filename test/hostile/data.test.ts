@@ -202,3 +202,16 @@ test('absurd transforms are refused up front, naming the parameter', BOUND, () =
     /DATA\.TRAIN\.NUM_DATALOADER_WORKERS must be an integer >= 0/,
   );
 });
+
+test('formats no decoder here reads (.bmp, .ppm, .pgm) are not listed as images', BOUND, async () => {
+  const root = join(dir, 'formats');
+  mkdirSync(join(root, 'a'), { recursive: true });
+  await jpeg(join(root, 'a', 'ok.jpg'), 10);
+  writeFileSync(join(root, 'a', 'b.bmp'), Buffer.from('BM'));
+  writeFileSync(join(root, 'a', 'c.ppm'), Buffer.from('P6\n1 1\n255\nabc'));
+  writeFileSync(join(root, 'a', 'd.PGM'), Buffer.from('P5\n1 1\n255\na'));
+  assert.deepEqual(
+    imageFolder(root).samples.map((s) => s.path),
+    [join(root, 'a', 'ok.jpg')],
+  );
+});

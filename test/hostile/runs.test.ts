@@ -230,3 +230,53 @@ describe('hostile runs', () => {
     assert.equal(existsSync(join(out, '.clusterfit.lock')), false, 'released at exit');
   });
 });
+
+describe('hostile run outputs', () => {
+  it('metrics.jsonl: a torn last line left by a crash is dropped, and every line parses', BOUND, () => {
+    const dir = tempDir();
+    const file = join(dir, 'metrics.jsonl');
+    writeFileSync(file, '{"event":"train","step":1}\n{"event":"tra');
+    const logger = new RunLogger({ metricsFile: file, quiet: true, jsonToStdout: false });
+    logger.metrics('train', { step: 2 });
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.deepEqual(
+      lines.map((line) => (JSON.parse(line) as { step: number }).step),
+      [1, 2],
+    );
+  });
+
+  it('a label outside the head names the label file', BOUND, async () => {
+    const dir = tempDir();
+    const root = await makeImageFolders(2, 1);
+    const { imageFolder } = await import('../../src/data/datasets.js');
+    const { writeNpy } = await import('../../src/torch/io/index.js');
+    const { tensor } = await import('../../src/torch/index.js');
+    const paths = imageFolder(join(root, 'train')).samples.map((s) => s.path);
+    const images = join(dir, 'images.npy');
+    const labelsPath = join(dir, 'labels.npy');
+    writeNpy(images, paths);
+    const labels = tensor(
+      paths.map((_, i) => (i === 3 ? 1000 : 0)),
+      { dtype: 'int64' },
+    );
+    writeNpy(labelsPath, labels);
+    labels.dispose();
+    const cfg = loadConfig({
+      config: 'demo/clusterfit',
+      overrides: [
+        ...tinyRun(join(dir, 'run'), 1),
+        `config.DATA.TRAIN.DATA_PATHS=[${JSON.stringify(images)}]`,
+        `config.DATA.TRAIN.LABEL_PATHS=[${JSON.stringify(labelsPath)}]`,
+        'config.TEST_MODEL=False',
+        'config.DATA.NUM_DATALOADER_WORKERS=0',
+      ],
+    });
+    await assert.rejects(trainTask(cfg, quiet()), (error: Error) => {
+      assert.match(
+        error.message,
+        /DATA\.TRAIN\.LABEL_PATHS: .*labels\.npy holds label 1000, outside the model's classes/,
+      );
+      return true;
+    });
+  });
+});

@@ -62,6 +62,37 @@ np.save(sys.argv[1] + '/labels.npy', np.arange(len(paths), dtype=np.int64) % 3)`
     assert.doesNotMatch(run.stderr, /at .*\.js:\d+/, 'no stack trace without CLUSTERFIT_DEBUG');
   });
 
+  it('every command has its own --help with options and an example', () => {
+    const overview = clusterfit('--help');
+    assert.equal(overview.status, 0);
+    const names = [...overview.stdout.matchAll(/^ {2}([a-z_]+) {2,}/gm)].map((m) => m[1]!);
+    assert.ok(names.includes('status') && names.includes('assign') && names.length >= 7, overview.stdout);
+    for (const name of names) {
+      const help = clusterfit(name, '--help');
+      assert.equal(help.status, 0, help.stderr);
+      assert.match(help.stdout, new RegExp(`^usage: clusterfit ${name}`), name);
+      assert.match(help.stdout, /\noptions:\n[\s\S]*\nexamples?:\n {2}clusterfit /, name);
+    }
+    assert.match(clusterfit('--version').stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  it('an unknown option or command is an error with a suggestion, never silently ignored', () => {
+    const out = clusterfit('run', 'config=demo/rotnet', 'out=runs/x');
+    assert.equal(out.status, 1);
+    assert.match(out.stderr, /run has no option 'out'; write config\.CHECKPOINT\.DIR=<folder> instead/);
+    const typo = clusterfit('pipeline', 'preset=demo', 'outt=runs/x');
+    assert.match(typo.stderr, /pipeline has no option 'outt'; did you mean out=\.\.\.\?/);
+    const missing = clusterfit('pipeline', 'preset=demo');
+    assert.match(missing.stderr, /pipeline needs out=<folder>/);
+    const stage = clusterfit('demo', 'trian.config.OPTIMIZER.num_epochs=1');
+    assert.match(stage.stderr, /unknown stage 'trian' .*did you mean train\?/);
+    const flag = clusterfit('configs', '--verbose');
+    assert.match(flag.stderr, /configs has no flag '--verbose'/);
+    const command = clusterfit('stauts', 'runs/x');
+    assert.equal(command.status, 1);
+    assert.match(command.stderr, /unknown command 'stauts'; did you mean 'status'\?/);
+  });
+
   it('lists the shipped configs and explains itself', () => {
     const configs = clusterfit('configs');
     assert.equal(configs.status, 0);

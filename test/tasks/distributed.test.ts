@@ -96,7 +96,9 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
     let interrupted = false;
     // Tested after each epoch (on both ranks' shares of the test set); Ctrl-C once epoch 1 was tested.
     const withTests = ['config.TEST_MODEL=True', 'config.TEST_EVERY_NUM_EPOCH=1'];
-    const stopped = await clusterfit([...rotnet(dir, 3, 2), ...withTests], {
+    // SyncBatchNorm on 2 ranks keeps BatchNorm's names: the 1-process run resumes its checkpoint.
+    const syncBn = 'config.MODEL.SYNC_BN_CONFIG.CONVERT_BN_TO_SYNC_BN=True';
+    const stopped = await clusterfit([...rotnet(dir, 3, 2), ...withTests, syncBn], {
       until: (output, pid) => {
         if (!interrupted && /"event":"train_test"/.test(output)) {
           interrupted = true;
@@ -127,8 +129,8 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
   });
 
   it('extraction and k-means on 2 ranks equal the one-process results', async () => {
-    const run = (procs: number): Promise<Finished> => {
-      const out = join(root, `cluster${procs}`);
+    const run = (folder: number, procs = folder): Promise<Finished> => {
+      const out = join(root, `cluster${folder}`);
       return clusterfit([
         'config=demo/cluster_features',
         `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'train')}]`,
@@ -160,6 +162,10 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
     assert.deepEqual(file(2, 'labels').toArray(), file(1, 'labels').toArray());
     assert.ok(file(1, 'centroids').sub(file(2, 'centroids')).abs().max().item() < 1e-4);
     for (const t of [f1.features, f2.features]) t.dispose();
+    // Extracting again on 1 process into the 2-rank folder leaves no rank-1 shard to merge.
+    const again = await run(2, 1);
+    assert.equal(again.status, 0, again.stderr);
+    assert.ok(!existsSync(join(root, 'cluster2', 'features', 'rank1_chunk0_train_flatten_features.npy')));
   });
 
   it('nearest_neighbor on 2 nodes (node_id=0 and 1 on loopback) equals the one-process scores', async () => {

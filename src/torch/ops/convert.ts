@@ -46,3 +46,16 @@ export function clone(self: Tensor, memoryFormat?: MemoryFormat): Tensor {
 export function contiguous(self: Tensor, memoryFormat: MemoryFormat = 'contiguous'): Tensor {
   return wrap(CONTIGUOUS.callHandle(self.handle, MEMORY_FORMAT[memoryFormat]));
 }
+
+const PIN_MEMORY = op('aten::pin_memory', ['self']);
+const IS_PINNED = op('aten::is_pinned', ['self']);
+
+/** A copy of a CPU tensor in page-locked memory (needs CUDA), so copies to the GPU can be asynchronous. */
+export function pinMemory(self: Tensor): Tensor {
+  return wrap(PIN_MEMORY.callHandle(self.handle));
+}
+
+/** Whether a CPU tensor lives in page-locked memory (false without CUDA). */
+export function isPinned(self: Tensor): boolean {
+  return IS_PINNED.call(self.handle) as boolean;
+}

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { distributed as dist } from '../../../src/torch/index.js';
+import { freePort } from '../../support/ranks.js';
 
 test('rendezvousFromEnv reads torchrun variables', () => {
   const env = {
@@ -77,4 +79,38 @@ test('collectives before initProcessGroup say so; the build reports its distribu
   assert.equal(dist.getWorldSize(), 1);
   assert.equal(typeof dist.isAvailable(), 'boolean');
   if (!dist.isAvailable()) assert.match(String(dist.unavailableReason()), /./);
+});
+
+const skip = dist.isAvailable() ? false : `distributed unavailable: ${dist.unavailableReason()}`;
+
+test(
+  'an unreachable master is a clear error naming the rank, and leaves the group uninitialized',
+  { skip },
+  async () => {
+    const port = await freePort(); // nothing listens there
+    const env = { RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) };
+    assert.throws(
+      () => dist.initProcessGroup({ backend: 'gloo', env, timeoutMs: 1000 }),
+      new RegExp(`^Error: rank 1 of 2 \\(gloo\\): rendezvous at 127\\.0\\.0\\.1:${port} failed: .*\\(peer: rank 0\\)$`),
+    );
+    assert.equal(dist.isInitialized(), false);
+  },
+);
+
+test('a master port already in use is a clear error naming the rank', { skip }, async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const env = { RANK: '0', WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) };
+    assert.throws(
+      () => dist.initProcessGroup({ backend: 'gloo', env, timeoutMs: 1000 }),
+      new RegExp(
+        `^Error: rank 0 of 1 \\(gloo\\): rendezvous at 127\\.0\\.0\\.1:${port} failed: .*Address already in use\\)\\.$`,
+      ), // a group of one names no peer
+    );
+  } finally {
+    server.close();
+  }
+  assert.equal(dist.isInitialized(), false);
 });

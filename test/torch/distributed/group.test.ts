@@ -37,6 +37,7 @@ test('collectives over 2 Gloo ranks give torch.distributed values', { skip }, ()
     assert.deepEqual(r.avg, [1.5, 3, -0.5, 7]);
     assert.deepEqual(r.max, [2, 4, 0, 7]);
     assert.deepEqual(r.min, [1, 2, -1, 7]);
+    assert.deepEqual(r.paramAvg, [0.5, 1]);
     assert.deepEqual(r.intAvg, [2, 5]); // (2+3)/2 floored, as integer division
     assert.deepEqual(r.strided, [0, 3, 6, 9, 12, 15]);
     assert.deepEqual(r.broadcast, [4, 5, 6]);
@@ -61,6 +62,10 @@ test('DDP over 2 Gloo ranks: union-batch gradients, noSync, unused parameters, i
       assert.ok(diff < 1e-6, `gradient differs from the union batch's by ${diff}`);
     assert.ok((r.noSyncDiff as number) < 1e-6, `noSync gradient differs by ${String(r.noSyncDiff)}`);
     assert.equal(r.findUnusedOk, true);
+    assert.match(
+      String(r.mismatch),
+      /rank [01] has 2 parameters \(1[05] values\) but rank [01] has 2 \(1[05] values\)/,
+    );
   }
   // Rank 1 started from other weights; DDP's broadcast gave it rank 0's, and after 5 steps both
   // still hold the same ones.

@@ -12,6 +12,10 @@ export async function run(): Promise<Record<string, unknown>> {
     dist.allReduce(t, op);
     out[op] = t.toArray();
   }
+  // A parameter (a leaf that requires grad) is averaged in place, as torch.distributed allows.
+  const param = tensor([rank, 1]).requiresGrad_(true);
+  dist.allReduce(param, 'avg');
+  out.paramAvg = param.detach().toArray();
   const ints = tensor([rank + 2, 5], { dtype: 'int64' });
   dist.allReduce(ints, 'avg');
   out.intAvg = ints.toArray();

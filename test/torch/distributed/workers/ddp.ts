@@ -96,5 +96,11 @@ export async function run(): Promise<Record<string, unknown>> {
     out.findUnusedOk = twoHeads.unused.weight.grad === null || twoHeads.unused.weight.grad.abs().max().item() === 0;
     wrapped.dispose();
   }
+  // Ranks that built different models are told so, on every rank, before any gradient is wrong.
+  try {
+    new dist.DistributedDataParallel(new nn.Linear(4, rank === 0 ? 2 : 3));
+  } catch (error) {
+    out.mismatch = (error as Error).message;
+  }
   return out;
 }

@@ -1,0 +1,83 @@
+// `clusterfit report`: the explorer's views as one self-contained HTML file (no server, no network):
+// the page, uPlot and the run's data inlined, thumbnails as data URIs. A report holds a bounded part
+// of a large clustering, the `maxClusters` largest clusters with `perTile` images each and the
+// neighbours of every image shown, so the file stays a size that opens in a browser.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PAGE_HTML, readAsset } from './assets.js';
+import type { NeighbourAnswer } from './clustering.js';
+import { RunFolder } from './run.js';
+import { Thumbnails } from './thumbnails.js';
+
+export interface ReportOptions {
+  /** Clusters per clustering in the report (the largest). */
+  maxClusters?: number;
+  perTile?: number;
+  /** Neighbours kept per image shown. */
+  neighbours?: number;
+}
+
+/** JSON that can sit inside a <script> element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+export async function writeReport(
+  runFolder: string,
+  outFile: string,
+  options: ReportOptions = {},
+): Promise<{ file: string; bytes: number; missing: string[] }> {
+  const { maxClusters = 200, perTile = 8, neighbours = 12 } = options;
+  const run = new RunFolder(runFolder);
+  const thumbnails = new Thumbnails(run.root);
+  try {
+    const overview = run.overview();
+    const clusterings: Record<string, unknown> = {};
+    const thumbs: Record<string, Record<number, string>> = {};
+    const missing: string[] = [];
+    for (const info of overview.clusterings) {
+      const clustering = run.clustering(info.id);
+      const { tiles } = clustering.page({ sort: 'size', limit: maxClusters, perTile });
+      const shown = [...new Set(tiles.flatMap((t) => t.images))];
+      const found: Record<number, NeighbourAnswer> = {};
+      if (info.neighboursUnavailable === null) {
+        for (const answer of clustering.neighboursOfMany(shown, neighbours)) found[answer.index] = answer;
+      }
+      const pictured = new Set([...shown, ...Object.values(found).flatMap((f) => f.neighbours.map((n) => n.index))]);
+      thumbs[info.id] = {};
+      for (const image of pictured) {
+        try {
+          const jpeg = await thumbnails.get(clustering, image);
+          (thumbs[info.id] as Record<number, string>)[image] = `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+        } catch (error) {
+          // A missing or unreadable image leaves an empty square, not a report that is not written.
+          missing.push((error as Error).message);
+        }
+      }
+      clusterings[info.id] = {
+        tiles,
+        heatmap: clustering.heatmap(tiles.map((t) => t.cluster)),
+        neighbours: found,
+      };
+    }
+    const data = { overview, clusterings, thumbs };
+    let html = readFileSync(PAGE_HTML, 'utf8');
+    const inline = (tag: string, asset: string, element: 'style' | 'script'): void => {
+      // A function replacement, so `$` in the inlined code is never read as a pattern.
+      html = html.replace(tag, () => `<${element}>\n${readAsset(asset)}\n</${element}>`);
+    };
+    inline('<link rel="stylesheet" href="/assets/uPlot.min.css" />', 'uPlot.min.css', 'style');
+    inline('<link rel="stylesheet" href="/assets/style.css" />', 'style.css', 'style');
+    inline('<script src="/assets/uPlot.iife.min.js"></script>', 'uPlot.iife.min.js', 'script');
+    html = html.replace(
+      '<script src="/assets/app.js"></script>',
+      () =>
+        `<script>window.CLUSTERFIT_REPORT = ${scriptJson(data)};</script>\n<script>\n${readAsset('app.js')}\n</script>`,
+    );
+    const file = resolve(outFile);
+    writeFileSync(file, html);
+    return { file, bytes: Buffer.byteLength(html), missing };
+  } finally {
+    run.dispose();
+  }
+}

@@ -1,0 +1,58 @@
+// Thumbnails of a clustering's images, made once with sharp and kept in the run folder
+// (.explore/thumbs/<clustering>/<index / 1000>/<index>.jpg, at most 1,000 files a folder), so a
+// second look, another page or the static report costs a file read.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import type { Clustering } from './clustering.js';
+import { CACHE_FOLDER } from './run.js';
+
+export const THUMB_SIZE = 96;
+
+export class Thumbnails {
+  readonly #inFlight = new Map<string, Promise<Buffer>>();
+
+  constructor(readonly runRoot: string) {}
+
+  fileOf(clustering: Clustering, index: number): string {
+    return join(
+      this.runRoot,
+      CACHE_FOLDER,
+      'thumbs',
+      clustering.info.id,
+      String(Math.floor(index / 1000)),
+      `${index}.jpg`,
+    );
+  }
+
+  /** The JPEG thumbnail of image `index`; made (once, even when asked for twice at a time) if not cached. */
+  async get(clustering: Clustering, index: number): Promise<Buffer> {
+    const file = this.fileOf(clustering, index);
+    if (existsSync(file)) return readFileSync(file);
+    let making = this.#inFlight.get(file);
+    if (making === undefined) {
+      making = this.#make(clustering.imagePath(index), file).finally(() => this.#inFlight.delete(file));
+      this.#inFlight.set(file, making);
+    }
+    return making;
+  }
+
+  async #make(image: string, file: string): Promise<Buffer> {
+    let jpeg: Buffer;
+    try {
+      jpeg = await sharp(image)
+        .rotate()
+        .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'cover' })
+        .jpeg({ quality: 80 })
+        .toBuffer();
+    } catch (error) {
+      throw new Error(`cannot make a thumbnail of ${image}: ${(error as Error).message}`);
+    }
+    mkdirSync(dirname(file), { recursive: true });
+    // Written under another name and renamed, so a reader never sees half a file.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, jpeg);
+    renameSync(partial, file);
+    return jpeg;
+  }
+}

@@ -1,0 +1,309 @@
+// The explorer on a small finished run (the demo pipeline shrunk to seconds), in a real browser:
+// Debian's Chromium driven by playwright-core. The page and the static report must show every
+// chart, one tile per cluster with its images, and answer a nearest-neighbour click, with no console
+// error. The server must bind to loopback only and refuse every path out of the run folder.
+// Screenshots go to a temporary folder, printed for a person to look at.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { RunLogger } from '../../src/engine/run-logger.js';
+import { startExplorer, type ExplorerServer } from '../../src/explore/index.js';
+import { runPipeline } from '../../src/tasks/index.js';
+import { PYTHON } from '../support/oracle.js';
+import { makeImageFolders } from '../tasks/support.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+const CHROMIUM = process.env.CLUSTERFIT_CHROMIUM ?? '/usr/bin/chromium';
+const CLUSTERS = 4;
+const TIMEOUT = 30_000;
+
+/** A GET with the path sent as written (a URL parser would fold `..` away before the server sees it). */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((done, fail) => {
+    const req = request({ host: hostname, port, path, method: 'GET', timeout: TIMEOUT }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/** A page expression: every image `selector` matches has loaded. */
+function allLoaded(selector: string): string {
+  return `[...document.querySelectorAll(${JSON.stringify(selector)})].every((i) => i.complete && i.naturalWidth > 0)`;
+}
+
+/** Opens `url` and checks what both the served page and the report must show; returns console errors. */
+async function checkPage(context: BrowserContext, url: string, shots: string, name: string): Promise<string[]> {
+  const page: Page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  try {
+    await page.goto(url, { timeout: TIMEOUT });
+    await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+
+    // Every chart drew a canvas: 5 per training stage (rotnet, clusterfit), 2 per clustering.
+    const charts = await page.$$eval('.chart', (nodes) =>
+      nodes.map((n) => {
+        const canvas = n.querySelector('canvas');
+        return { id: n.getAttribute('data-chart'), width: canvas?.width ?? 0, height: canvas?.height ?? 0 };
+      }),
+    );
+    assert.equal(charts.length, 2 * 5 + 2, JSON.stringify(charts.map((c) => c.id)));
+    for (const c of charts) assert.ok(c.width > 0 && c.height > 0, `chart ${c.id} drew nothing`);
+    // uPlot drew the series: the epoch-loss canvas is not blank.
+    const inked = (await page.evaluate(`(() => {
+      const canvas = document.querySelector('.chart[data-chart$="-epoch-loss"] canvas');
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let inked = 0;
+      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked++;
+      return inked;
+    })()`)) as number;
+    assert.ok(inked > 100, `the loss chart has ${inked} drawn pixels`);
+
+    // The grid: one tile per cluster, each with its images (thumbnails loaded).
+    assert.equal(await page.locator('.tile').count(), CLUSTERS);
+    assert.match((await page.textContent('.page-info')) ?? '', new RegExp(`of ${CLUSTERS}$`));
+    await page.waitForFunction(allLoaded('.tile img'), undefined, { timeout: TIMEOUT });
+    const sizes = await page.$$eval('.tile', (tiles) =>
+      tiles.map((t) => ({ images: t.querySelectorAll('img').length, size: Number(t.getAttribute('data-size')) })),
+    );
+    for (const tile of sizes) {
+      assert.ok(tile.size > 0);
+      assert.equal(tile.images, Math.min(tile.size, 8));
+    }
+    assert.equal(await page.locator('.heatmap').count(), 1);
+    assert.match(
+      (await page.textContent('.clustering .stats')) ?? '',
+      /purity \d\.\d{3}, NMI \d\.\d{3}, ARI -?\d\.\d{3}/,
+    );
+    assert.equal(await page.locator('#evaluation tr').count(), 1 + 9);
+
+    // Sorting by purity reorders the same clusters.
+    await page.selectOption('.clustering select.sort', 'purity');
+    await page.waitForFunction(`document.querySelectorAll('.tile').length === ${CLUSTERS}`, undefined, {
+      timeout: TIMEOUT,
+    });
+    await page.screenshot({ path: join(shots, `${name}-page.png`), fullPage: true });
+
+    // A click on an image: its neighbours in feature space, with their clusters.
+    await page.click('.tile img >> nth=0');
+    await page.waitForSelector('#neighbours .nb', { timeout: TIMEOUT });
+    assert.equal(await page.locator('#neighbours .nb').count(), 12);
+    assert.match((await page.textContent('#neighbours .query')) ?? '', /cluster #\d+ · class class\d/);
+    await page.waitForFunction(allLoaded('#neighbours img'), undefined, { timeout: TIMEOUT });
+    await page.screenshot({ path: join(shots, `${name}-neighbours.png`) });
+    return errors;
+  } finally {
+    await page.close();
+  }
+}
+
+describe('cluster explorer', () => {
+  let out = '';
+  let explorer: ExplorerServer;
+  let context: BrowserContext;
+  const shots = mkdtempSync(join(tmpdir(), 'clusterfit-explorer-shots-'));
+  const profile = mkdtempSync(join(tmpdir(), 'clusterfit-chromium-'));
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: apt-get install chromium (scripts/setup.sh does), or set CLUSTERFIT_CHROMIUM`,
+      );
+    }
+    const root = await makeImageFolders(8, 3);
+    out = join(root, 'run');
+    const shrink = ['config.OPTIMIZER.num_epochs=1', 'config.DATA.NUM_DATALOADER_WORKERS=1'];
+    await runPipeline({
+      preset: 'demo',
+      outputDir: out,
+      dataRoot: root,
+      overrides: [
+        'config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=6',
+        'config.DATA.TEST.BATCHSIZE_PER_REPLICA=6',
+        'config.LOG_FREQUENCY=1',
+      ],
+      stageOverrides: {
+        pretrain: shrink,
+        cluster: [...shrink, `config.CLUSTERFIT.NUM_CLUSTERS=${CLUSTERS}`, 'config.CLUSTERFIT.NUM_ITER=5'],
+        train: shrink,
+        evaluate: ['config.OPTIMIZER.num_epochs=1', 'config.NEAREST_NEIGHBOR.TOPK=5'],
+      },
+      logger: new RunLogger({ quiet: true, jsonToStdout: false, metricsFile: join(out, 'metrics.jsonl') }),
+    });
+    explorer = await startExplorer(out);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: TIMEOUT,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    process.stderr.write(`explorer screenshots: ${shots}\n`);
+  });
+
+  after(async () => {
+    await context?.close();
+    await explorer?.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('binds to loopback only and refuses paths out of the run folder', async () => {
+    assert.equal((explorer.server.address() as AddressInfo).address, '127.0.0.1');
+    assert.equal((await rawGet(explorer.url, '/files/metrics.jsonl')).status, 200);
+    symlinkSync('/etc', join(out, 'escape'));
+    for (const path of [
+      '/files/../../../../etc/passwd',
+      '/files/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/files/..%2f..%2f..%2f..%2fetc%2fpasswd',
+      '/files/%2E%2E%2F%2E%2E%2F%2E%2E%2F%2E%2E%2Fetc%2Fpasswd',
+      '/files/clusters/..%2F..%2F..%2F..%2F..%2Fetc/passwd',
+      '/files/escape/passwd',
+    ]) {
+      const { status, body } = await rawGet(explorer.url, path);
+      assert.equal(status, 403, `${path}: ${status} ${body}`);
+      assert.doesNotMatch(body, /root:/);
+    }
+    for (const path of [
+      '/files/%2fetc%2fpasswd',
+      '/assets/../package.json',
+      '/assets/%2e%2e%2fpackage.json',
+      '/thumb/x/..%2f1.jpg',
+    ]) {
+      const { status, body } = await rawGet(explorer.url, path);
+      assert.ok(status === 404 || status === 400, `${path}: ${status}`);
+      assert.doesNotMatch(body, /root:|"name": "clusterfit"/);
+    }
+    assert.equal((await rawGet(explorer.url, '/files/%E0%A4%A')).status, 400);
+  });
+
+  it('`clusterfit explore` serves the run on a printed loopback URL until Ctrl-C', async () => {
+    const child = spawn(process.execPath, [CLI, 'explore', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    try {
+      const url = await new Promise<string>((done, fail) => {
+        let stderr = '';
+        const timer = setTimeout(() => fail(new Error(`no URL printed in time: ${stderr}`)), TIMEOUT);
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const found = /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          if (found) {
+            clearTimeout(timer);
+            done(found[1] as string);
+          }
+        });
+      });
+      const overview = JSON.parse((await rawGet(url, '/api/overview')).body) as {
+        clusterings: { numClusters: number }[];
+      };
+      assert.equal(overview.clusterings[0]?.numClusters, CLUSTERS);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0);
+  });
+
+  it('finds the same neighbours as a brute-force search in numpy', () => {
+    const clustering = explorer.run.clusterings()[0]!;
+    const queries = [0, 5, 17];
+    const ours = clustering.neighboursOfMany(queries, 6);
+    assert.deepEqual(ours[1], clustering.neighbours(5, 6));
+    const features = join(out, 'rotnet_features', 'rank0_chunk0_train_flatten_features.npy');
+    const expected = JSON.parse(
+      execFileSync(PYTHON, [
+        '-c',
+        `import numpy as np, json, sys
+x = np.load(sys.argv[1]).astype(np.float64); x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-5
+out = []
+for q in json.loads(sys.argv[2]):
+    d = ((x - x[q]) ** 2).sum(1); d[q] = np.inf
+    out.append([int(i) for i in np.argsort(d, kind="stable")[:6]])
+print(json.dumps(out))`,
+        features,
+        JSON.stringify(queries),
+      ]).toString(),
+    ) as number[][];
+    ours.forEach((answer, q) => {
+      assert.deepEqual(
+        answer.neighbours.map((n) => n.index),
+        expected[q],
+        `neighbours of image ${queries[q]}`,
+      );
+      const distances = answer.neighbours.map((n) => n.distance);
+      assert.deepEqual(
+        distances,
+        [...distances].sort((a, b) => a - b),
+      );
+    });
+  });
+
+  it('shows curves, every cluster with its images, and neighbours in a real browser', async () => {
+    const errors = await checkPage(context, explorer.url, shots, 'explorer');
+    assert.deepEqual(errors, []);
+    assert.ok(existsSync(join(out, '.explore', 'thumbs')), 'thumbnails are cached in the run folder');
+  });
+
+  it('writes a static report that opens the same way with no server', async () => {
+    // Through the command line, as a user (or CI) makes one.
+    const file = join(shots, 'report.html');
+    const printed = execFileSync(process.execPath, [CLI, 'report', out, `--out=${file}`], {
+      timeout: 120_000,
+    }).toString();
+    assert.match(printed, /^wrote .*report\.html \(\d+\.\d MB\)/);
+    const errors = await checkPage(context, `file://${file}`, shots, 'report');
+    assert.deepEqual(errors, []);
+  });
+
+  it('draws a stage in progress live, as its metrics.jsonl grows', async () => {
+    const page = await context.newPage();
+    try {
+      await page.goto(explorer.url, { timeout: TIMEOUT });
+      await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+      const metrics = join(out, 'metrics.jsonl');
+      const step = (iteration: number): string =>
+        JSON.stringify({
+          event: 'train',
+          iteration,
+          epoch: 0,
+          step: iteration,
+          lr: 0.1,
+          loss: 2 / iteration,
+          images_per_sec: 50,
+        }) + '\n';
+      appendFileSync(
+        metrics,
+        step(1) + JSON.stringify({ event: 'checkpoint', path: join(out, 'live', 'model_phase0.torch') }) + '\n',
+      );
+      const lossChart = '[id="stage-live"] .chart[data-chart$="-step-loss"]';
+      await page.waitForSelector(`${lossChart}[data-points="1"]`, { timeout: TIMEOUT });
+      assert.match((await page.textContent('#live')) ?? '', /live/);
+      appendFileSync(metrics, step(2) + step(3));
+      await page.waitForSelector(`${lossChart}[data-points="3"]`, { timeout: TIMEOUT });
+    } finally {
+      await page.close();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+// The GC safety net under a real training loop: a CIFAR ResNet-20 (batch 8, SGD with momentum)
+// that awaits between steps and never disposes anything stays bounded in memory, because
+// libtorch's CPU allocations count toward a budget that makes V8 collect the dropped handles; the
+// same loop inside tidy() keeps a flat live-tensor count and needs no collection. The full
+// 1,500-step measurement is bench/torch/undisposed-loop.ts; this is its short version for CI.
+// Runs without --expose-gc on purpose (the budget must not depend on it) in a child process, so
+// that the RSS measured is the loop's alone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+
+const LOOP = new URL('../../bench/torch/undisposed-loop.js', import.meta.url).pathname;
+
+function runLoop(steps: number, warmup: number, tidy: boolean): string {
+  return execFileSync(process.execPath, [LOOP, '--steps', String(steps), '--warmup', String(warmup)], {
+    encoding: 'utf8',
+    env: { ...process.env, TIDY: tidy ? '1' : '', TRACE: '' },
+    timeout: 600_000,
+  });
+}
+
+function numbers(line: string): { growth: number; reclaimed: number; live: [number, number] } {
+  const growth = Number(/growth (-?\d+) MB/.exec(line)?.[1]);
+  const reclaimed = Number(/(\d+) handles reclaimed/.exec(line)?.[1]);
+  const live = /live tensors (\d+) -> (\d+)/.exec(line)!;
+  return { growth, reclaimed, live: [Number(live[1]), Number(live[2])] };
+}
+
+test('a ResNet-20 loop that never disposes stays bounded; the tidy loop stays flat', { timeout: 900_000 }, () => {
+  const dropped = numbers(runLoop(300, 40, false));
+  assert.ok(dropped.growth < 150, `RSS grew ${dropped.growth} MB over 300 undisposed steps`);
+  assert.ok(dropped.reclaimed > 300 * 3, `only ${dropped.reclaimed} handles were reclaimed by the GC`);
+  const tidy = numbers(runLoop(60, 20, true));
+  assert.equal(tidy.live[1], tidy.live[0], 'the tidy loop leaks no handle');
+  assert.equal(tidy.reclaimed, 0, 'and leaves nothing to the GC');
+});
