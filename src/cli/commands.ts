@@ -99,7 +99,7 @@ export const COMMANDS: Command[] = [
     example: 'clusterfit run config=demo/rotnet config.CHECKPOINT.DIR=runs/rotnet config.OPTIMIZER.num_epochs=1',
     needs: ['native', 'image'],
     async handler(args) {
-      const cfg = loadConfig({ config: args.config!, overrides: args.overrides });
+      const cfg = loadConfig({ config: args.config!, overrides: args.overrides, command: 'run' });
       const { launch } = await import('./launch/index.js');
       await launch(cfg, args.options.get('node_id'), async () => {
         const { runConfig } = await import('../tasks/index.js');

@@ -8,6 +8,7 @@ import { parseArgs } from './args.js';
 import { COMMANDS } from './commands.js';
 import { PACKAGE_ROOT, requireAddons, unavailable, unavailableFeatures } from './features.js';
 import { checkArgs, closest, commandHelp, overview } from './registry.js';
+import { isVisslTool, runVisslTool } from './vissl.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -24,6 +25,7 @@ function usage(): string {
     overview(COMMANDS),
     '',
     '`clusterfit <command> --help` shows its options and an example. --version prints the version.',
+    "VISSL's tools run too: clusterfit run_distributed_engines | cluster_features_and_label | nearest_neighbor_test config=...",
     'Ctrl-C stops cleanly; the same command resumes. CLUSTERFIT_DEBUG=1 shows stack traces.',
     ...(missing.length > 0 ? ['', 'unavailable in this installation:', ...missing.map((m) => `  ${m}`)] : []),
   ].join('\n');
@@ -38,6 +40,11 @@ async function main(words: string[]): Promise<void> {
   }
   if (name === '--version' || name === '-v' || name === 'version') {
     console.log(version());
+    return;
+  }
+  // VISSL's tools take Hydra's words (+config/<group>=<name>, ~config.KEY), parsed by their module.
+  if (isVisslTool(name)) {
+    process.exitCode = await runVisslTool(name, rest);
     return;
   }
   const command = COMMANDS.find((c) => c.name === name);

@@ -9,7 +9,9 @@ import { requireRegularFile } from '../torch/io/file-bytes.js';
 import { parseTransforms, type TransformConfig } from '../data/transforms.js';
 import type { RunSetup } from '../engine/lr-schedule.js';
 import { allPaths, buildSchema, isPlainObject, OLD_NAMES, outOfRange, type SchemaNode } from './schema.js';
-import type { Config } from './types.js';
+import { visslValues } from './vissl-values.js';
+import type { Config, EngineName } from './types.js';
+import { wrongCommand, type Command } from './vissl-tools.js';
 
 /** The shipped configs: <package root>/configs (this file is dist/src/config/load.js). */
 export const SHIPPED_CONFIGS_DIR = fileURLToPath(new URL('../../../configs', import.meta.url));
@@ -28,12 +30,19 @@ const OLD_CONFIG_NAMES: Readonly<Record<string, { current: string; why: string }
 export interface LoadOptions {
   /** A shipped config name (`pretrain/rotnet/rotnet_8gpu_resnet`, no .yaml) or a path to a YAML file. */
   config: string;
-  /** `config.KEY.SUB=value` assignments; values are YAML (`[a,b]`, `1e-4`, `true`, `null`, text). */
+  /** In order: `config.KEY.SUB=value` (values are YAML: `[a,b]`, `1e-4`, `true`, `null`, text; `+config.` and
+   * `++config.` alike), `~config.KEY` (removes a key the file sets) and `+config/<group>=<name>` (merges a group file). */
   overrides?: readonly string[];
   /** Where the warnings (old names) go; default: stderr. */
   warn?: (message: string) => void;
   /** Where config names are looked up; default: the shipped configs. */
   configsDir?: string;
+  /** Folders searched before configsDir for config names and group files (Hydra's searchpath). */
+  searchPath?: readonly string[];
+  /** The command loading it: a file written for another command is then an error naming that command. */
+  command?: Command;
+  /** The engine the command chose (VISSL's tools choose it, not the file); wins over ENGINE_NAME. */
+  engine?: EngineName;
 }
 
 export class ConfigError extends Error {
@@ -57,21 +66,27 @@ function shippedDefaults(): { schema: SchemaNode; tree: Tree; paths: string[] } 
   return cachedDefaults;
 }
 
-/** The config tree of a YAML document: VISSL nests it under `config:` (engine_name sits beside it). */
+/** The config tree of a YAML document: VISSL nests it under `config:`, with `engine_name` and
+ * `node_id` beside it (read into ENGINE_NAME and NODE_ID). */
 function unwrap(document: unknown, source: string): Tree {
   if (document === null || document === undefined) return {};
   if (!isPlainObject(document)) throw new ConfigError(`${source}: expected a mapping of config keys`);
   if (!('config' in document)) return document;
-  const { config, engine_name, ...rest } = document;
+  const { config, engine_name, node_id, ...rest } = document;
   const outside = Object.keys(rest);
   if (outside.length > 0) {
     throw new ConfigError(
-      `${source}: ${outside.join(', ')} must go inside \`config:\` (every setting nests under it, as in VISSL)`,
+      `${source}: ${outside.join(', ')} must go inside \`config:\` (every setting nests under it, as in VISSL; ` +
+        'only engine_name and node_id sit beside it)',
     );
   }
   const tree = config === null ? {} : config;
   if (!isPlainObject(tree)) throw new ConfigError(`${source}: \`config:\` must be a mapping of config keys`);
-  return engine_name === undefined ? tree : { ...tree, ENGINE_NAME: engine_name };
+  return {
+    ...tree,
+    ...(engine_name === undefined ? {} : { ENGINE_NAME: engine_name }),
+    ...(node_id === undefined ? {} : { NODE_ID: node_id }),
+  };
 }
 
 /** Every shipped config name (relative path without .yaml), sorted. */
@@ -93,15 +108,29 @@ function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
 
-/** The file a `config=` value names: a shipped name, an old shipped name, or a path. */
+/**
+ * The file `<root>/<name>.yaml` in the first root that has it, where each search root is read both
+ * as a config tree (ours: configs/) and as VISSL's configs/ folder (with the tree under config/).
+ */
+function findInRoots(name: string, roots: readonly string[]): string | null {
+  for (const root of roots) {
+    for (const candidate of [join(root, `${name}.yaml`), join(root, 'config', `${name}.yaml`)]) {
+      if (isFile(candidate)) return candidate;
+    }
+  }
+  return null;
+}
+
+/** The file a `config=` value names: a config in the search path or shipped, an old shipped name, or a path. */
 export function resolveConfigPath(
   config: string,
   configsDir = SHIPPED_CONFIGS_DIR,
   warn: (message: string) => void = defaultWarn,
+  searchPath: readonly string[] = [],
 ): string {
   const name = config.replace(/\.ya?ml$/, '');
-  const shipped = join(configsDir, `${name}.yaml`);
-  if (isFile(shipped)) return shipped;
+  const found = findInRoots(name, [...searchPath, configsDir]);
+  if (found) return found;
   const old = OLD_CONFIG_NAMES[name];
   if (old) {
     warn(`config ${name} is VISSL's old name of ${old.current}; loading that. ${old.why}.`);
@@ -110,8 +139,22 @@ export function resolveConfigPath(
   if (isFile(config)) return resolve(config);
   const available = availableConfigs(configsDir);
   throw new ConfigError(
-    `config '${config}' is neither a shipped config nor a YAML file. Shipped configs (config=<name>):\n` +
+    `config '${config}' is neither a shipped config nor a YAML file` +
+      (searchPath.length > 0 ? ` (searched also ${searchPath.join(', ')})` : '') +
+      '. Shipped configs (config=<name>):\n' +
       available.map((n) => `  ${n}`).join('\n'),
+  );
+}
+
+/** The file of a Hydra group option `+config/<group>=<name>`, from the search path or the shipped tree. */
+function resolveGroupPath(word: string, group: string, name: string, roots: readonly string[]): string {
+  const inTree = group.replace(/^config(\/|$)/, '');
+  const candidates = [`${inTree}/${name}`.replace(/^\//, '')];
+  const found = findInRoots(candidates[0]!, roots);
+  if (found) return found;
+  throw new ConfigError(
+    `'${word}': no ${inTree}/${name}.yaml in ${roots.join(', ')}; ` +
+      "give the folder that holds it with hydra.searchpath=[<folder>] (VISSL's configs/ folder or a config tree)",
   );
 }
 
@@ -135,8 +178,14 @@ function setPath(tree: Tree, path: string[], value: unknown): void {
   node[last] = isPlainObject(node[last]) && isPlainObject(value) ? merge(node[last], value) : value;
 }
 
-/** Moves VISSL's old key names to the current ones, with a warning for each. */
-function renameOldKeys(tree: Tree, source: string, warn: (message: string) => void): Tree {
+/** Moves VISSL's old key names to the current ones, with a warning for each; `moved` learns each move. */
+function renameOldKeys(
+  tree: Tree,
+  source: string | ((path: string) => string),
+  warn: (message: string) => void,
+  moved: (from: string, to: string) => void = () => {},
+): Tree {
+  const sourceOf = (path: string): string => (typeof source === 'string' ? source : source(path));
   const out: Tree = {};
   const visit = (node: Tree, prefix: string[]): void => {
     for (const [key, value] of Object.entries(node)) {
@@ -144,7 +193,10 @@ function renameOldKeys(tree: Tree, source: string, warn: (message: string) => vo
       const dotted = path.join('.');
       const old = OLD_NAMES.find((entry) => entry.old === dotted);
       if (old) {
-        warn(`${dotted} (in ${source}) is VISSL's old name of ${old.current} (${old.why}); read as ${old.current}`);
+        warn(
+          `${dotted} (in ${sourceOf(dotted)}) is VISSL's old name of ${old.current} (${old.why}); read as ${old.current}`,
+        );
+        moved(dotted, old.current);
         setPath(out, old.current.split('.'), value);
       } else if (isPlainObject(value) && OLD_NAMES.some((entry) => entry.old.startsWith(`${dotted}.`))) {
         visit(value, path);
@@ -209,14 +261,22 @@ const EXPECTED: Record<string, string> = {
 
 class Checker {
   readonly errors: string[] = [];
+  /** `source` names where the value at a path was set: one text, or a lookup by path. */
   constructor(
     private readonly allKnown: readonly string[],
-    private readonly source: string,
+    private readonly source: string | ((path: string) => string),
+    /** Paths already reported by another check. */
+    private readonly skip: ReadonlySet<string> = new Set(),
   ) {}
+
+  private sourceOf(path: string): string {
+    return typeof this.source === 'string' ? this.source : this.source(path);
+  }
 
   /** Checks `value` at `path` against `node`. */
   check(value: unknown, node: SchemaNode, path: string): void {
-    const fail = (message: string): void => void this.errors.push(`${path} (in ${this.source}) ${message}`);
+    if (this.skip.has(path)) return;
+    const fail = (message: string): void => void this.errors.push(`${path} (in ${this.sourceOf(path)}) ${message}`);
     switch (node.kind) {
       case 'free':
         if (node.shape === 'list' && !Array.isArray(value)) fail(`must be a list, got ${describe(value)}`);
@@ -228,10 +288,11 @@ class Checker {
         for (const [key, child] of Object.entries(value)) {
           const childNode = node.children.get(key);
           const childPath = keyPath(path, key);
+          if (this.skip.has(childPath)) continue;
           if (childNode) this.check(child, childNode, childPath);
           else
             this.errors.push(
-              `unknown key ${childPath} (in ${this.source})${suggestion(childPath, [...node.children.keys()], this.allKnown)}`,
+              `unknown key ${childPath} (in ${this.sourceOf(childPath)})${suggestion(childPath, [...node.children.keys()], this.allKnown)}`,
             );
         }
         return;
@@ -288,18 +349,33 @@ function merge(base: Tree, over: Tree): Tree {
   return out;
 }
 
-/** Parses `config.A.B=value`: the key path (renamed if old) and the YAML value. */
-function parseOverride(text: string): { path: string[]; raw: string; value: unknown } {
+/** One command-line word that changes the config, in Hydra's forms. */
+type Edit =
+  | { kind: 'set'; text: string; path: string[]; raw: string; value: unknown }
+  | { kind: 'delete'; text: string; path: string[] }
+  | { kind: 'group'; text: string; group: string; name: string };
+
+const OVERRIDE_FORMS =
+  'config.KEY.SUB=value (set; +config.KEY=value and ++config.KEY=value too), ~config.KEY (remove, so the ' +
+  'default applies) or +config/<group>=<name> (merge a group file, e.g. +config/feature_extraction/trunk_only=rn50_res5)';
+
+function keyPathOf(text: string, key: string): string[] {
+  const path = key.replace(/\[(\d+)\]/g, '.$1').split('.');
+  if (path.some((part) => part === '')) throw new ConfigError(`override '${text}': empty key in '${key}'`);
+  return path;
+}
+
+/** Parses one override word: `config.A.B=value` (also `+`/`++`), `~config.A.B`, `+config/<group>=<name>`. */
+function parseEdit(text: string): Edit {
+  const group = /^\+(config\/[^=]+)=(.+)$/.exec(text);
+  if (group) return { kind: 'group', text, group: group[1]!, name: group[2]!.replace(/\.ya?ml$/, '') };
   const eq = text.indexOf('=');
   const key = eq < 0 ? text : text.slice(0, eq);
-  const match = /^\+?config\.(.+)$/.exec(key);
-  if (eq < 0 || !match) {
-    throw new ConfigError(
-      `override '${text}' must look like config.KEY.SUB=value (e.g. config.OPTIMIZER.num_epochs=10)`,
-    );
-  }
-  const path = match[1]!.replace(/\[(\d+)\]/g, '.$1').split('.');
-  if (path.some((part) => part === '')) throw new ConfigError(`override '${text}': empty key in '${key}'`);
+  const removal = /^~config\.(.+)$/.exec(key);
+  if (removal) return { kind: 'delete', text, path: keyPathOf(text, removal[1]!) };
+  const match = /^(?:\+\+|\+)?config\.(.+)$/.exec(key);
+  if (eq < 0 || !match) throw new ConfigError(`override '${text}' must look like ${OVERRIDE_FORMS}`);
+  const path = keyPathOf(text, match[1]!);
   const raw = text.slice(eq + 1);
   let value: unknown;
   try {
@@ -307,11 +383,25 @@ function parseOverride(text: string): { path: string[]; raw: string; value: unkn
   } catch (error) {
     throw new ConfigError(`${(error as Error).message} (the value is not valid YAML)`);
   }
-  return { path, raw, value };
+  return { kind: 'set', text, path, raw, value };
 }
 
-/** Applies one override to the merged tree (list elements by index, mappings merged). */
-function applyAt(tree: Tree, path: string[], value: unknown, text: string): void {
+/** The value at `path` in `tree`, or undefined. */
+function valueAt(tree: unknown, path: readonly string[]): unknown {
+  let node = tree;
+  for (const key of path) {
+    if (Array.isArray(node) && /^\d+$/.test(key)) node = node[Number(key)];
+    else if (isPlainObject(node)) node = node[key];
+    else return undefined;
+  }
+  return node;
+}
+
+/**
+ * Applies one override to the user's tree (file and groups): list elements by index, mappings
+ * merged. A list only the defaults hold is copied in first, so `config.X.0=v` edits the default list.
+ */
+function applyAt(tree: Tree, defaults: Tree, path: string[], value: unknown, text: string): void {
   let node: unknown = tree;
   for (const [i, key] of path.entries()) {
     const last = i === path.length - 1;
@@ -326,13 +416,28 @@ function applyAt(tree: Tree, path: string[], value: unknown, text: string): void
     } else if (isPlainObject(node)) {
       if (last) node[key] = isPlainObject(node[key]) && isPlainObject(value) ? merge(node[key], value) : value;
       else {
-        if (node[key] === undefined || node[key] === null) node[key] = {};
+        if (node[key] === undefined || node[key] === null) {
+          const fallback = valueAt(defaults, path.slice(0, i + 1));
+          node[key] = Array.isArray(fallback) ? structuredClone(fallback) : {};
+        }
         node = node[key];
       }
     } else {
       throw new ConfigError(`override '${text}': ${path.slice(0, i).join('.')} is not a mapping or list`);
     }
   }
+}
+
+/** Removes the key at `path` (Hydra's ~config.KEY); the default then applies. */
+function deleteAt(tree: Tree, path: string[], text: string): void {
+  const parent = valueAt(tree, path.slice(0, -1));
+  const key = path[path.length - 1]!;
+  if (!isPlainObject(parent) || !(key in parent)) {
+    throw new ConfigError(
+      `override '${text}': ${path.join('.')} is not set by the config file, so it cannot be removed`,
+    );
+  }
+  delete parent[key];
 }
 
 function deepFreeze<T>(value: T): T {
@@ -419,75 +524,99 @@ function checkMerged(cfg: Tree, origin: (path: string) => string): string[] {
   return errors;
 }
 
+export interface ComposedConfig {
+  config: Config;
+  /** What the file and its group files set, before the command-line overrides. */
+  fileTree: Readonly<Record<string, unknown>>;
+  /** What the file, its groups and the overrides set (before the defaults), for telling which tool a file is for. */
+  userTree: Readonly<Record<string, unknown>>;
+  /** The file that was loaded. */
+  file: string;
+}
+
 /**
- * Loads a config: configs/defaults.yaml <- the named file <- the overrides, each checked against
- * the schema (unknown keys, types, allowed values), then the merged transforms and paths. Returns
- * the config frozen. Throws a ConfigError listing every problem.
+ * Loads a config as VISSL's Hydra command line composes it: the named file, then the group files
+ * (`+config/<group>=<name>`), then the overrides (`config.KEY=value`, `~config.KEY`) in order; old
+ * key names are moved and VISSL-only values mapped (with warnings); only then is the result checked
+ * against the schema (unknown keys, types, allowed values; each error names the file or override that
+ * set the key) and merged over configs/defaults.yaml. Returns the config frozen. Throws a ConfigError
+ * listing every problem.
  */
-export function loadConfig(options: LoadOptions): Config {
-  const { config, overrides = [], warn = defaultWarn, configsDir = SHIPPED_CONFIGS_DIR } = options;
+export function composeConfig(options: LoadOptions): ComposedConfig {
+  const { config, overrides = [], warn = defaultWarn, configsDir = SHIPPED_CONFIGS_DIR, searchPath = [] } = options;
   const defaults = shippedDefaults();
-  const file = resolveConfigPath(config, configsDir, warn);
+  const file = resolveConfigPath(config, configsDir, warn, searchPath);
   const errors: string[] = [];
-  // Which layer set each key, for the messages of the checks on the merged config.
+  // Which layer set each key, for every message about it.
   const setBy = new Map<string, string>();
   const record = (value: unknown, source: string, path: string): void => {
     setBy.set(path, source);
     if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) record(v, source, keyPath(path, k));
   };
-
-  const fileSource = `file ${file}`;
-  const fileTree = packageRelativePaths(
-    renameOldKeys(unwrap(readYaml(file), file), fileSource, warn),
-    file,
-    configsDir,
-  );
-  const fileChecker = new Checker(defaults.paths, fileSource);
-  fileChecker.check(fileTree, defaults.schema, '');
-  errors.push(...fileChecker.errors);
-  const merged = merge(structuredClone(defaults.tree), fileTree);
-  for (const [key, value] of Object.entries(fileTree)) record(value, fileSource, key);
-
-  for (const text of overrides) {
-    const { path: given, raw, value: parsed } = parseOverride(text);
-    const source = `override '${text}'`;
-    const path = leafPath(renameOldKeys(nested(given, null), source, warn));
-    const node = nodeAt(defaults.schema, path, defaults.paths, source);
-    if (typeof node === 'string') {
-      errors.push(node);
-      continue;
-    }
-    // A string key takes the text as written: config.CHECKPOINT.DIR=2024 is the folder "2024".
-    const value =
-      node.kind === 'string' && (typeof parsed === 'number' || typeof parsed === 'boolean' || raw === '')
-        ? raw
-        : parsed;
-    const checker = new Checker(defaults.paths, source);
-    checker.check(value, node, path.join('.'));
-    if (checker.errors.length > 0) {
-      errors.push(...checker.errors);
-      continue;
-    }
-    try {
-      applyAt(merged, path, structuredClone(value), text);
-      record(value, source, path.join('.'));
-    } catch (error) {
-      errors.push((error as Error).message);
-    }
-  }
-
   const origin = (path: string): string => {
-    for (let p = path; ; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+    for (let p = path.replace(/\[\d+\]/g, ''); ; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
       const source = setBy.get(p);
       if (source) return source;
       if (p === '') return 'configs/defaults.yaml';
     }
   };
+
+  let user = packageRelativePaths(unwrap(readYaml(file), file), file, configsDir);
+  record(user, `file ${file}`, '');
+  const edits = overrides.map(parseEdit);
+  // Hydra composes the group files into the primary config before it applies the overrides.
+  for (const edit of edits) {
+    if (edit.kind !== 'group') continue;
+    const groupFile = resolveGroupPath(edit.text, edit.group, edit.name, [...searchPath, configsDir]);
+    const tree = unwrap(readYaml(groupFile), groupFile);
+    user = merge(user, tree);
+    for (const [key, value] of Object.entries(tree)) record(value, `group file ${groupFile} ('${edit.text}')`, key);
+  }
+  const fileTree = structuredClone(user);
+  const wrong = options.command === undefined ? null : wrongCommand(options.command, fileTree, config);
+  if (wrong !== null) throw new ConfigError(wrong);
+  for (const edit of edits) {
+    try {
+      if (edit.kind === 'delete') {
+        deleteAt(user, edit.path, edit.text);
+      } else if (edit.kind === 'set') {
+        // A string key takes the text as written: config.CHECKPOINT.DIR=2024 is the folder "2024".
+        const node = nodeAt(defaults.schema, edit.path, defaults.paths, '');
+        const value =
+          typeof node !== 'string' &&
+          node.kind === 'string' &&
+          (typeof edit.value === 'number' || typeof edit.value === 'boolean' || edit.raw === '')
+            ? edit.raw
+            : edit.value;
+        applyAt(user, defaults.tree, edit.path, structuredClone(value), edit.text);
+        record(value, `override '${edit.text}'`, edit.path.join('.'));
+      }
+    } catch (error) {
+      errors.push((error as Error).message);
+    }
+  }
+  if (options.engine !== undefined) {
+    user.ENGINE_NAME = options.engine;
+    setBy.set('ENGINE_NAME', `the command (${options.command ?? 'run'})`);
+  }
+  user = renameOldKeys(user, origin, warn, (from, to) => setBy.set(to, origin(from)));
+  const values = visslValues(user, origin, warn);
+  errors.push(...values.errors);
+
+  const checker = new Checker(defaults.paths, origin, values.reported);
+  checker.check(user, defaults.schema, '');
+  errors.push(...checker.errors);
+  const merged = merge(structuredClone(defaults.tree), user);
   if (errors.length === 0) errors.push(...checkMerged(merged, origin));
   if (errors.length > 0) {
     throw new ConfigError(`invalid config '${config}':\n${errors.map((e) => `  - ${e}`).join('\n')}`);
   }
-  return deepFreeze(merged) as unknown as Config;
+  return { config: deepFreeze(merged) as unknown as Config, fileTree, userTree: deepFreeze(user), file };
+}
+
+/** composeConfig's config alone. */
+export function loadConfig(options: LoadOptions): Config {
+  return composeConfig(options).config;
 }
 
 /**
@@ -509,23 +638,6 @@ function packageRelativePaths(tree: Tree, file: string, configsDir: string): Tre
     }
   }
   return tree;
-}
-
-/** {a: {b: value}} for the path [a, b]. */
-function nested(path: string[], value: unknown): Tree {
-  return path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as Tree;
-}
-
-/** The path of the single leaf of a tree built by nested(). */
-function leafPath(tree: Tree): string[] {
-  const path: string[] = [];
-  let node: unknown = tree;
-  while (isPlainObject(node) && Object.keys(node).length === 1) {
-    const key = Object.keys(node)[0]!;
-    path.push(key);
-    node = node[key];
-  }
-  return path;
 }
 
 /** The resolved config as YAML, in VISSL's layout (under `config:`), for the run folder. */

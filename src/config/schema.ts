@@ -34,6 +34,8 @@ export const FREE_FORM: readonly string[] = [
   'OPTIMIZER.param_schedulers.*.schedulers',
   'LOSS.cross_entropy_multiple_output_single_target.weight',
   'MODEL.AMP_PARAMS.AMP_ARGS',
+  // An integer or a list of integers (src/tasks/evaluate.ts checks it).
+  'NEAREST_NEIGHBOR.TOPK',
 ];
 
 /** Element types of the lists whose default is empty (and so cannot show one). */
@@ -43,6 +45,7 @@ const LIST_ELEMENTS: Readonly<Record<string, ScalarKind>> = {
   'DATA.*.LABEL_SOURCES': 'string',
   'DATA.*.LABEL_PATHS': 'string',
   'METERS.accuracy_list_meter.meter_names': 'string',
+  'METERS.names': 'string',
   'OPTIMIZER.param_schedulers.*.interval_scaling': 'string',
   'OPTIMIZER.param_schedulers.*.lengths': 'float',
 };
@@ -55,6 +58,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   'DATA.*.LABEL_TYPE': ['standard', 'sample_index', 'zero'],
   'DATA.*.COLLATE_FUNCTION': ['default_collate'],
   'METERS.name': ['', 'accuracy_list_meter'],
+  'METERS.names': ['accuracy_list_meter'],
   'MACHINE.DEVICE': ['gpu', 'cpu'],
   'MODEL.TRUNK.NAME': ['resnet', 'cifar_resnet'],
   'MODEL.TRUNK.RESNETS.NORM': ['BatchNorm'],

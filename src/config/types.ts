@@ -29,6 +29,10 @@ export interface DataSplitConfig {
   };
   readonly COPY_TO_LOCAL_DISK: boolean;
   readonly COPY_DESTINATION_DIR: string;
+  /** VISSL's queue of seen images for unreadable ones: here unreadable images are skipped and counted. */
+  readonly ENABLE_QUEUE_DATASET: boolean;
+  readonly REMOVE_IMG_PATH_PREFIX: string;
+  readonly NEW_IMG_PATH_PREFIX: string;
   /** Ours. */
   readonly SKIP_BAD_IMAGES: boolean;
   /** Ours; 0 = two batches per worker. */
@@ -57,6 +61,7 @@ export interface LrConfig extends LrSchedulerConfig {
 
 export interface Config {
   readonly ENGINE_NAME: EngineName;
+  readonly NODE_ID: number;
   readonly VERBOSE: boolean;
   readonly LOG_FREQUENCY: number;
   readonly TEST_ONLY: boolean;
@@ -86,6 +91,7 @@ export interface Config {
   };
   readonly METERS: {
     readonly name: '' | 'accuracy_list_meter';
+    readonly names: readonly 'accuracy_list_meter'[];
     readonly enable_training_meter: boolean;
     readonly accuracy_list_meter: {
       readonly num_meters: number;
@@ -166,6 +172,8 @@ export interface Config {
     };
   };
   readonly OPTIMIZER: {
+    readonly use_larc: boolean;
+    readonly larc_config: { readonly clip: boolean; readonly eps: number; readonly trust_coefficient: number };
     readonly name: 'sgd';
     readonly weight_decay: number;
     readonly momentum: number;
@@ -205,8 +213,12 @@ export interface Config {
   };
   readonly NEAREST_NEIGHBOR: {
     readonly SIGMA: number;
-    readonly TOPK: number;
+    /** One k, or a list (kNN once for each). */
+    readonly TOPK: number | readonly number[];
     readonly L2_NORM_FEATS: boolean;
+    readonly USE_CUDA: boolean;
+    readonly OPTIMIZE_MEMORY: boolean;
+    readonly FEATURES: { readonly PATH: string };
   };
   readonly CHECKPOINT: {
     readonly DIR: string;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { requireRegularFile } from '../torch/io/file-bytes.js';
 import { decodeAndTransform } from './geometry.js';
 import { Rng, Stream } from './rng.js';
-import { planGeometry } from './transforms.js';
+import { outputSizeFor, planGeometry } from './transforms.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
 
 function tooManyPixels(limit: number, what: string): Error {
@@ -37,6 +37,14 @@ async function transformSample(
   const plan = (height: number, width: number): ReturnType<typeof planGeometry>['ops'][] => {
     if (height * width > config.maxImagePixels) throw tooManyPixels(config.maxImagePixels, `${width}x${height}`);
     labels.length = 0;
+    const [outH, outW] = config.outputSize;
+    const [h, w] = outputSizeFor(config.geometric, height, width);
+    if (h !== outH || w !== outW) {
+      throw new Error(
+        `the transforms make this ${height}x${width} image ${h}x${w}, but a batch needs one size (${outH}x${outW}, ` +
+          'from the first image): end the geometric transforms with CenterCrop, RandomResizedCrop, RandomCrop or Resize to [h, w]',
+      );
+    }
     return Array.from({ length: config.copies }, (_, copy) => {
       const rng = new Rng(config.seed, epoch, sample.index, Stream.Geometric, copy);
       const { ops, label } = planGeometry(config.geometric, height, width, rng, copy);

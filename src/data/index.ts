@@ -16,4 +16,5 @@ export { applyPhotometric } from './photometric.js';
 export { distributedIndices, type SamplerOptions } from './sampler.js';
 export { DataLoader, type LoaderOptions, type Batch } from './loader.js';
 export { Rng, Stream } from './rng.js';
+export { limitDataset, replacePathPrefix, type DataLimit } from './subset.js';
 export type { Failure } from './protocol.js';

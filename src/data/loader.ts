@@ -4,6 +4,7 @@
 // one at a time, as PyTorch's DataLoader(num_workers=0) does (the usual setting for debugging).
 // Whatever fails (an image, a whole batch, a worker thread) reaches the consumer of `epoch()` as
 // an error naming the file or the config key, never as an unhandled rejection.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { pinMemory, tensor, type Device, type Tensor } from '../torch/index.js';
@@ -14,7 +15,9 @@ import { loadBatch } from './batch.js';
 import { MAX_IMAGE_PIXELS } from './geometry.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig, WorkerReply } from './protocol.js';
 import { distributedIndices } from './sampler.js';
-import { parseTransforms, type Pipeline, type TransformConfig } from './transforms.js';
+import { requireRegularFile } from '../torch/io/file-bytes.js';
+import { jpegSize } from './header.js';
+import { outputSizeFor, parseTransforms, type Pipeline, type TransformConfig } from './transforms.js';
 
 export interface LoaderOptions {
   dataset: Dataset;
@@ -167,8 +170,41 @@ class WorkerPool implements BatchRunner {
 /** A batch's pixels live in one ArrayBuffer. */
 const MAX_BATCH_BYTES = 2 ** 31 - 1;
 
+/** A PNG's width and height from its header, or null. */
+function pngSize(bytes: Buffer): { width: number; height: number } | null {
+  const signature =
+    bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.toString('latin1', 12, 16) === 'IHDR';
+  return signature ? { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) } : null;
+}
+
+/**
+ * The output size of transforms whose size follows the input (VISSL's `Resize: 224` without a crop,
+ * for datasets of square images): the first image's; a worker names any image that comes out different.
+ */
+function firstImageOutputSize(dataset: Dataset, pipeline: Pipeline): [number, number] {
+  const first = dataset.samples[0];
+  const fix = 'end the geometric transforms with CenterCrop, RandomResizedCrop, RandomCrop or Resize to [h, w]';
+  if (first === undefined) return [1, 1];
+  let bytes: Buffer;
+  try {
+    requireRegularFile(first.path, 'image file');
+    bytes = readFileSync(first.path);
+  } catch (error) {
+    throw new Error(`cannot read ${first.path} (${(error as Error).message})`);
+  }
+  const size = jpegSize(bytes) ?? pngSize(bytes);
+  if (size === null) {
+    throw new Error(
+      `the transforms give each image its own size, and ${first.path} is neither a JPEG nor a PNG whose size can be read up front: ${fix}`,
+    );
+  }
+  return outputSizeFor(pipeline.geometric, size.height, size.width);
+}
+
 export class DataLoader {
   readonly pipeline: Pipeline;
+  /** [height, width] of every image of a batch. */
+  readonly outputSize: [number, number];
   /** Images skipped in the last epoch (onError 'skip'), with the reason. */
   skipped: Failure[] = [];
   private readonly pool: BatchRunner;
@@ -206,12 +242,13 @@ export class DataLoader {
         `loader: ${key('BATCHSIZE_PER_REPLICA', 'batchSize')} must be an integer >= 1, got ${this.options.batchSize}`,
       );
     this.pipeline = parseTransforms(options.transforms);
+    this.outputSize = this.pipeline.outputSize ?? firstImageOutputSize(options.dataset, this.pipeline);
     imageAddon(); // the workers need it: a missing build is reported here, not by each worker
     // sharp (images other than plain JPEGs) runs on libuv's thread pool (4 threads unless told
     // otherwise, shared by all workers); this only takes effect if nothing has used the pool yet,
     // so set it in the environment for certain.
     process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, numWorkers));
-    const [height, width] = this.pipeline.outputSize;
+    const [height, width] = this.outputSize;
     const batchBytes = this.options.batchSize * this.pipeline.copies * height * width * 3;
     if (batchBytes > MAX_BATCH_BYTES) {
       throw new Error(
@@ -221,7 +258,7 @@ export class DataLoader {
     }
     const config: WorkerConfig = {
       geometric: this.pipeline.geometric,
-      outputSize: this.pipeline.outputSize,
+      outputSize: this.outputSize,
       copies: this.pipeline.copies,
       seed: this.options.seed,
       shrinkOnLoad: this.options.shrinkOnLoad,
@@ -304,7 +341,7 @@ export class DataLoader {
   }
 
   private collate(result: BatchResult, epoch: number): Batch {
-    const [height, width] = this.pipeline.outputSize;
+    const [height, width] = this.outputSize;
     const count = result.indices.length;
     const pixels = this.hostBatch(
       tensor(new Uint8Array(result.pixels, 0, count * 3 * height * width), { shape: [count, 3, height, width] }),

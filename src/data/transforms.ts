@@ -13,6 +13,8 @@ export type GeometricStep =
   | { kind: 'Resize'; size: number | [number, number] }
   | { kind: 'CenterCrop'; size: [number, number] }
   | { kind: 'RandomResizedCrop'; size: [number, number]; scale: [number, number]; ratio: [number, number] }
+  /** torchvision's RandomCrop: zero padding (left, top, right, bottom), then a random window. */
+  | { kind: 'RandomCrop'; size: [number, number]; padding: [number, number, number, number]; padIfNeeded: boolean }
   | { kind: 'RandomHorizontalFlip'; p: number }
   /** VISSL's ImgRotatePil; `allRotations` is the Gidaris et al. RotNet variant (all four per image). */
   | { kind: 'ImgRotatePil'; numAngles: number; allRotations: boolean };
@@ -42,8 +44,9 @@ export type GeometricOp =
 export interface Pipeline {
   geometric: GeometricStep[];
   photometric: PhotometricStep[];
-  /** [height, width] of every output image. */
-  outputSize: [number, number];
+  /** [height, width] of every output image; null when it follows the input's size (Resize to a
+   * shorter side without a crop after it: the images must then all give one size). */
+  outputSize: [number, number] | null;
   /** Outputs per input image: 4 for the all-rotations RotNet variant, else 1. */
   copies: number;
 }
@@ -51,6 +54,7 @@ export interface Pipeline {
 const PARAMS: Record<string, string[]> = {
   Resize: ['size', 'interpolation'],
   CenterCrop: ['size'],
+  RandomCrop: ['size', 'padding', 'pad_if_needed', 'fill', 'padding_mode'],
   RandomResizedCrop: ['size', 'scale', 'ratio', 'interpolation'],
   RandomHorizontalFlip: ['p'],
   ImgRotatePil: ['num_angles', 'num_rotations_per_img'],
@@ -129,6 +133,8 @@ function parseGeometric(config: TransformConfig): GeometricStep | null {
         scale: rangePair(config, 'scale', [0.08, 1]),
         ratio: rangePair(config, 'ratio', [3 / 4, 4 / 3]),
       };
+    case 'RandomCrop':
+      return parseRandomCrop(config);
     case 'RandomHorizontalFlip':
       return { kind: 'RandomHorizontalFlip', p: probability(config, 'p', 0.5) };
     case 'ImgRotatePil': {
@@ -142,6 +148,22 @@ function parseGeometric(config: TransformConfig): GeometricStep | null {
     default:
       return null;
   }
+}
+
+/** torchvision's RandomCrop(size, padding=None, pad_if_needed=False, fill=0, padding_mode='constant'). */
+function parseRandomCrop(config: TransformConfig): GeometricStep {
+  if ((config.fill ?? 0) !== 0) fail(config, 'only fill 0 (the default) is supported');
+  if ((config.padding_mode ?? 'constant') !== 'constant') fail(config, "only padding_mode 'constant' is supported");
+  const padding = config.padding ?? 0;
+  let pad: [number, number, number, number];
+  if (typeof padding === 'number') pad = [padding, padding, padding, padding];
+  else if (Array.isArray(padding) && padding.length === 2) pad = [padding[0], padding[1], padding[0], padding[1]];
+  else if (Array.isArray(padding) && padding.length === 4) pad = padding as [number, number, number, number];
+  else return fail(config, "'padding' must be a number or a list of 2 or 4 numbers");
+  if (!pad.every((p) => Number.isInteger(p) && p >= 0)) fail(config, "'padding' must be non-negative integers");
+  const padIfNeeded = config.pad_if_needed ?? false;
+  if (typeof padIfNeeded !== 'boolean') fail(config, "'pad_if_needed' must be true or false");
+  return { kind: 'RandomCrop', size: pair(config, 'size'), padding: pad, padIfNeeded };
 }
 
 function parsePhotometric(config: TransformConfig): PhotometricStep {
@@ -178,8 +200,18 @@ function parsePhotometric(config: TransformConfig): PhotometricStep {
 function fixedOutputSize(steps: GeometricStep[]): [number, number] | null {
   let size: [number, number] | null = null;
   for (const step of steps) {
-    if (step.kind === 'CenterCrop' || step.kind === 'RandomResizedCrop') size = step.size;
+    if (step.kind === 'CenterCrop' || step.kind === 'RandomResizedCrop' || step.kind === 'RandomCrop') size = step.size;
     if (step.kind === 'Resize') size = Array.isArray(step.size) ? step.size : null;
+  }
+  return size;
+}
+
+/** The [height, width] the steps turn an image of the given size into. */
+export function outputSizeFor(steps: GeometricStep[], height: number, width: number): [number, number] {
+  let size: [number, number] = [height, width];
+  for (const step of steps) {
+    if (step.kind === 'CenterCrop' || step.kind === 'RandomResizedCrop' || step.kind === 'RandomCrop') size = step.size;
+    if (step.kind === 'Resize') size = resizedSize(size[0], size[1], step.size);
   }
   return size;
 }
@@ -217,12 +249,9 @@ export function parseTransforms(configs: TransformConfig[]): Pipeline {
       'transforms: ColorJitter and RandomGrayscale run batched on [0, 1] float tensors here; add ToTensor to the list',
     );
   }
+  // Without a fixed size (VISSL's `Resize: 224` alone, for square images), the loader takes the
+  // first image's output size and names any image that comes out different.
   const outputSize = fixedOutputSize(geometric);
-  if (outputSize === null) {
-    throw new Error(
-      'transforms: images of a batch must share one size; end the geometric transforms with CenterCrop, RandomResizedCrop or Resize to [h, w]',
-    );
-  }
   const copies = geometric.some((s) => s.kind === 'ImgRotatePil' && s.allRotations) ? 4 : 1;
   return { geometric, photometric, outputSize, copies };
 }
@@ -272,6 +301,31 @@ export function planGeometry(
         const box = randomResizedCropBox(h, w, step.scale, step.ratio, drawsFrom(rng));
         ops.push({ op: 'crop', box }, { op: 'resize', height: step.size[0], width: step.size[1] });
         [h, w] = step.size;
+        break;
+      }
+      case 'RandomCrop': {
+        let [left, top, right, bottom] = step.padding;
+        const [cropH, cropW] = step.size;
+        if (step.padIfNeeded && w + left + right < cropW) {
+          const extra = cropW - (w + left + right);
+          [left, right] = [left + extra, right + extra];
+        }
+        if (step.padIfNeeded && h + top + bottom < cropH) {
+          const extra = cropH - (h + top + bottom);
+          [top, bottom] = [top + extra, bottom + extra];
+        }
+        if (left + top + right + bottom > 0) ops.push({ op: 'pad', left, top, right, bottom });
+        [h, w] = [h + top + bottom, w + left + right];
+        if (h < cropH || w < cropW)
+          throw new Error(`RandomCrop ${cropH}x${cropW} is larger than the ${h}x${w} image (set pad_if_needed: True)`);
+        const box = {
+          top: rng.randint(0, h - cropH + 1),
+          left: rng.randint(0, w - cropW + 1),
+          height: cropH,
+          width: cropW,
+        };
+        ops.push({ op: 'crop', box });
+        [h, w] = [cropH, cropW];
         break;
       }
       case 'RandomHorizontalFlip':

@@ -13,10 +13,27 @@ export interface CrossEntropyLossConfig {
 
 export type LossFunction = (outputs: Tensor[], target: Tensor) => Tensor;
 
-const SUPPORTED_LOSSES = ['cross_entropy_multiple_output_single_target'];
+const SUPPORTED_LOSSES = ['cross_entropy_multiple_output_single_target', 'CrossEntropyLoss'];
+
+/**
+ * VISSL's default loss, torch.nn.CrossEntropyLoss built from LOSS.CrossEntropyLoss (ignore_index):
+ * VISSL hands a model with one head its single output, and this loss cannot take several.
+ */
+function torchCrossEntropy(options: { ignore_index?: number }): LossFunction {
+  return (outputs, target) => {
+    if (outputs.length !== 1) {
+      throw new Error(
+        `LOSS.name CrossEntropyLoss takes one model output, and the model has ${outputs.length} heads; ` +
+          'use cross_entropy_multiple_output_single_target (one loss per head, summed)',
+      );
+    }
+    return F.crossEntropy(outputs[0] as Tensor, target, { ignoreIndex: options.ignore_index ?? -100 });
+  };
+}
 
 /** The loss a LOSS config block names. */
 export function buildLoss(config: { name: string } & Record<string, unknown>): LossFunction {
+  if (config.name === 'CrossEntropyLoss') return torchCrossEntropy((config.CrossEntropyLoss ?? {}) as object);
   if (config.name !== 'cross_entropy_multiple_output_single_target') {
     throw new Error(`LOSS.name '${config.name}' is not supported; supported: ${SUPPORTED_LOSSES.join(', ')}`);
   }

@@ -112,28 +112,45 @@ export function buildTrunk(config: Pick<ModelConfig, 'TRUNK'>, options: FactoryO
 /** VISSL's FeatureExtractorModel: a frozen trunk returning one pooled feature per requested layer. */
 export class FeatureExtractor extends Module<[Tensor], Tensor[]> {
   readonly base_model: Trunk;
+  /** The map's layer names, in its order; a layer may appear twice (VISSL's ImageNet linear config
+   * puts an eval_mlp and an mlp head on res5avg), each entry then one output and one meter. */
   readonly layerNames: string[];
-  readonly #extraction: FeatureOptions;
+  readonly #entries: { name: string; spec: PoolOpSpec }[];
+  readonly #flatten: boolean;
 
   constructor(trunk: Trunk, poolOps: PoolOpsEntry[], flatten: boolean) {
     super();
     this.base_model = this.registerModule('base_model', trunk);
     this.layerNames = poolOps.map(([name]) => name);
-    if (new Set(this.layerNames).size !== this.layerNames.length) {
-      throw new Error(`LINEAR_EVAL_FEAT_POOL_OPS_MAP names a layer twice: ${this.layerNames.join(', ')}`);
-    }
-    const specs: Record<string, PoolOpSpec> = {};
-    for (const [name, spec] of poolOps) {
+    this.#entries = poolOps.map(([name, spec]) => {
       buildPoolOp(spec); // fails now, at build time, on a bad spec
-      specs[name] = spec;
-    }
-    this.#extraction = { poolOps: specs, flatten };
+      return { name, spec };
+    });
+    this.#flatten = flatten;
     freeze(trunk);
   }
 
-  /** The pooled (and, with SHOULD_FLATTEN_FEATS, flattened) features, in the map's order. */
+  /** The pooled (and, with SHOULD_FLATTEN_FEATS, flattened) features, one per map entry, in its order. */
   override forward(input: Tensor): Tensor[] {
-    return [...this.base_model.features(input, this.layerNames, this.#extraction).values()];
+    // One pass through the trunk for each distinct (layer, pool op); a repeated entry gets a copy.
+    const firstSpec = new Map<string, PoolOpSpec>();
+    for (const { name, spec } of this.#entries) if (!firstSpec.has(name)) firstSpec.set(name, spec);
+    const features = this.base_model.features(input, [...firstSpec.keys()], {
+      poolOps: Object.fromEntries(firstSpec),
+      flatten: this.#flatten,
+    });
+    const used = new Set<string>();
+    return this.#entries.map(({ name, spec }) => {
+      if (JSON.stringify(spec) !== JSON.stringify(firstSpec.get(name))) {
+        return this.base_model
+          .features(input, [name], { poolOps: { [name]: spec }, flatten: this.#flatten })
+          .get(name) as Tensor;
+      }
+      const feature = features.get(name) as Tensor;
+      if (used.has(name)) return feature.clone();
+      used.add(name);
+      return feature;
+    });
   }
 
   /** Features by name from the underlying trunk (see Trunk.features). */
@@ -178,12 +195,14 @@ export class SSLModel extends Module<[Tensor], Tensor[]> {
   /**
    * VISSL's forward: the trunk's outputs (its last block, or one pooled feature per layer for a
    * feature extractor), then the heads: one head per feature, or all heads in sequence on a
-   * single feature. With EXTRACT_TRUNK_FEATURES_ONLY the trunk's outputs are returned as they are.
+   * single feature. With EXTRACT_TRUNK_FEATURES_ONLY, or without heads, the trunk's outputs are
+   * returned as they are.
    */
   override forward(input: Tensor): Tensor[] {
     const feats = this.trunk instanceof FeatureExtractor ? this.trunk.call(input) : [this.trunk.call(input)];
-    if (this.extractTrunkFeaturesOnly) return feats;
     const heads = [...this.heads];
+    // No heads (VISSL's extraction configs): the trunk's outputs are the model's.
+    if (this.extractTrunkFeaturesOnly || heads.length === 0) return feats;
     if (feats.length === heads.length) {
       const outputs = feats.map((feat, i) => heads[i]!.call(feat) as Tensor);
       for (const feat of feats) feat.dispose();

@@ -3,7 +3,15 @@
 // config must exist, and a label file must have one label per image.
 import { existsSync, statSync } from 'node:fs';
 import type { Config, DataSplitConfig, Partition } from '../config/index.js';
-import { DataLoader, diskFilelist, imageFolder, withLabels, type Dataset } from '../data/index.js';
+import {
+  DataLoader,
+  diskFilelist,
+  imageFolder,
+  limitDataset,
+  replacePathPrefix,
+  withLabels,
+  type Dataset,
+} from '../data/index.js';
 import { rank, worldSize } from '../engine/distributed-ranks.js';
 import type { Device } from '../torch/index.js';
 
@@ -15,8 +23,19 @@ function requirePath(path: string | undefined, what: string, key: string): strin
   return path;
 }
 
-/** The dataset a partition config describes, with labels from LABEL_SOURCES / LABEL_TYPE. */
+/** The dataset a partition config describes, with labels from LABEL_SOURCES / LABEL_TYPE, reduced
+ * to DATA_LIMIT samples when that is set (in every engine, as VISSL's dataset does it). */
 export function datasetFromConfig(config: DataSplitConfig, partition: Partition): Dataset {
+  const { SEED, IS_BALANCED, SKIP_NUM_SAMPLES } = config.DATA_LIMIT_SAMPLING;
+  return limitDataset(labelledDataset(config, partition), {
+    limit: config.DATA_LIMIT,
+    seed: SEED,
+    balanced: IS_BALANCED,
+    skip: SKIP_NUM_SAMPLES,
+  });
+}
+
+function labelledDataset(config: DataSplitConfig, partition: Partition): Dataset {
   const key = (name: string): string => `DATA.${partition}.${name}`;
   if (config.DATA_SOURCES.length !== 1) {
     throw new Error(
@@ -35,7 +54,7 @@ export function datasetFromConfig(config: DataSplitConfig, partition: Partition)
       dataset = imageFolder(dataPath);
       break;
     case 'disk_filelist':
-      dataset = diskFilelist(dataPath);
+      dataset = replacePathPrefix(diskFilelist(dataPath), config.REMOVE_IMG_PATH_PREFIX, config.NEW_IMG_PATH_PREFIX);
       break;
     default:
       throw new Error(`${key('DATA_SOURCES')}: unknown source '${source}'; supported: ${DATA_SOURCES.join(', ')}`);
@@ -74,7 +93,7 @@ export function loaderFromConfig(
     dropLast: data.DROP_LAST,
     // PREFETCH 0 keeps the loader's default depth (two batches per worker).
     ...(data.PREFETCH > 0 ? { prefetch: data.PREFETCH } : {}),
-    onError: data.SKIP_BAD_IMAGES ? 'skip' : 'throw',
+    onError: data.SKIP_BAD_IMAGES || data.ENABLE_QUEUE_DATASET ? 'skip' : 'throw',
     numWorkers: cfg.DATA.NUM_DATALOADER_WORKERS,
     maxImagePixels: cfg.DATA.MAX_IMAGE_PIXELS,
     configKey: `DATA.${partition}`,

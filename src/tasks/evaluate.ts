@@ -3,7 +3,7 @@
 // config's OPTIMIZER and LR schedule on cached features) and weighted kNN (NEAREST_NEIGHBOR).
 // VISSL's full linear protocol (heads trained on a frozen trunk with augmentations) is the
 // `train` engine with a linear-evaluation config. `nearest_neighbor` runs the kNN part only.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { lrRunSetup } from '../config/index.js';
@@ -22,7 +22,19 @@ export interface LayerScores {
   dim: number;
   /** Fast linear probe accuracy on the test partition (percent), absent for kNN-only runs. */
   linear?: Record<string, number>;
+  /** kNN accuracy with the first NEAREST_NEIGHBOR.TOPK. */
   knn: Record<string, number>;
+  /** kNN accuracy for every k, when NEAREST_NEIGHBOR.TOPK is a list. */
+  knnByK?: Record<number, Record<string, number>>;
+}
+
+/** NEAREST_NEIGHBOR.TOPK as a list of k. */
+function neighbourCounts(topk: number | readonly number[]): number[] {
+  const ks = Array.isArray(topk) ? [...topk] : [topk];
+  if (ks.length === 0 || !ks.every((k) => Number.isInteger(k) && k > 0)) {
+    throw new Error(`NEAREST_NEIGHBOR.TOPK must be a positive integer or a list of them, got ${JSON.stringify(topk)}`);
+  }
+  return ks as number[];
 }
 
 export interface EvaluateResult {
@@ -54,22 +66,23 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
     logger.info(`${dir} is already evaluated; skipping\n${formatScores(done)}`);
     return done;
   }
-  const featureDir = join(dir, 'features');
-  const extracted = await extractTask(cfg, {
-    ...options,
-    logger,
-    outputDir: featureDir,
-    partitions: ['TRAIN', 'TEST'],
-  });
-  const layers = Object.keys(extracted.shards.train ?? {});
+  const nn = cfg.NEAREST_NEIGHBOR;
+  const ks = neighbourCounts(nn.TOPK);
+  // NEAREST_NEIGHBOR.FEATURES.PATH: features extracted before (VISSL's shard layout) are used as they are.
+  const given = options.knnOnly && nn.FEATURES.PATH !== '' ? nn.FEATURES.PATH : null;
+  const featureDir = given ?? join(dir, 'features');
+  const extracted =
+    given === null
+      ? await extractTask(cfg, { ...options, logger, outputDir: featureDir, partitions: ['TRAIN', 'TEST'] })
+      : null;
+  const layers = extracted ? Object.keys(extracted.shards.train ?? {}) : shardLayers(featureDir);
   const result: EvaluateResult = {
     dir,
-    trainImages: extracted.images.train ?? 0,
-    testImages: extracted.images.test ?? 0,
+    trainImages: extracted?.images.train ?? 0,
+    testImages: extracted?.images.test ?? 0,
     layers: [],
   };
   const schedule = new VisslLrSchedule(cfg.OPTIMIZER.param_schedulers.lr, lrRunSetup(cfg));
-  const nn = cfg.NEAREST_NEIGHBOR;
   for (const layer of layers) {
     const train = loadFeatures(featureDir, 'train', layer);
     const test = loadFeatures(featureDir, 'test', layer);
@@ -81,15 +94,20 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
       const scores: LayerScores = {
         layer,
         dim: train.features.shape[1] as number,
-        knn: knnAccuracy(trainSet, testSet, {
+        knn: {},
+      };
+      for (const k of ks) {
+        const accuracy = knnAccuracy(trainSet, testSet, {
           numClasses,
-          k: nn.TOPK,
+          k,
           temperature: nn.SIGMA,
           normalize: nn.L2_NORM_FEATS,
           topk,
           device,
-        }),
-      };
+        });
+        if (k === ks[0]) scores.knn = accuracy;
+        if (ks.length > 1) scores.knnByK = { ...scores.knnByK, [k]: accuracy };
+      }
       if (!options.knnOnly) {
         scores.linear = linearProbe(trainSet, testSet, {
           numClasses,
@@ -117,6 +135,20 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
     recordFinished(dir, stage, fingerprint, [join(dir, 'evaluation.json')], result);
   }
   return result;
+}
+
+/** The layers that have train features in a folder of VISSL-layout shards. */
+function shardLayers(dir: string): string[] {
+  if (!existsSync(dir)) throw new Error(`NEAREST_NEIGHBOR.FEATURES.PATH: '${dir}' does not exist`);
+  const layers = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    const match = /_train_(.+)_features\.npy$/.exec(name);
+    if (match) layers.add(match[1]!);
+  }
+  if (layers.size === 0) {
+    throw new Error(`NEAREST_NEIGHBOR.FEATURES.PATH: '${dir}' has no *_train_<layer>_features.npy shards`);
+  }
+  return [...layers].sort();
 }
 
 /** The per-layer table: `layer  dim  linear top-1  top-5  kNN top-1  top-5`. */

@@ -5,7 +5,7 @@
 import type { Config, Partition } from '../config/index.js';
 import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-ranks.js';
 import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
-import { FeatureExtractor, type PoolOpSpec } from '../models/index.js';
+import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskOptions } from './context.js';
@@ -37,17 +37,29 @@ function poolOpsOf(cfg: Config): Record<string, PoolOpSpec> {
   return Object.fromEntries(map.map(([layer, op]) => [layer, op]));
 }
 
+const HEADS = 'heads';
+
+/** The model's single output, flattened (the 'heads' feature). */
+function modelOutput(model: SSLModel, images: Tensor): Tensor {
+  const outputs = model.forward(images);
+  if (outputs.length !== 1) {
+    throw new Error(
+      `the model has ${outputs.length} outputs, so its output is no one feature: name the layers to extract in ` +
+        'MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP',
+    );
+  }
+  return (outputs[0] as Tensor).flatten(1);
+}
+
 export async function extractTask(cfg: Config, options: ExtractOptions = {}): Promise<ExtractResult> {
   const outputDir = options.outputDir ?? (cfg.EXTRACT_FEATURES.OUTPUT_DIR || cfg.CHECKPOINT.DIR);
   const ctx = startTask(cfg, outputDir, 'EXTRACT_FEATURES.OUTPUT_DIR', 'extract', options);
   const { device, dir, logger } = ctx;
   const poolOps = poolOpsOf(cfg);
-  const layers = options.layers ?? Object.keys(poolOps);
-  if (layers.length === 0) {
-    throw new Error(
-      'no layer to extract: set MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP (e.g. [["res5", ["AvgPool2d", [[7, 7], 1, 0]]]]) or CLUSTERFIT.FEATURES.LAYER_NAME',
-    );
-  }
+  // As VISSL: without a pool map the feature is the whole model's output (trunk and heads), named
+  // 'heads' (kNN on a projection head's output is this, with EVAL_TRUNK_AND_HEAD).
+  const mapped = options.layers ?? Object.keys(poolOps);
+  const layers = mapped.length > 0 ? mapped : [HEADS];
   const partitions =
     options.partitions ?? (cfg.DATA.TEST.DATA_PATHS.length > 0 ? (['TRAIN', 'TEST'] as Partition[]) : ['TRAIN']);
   const fingerprint = stageFingerprint(cfg, { layers, partitions, flatten: options.layers !== undefined });
@@ -84,7 +96,11 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
             tidy(() => {
               // Under USE_AMP_FOR_INFERENCE the features come out in float16/bfloat16; files stay float32.
               const images = cfg.MODEL.CHANNELS_LAST ? batch.images.contiguous('channelsLast') : batch.images;
-              const features = maybeAutocast(inference, () => trunk.features(images, layers, { poolOps, flatten }));
+              const features = maybeAutocast(inference, () =>
+                mapped.length > 0
+                  ? trunk.features(images, layers, { poolOps, flatten })
+                  : new Map([[HEADS, modelOutput(model, images)]]),
+              );
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
               const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
               layers.forEach((layer, i) =>

@@ -22,7 +22,7 @@ import { agreedStop } from '../engine/distributed-stop.js';
 import { replicate, resumeStep, writeOnMainRank } from '../engine/distributed-train.js';
 import { train, type EpochState, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
 import type { SSLModel } from '../models/index.js';
-import { SGD } from '../torch/optim/index.js';
+import { LarcSGD, SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { trainerHooks } from './hooks.js';
@@ -141,7 +141,8 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
   applyTrunkFreezing(model, cfg);
   if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();
 
-  const optimizer = new SGD(
+  const larc = cfg.OPTIMIZER.larc_config;
+  const optimizer = new (cfg.OPTIMIZER.use_larc ? LarcSGD : SGD)(
     visslParamGroups(model, {
       weightDecay: cfg.OPTIMIZER.weight_decay,
       headWeightDecay: cfg.OPTIMIZER.head_optimizer_params.use_different_wd
@@ -151,6 +152,7 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       regularizeBias: cfg.OPTIMIZER.regularize_bias,
     }),
     { lr: 0, momentum: cfg.OPTIMIZER.momentum, nesterov: cfg.OPTIMIZER.nesterov },
+    { trustCoefficient: larc.trust_coefficient, clip: larc.clip, eps: larc.eps },
   );
   if (resume?.checkpoint.optimizer) optimizer.loadStateDict(resume.checkpoint.optimizer);
   const mixed = mixedPrecisionForTraining(cfg, device, logger);
