@@ -107,11 +107,27 @@ function trainingRows(features: Tensor, limit: number, seed: number): Tensor {
   return tidy(() => features.indexSelect(0, randperm(n).narrow(0, 0, limit)));
 }
 
+/**
+ * Extraction writes the layers of the pool map (VISSL's rule), so the layer to cluster must be one
+ * of them; said up front, in the config's words, instead of by the trunk in the middle of extraction.
+ */
+function checkLayerIsExtracted(cfg: Config, layer: string): void {
+  const map = cfg.MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP as [string, unknown][];
+  const extracted = map.map(([name]) => name);
+  if (!cfg.CLUSTERFIT.FEATURES.EXTRACT || extracted.length === 0 || extracted.includes(layer)) return;
+  throw new Error(
+    `CLUSTERFIT.FEATURES.LAYER_NAME is '${layer}', but MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP ` +
+      `extracts only ${extracted.map((name) => `'${name}'`).join(', ')}: set LAYER_NAME to one of them, ` +
+      `or add an entry for '${layer}' to the map (e.g. ['${layer}', ['AdaptiveAvgPool2d', [[1, 1]]]])`,
+  );
+}
+
 export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promise<ClusterResult> {
   const cf = cfg.CLUSTERFIT;
   const layer = cf.FEATURES.LAYER_NAME;
   if (layer === '')
     throw new Error('CLUSTERFIT.FEATURES.LAYER_NAME is empty: name the layer to cluster (e.g. res5 or flatten)');
+  checkLayerIsExtracted(cfg, layer);
   const ctx = startTask(cfg, cf.OUTPUT_DIR, 'CLUSTERFIT.OUTPUT_DIR', 'cluster', options);
   const { device, dir, logger } = ctx;
   const partitions = [cf.FEATURES.DATA_PARTITION as Partition];

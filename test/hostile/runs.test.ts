@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { RunLogger } from '../../src/engine/run-logger.js';
-import { trainTask, type TrainResult } from '../../src/tasks/index.js';
+import { clusterTask, trainTask, type TrainResult } from '../../src/tasks/index.js';
 import { makeImageFolders, tinyRun } from '../tasks/support.js';
 import { tempDir } from './files.js';
 
@@ -228,6 +228,25 @@ describe('hostile runs', () => {
     assert.equal(status, 0, stderr);
     assert.match(stderr, /was left by process \d+, which is no longer running: taking the folder over/);
     assert.equal(existsSync(join(out, '.clusterfit.lock')), false, 'released at exit');
+  });
+});
+
+describe('hostile cluster configs', () => {
+  it('a LAYER_NAME the pool map does not extract is named with both keys before any work', BOUND, async () => {
+    const out = tempDir();
+    const cfg = loadConfig({
+      config: 'demo/cluster_features',
+      overrides: [
+        'config.CLUSTERFIT.FEATURES.LAYER_NAME=res2',
+        `config.CLUSTERFIT.OUTPUT_DIR=${join(out, 'clusters')}`,
+        `config.CLUSTERFIT.FEATURES.PATH=${join(out, 'features')}`,
+      ],
+    });
+    await assert.rejects(
+      clusterTask(cfg, { log: { quiet: true } }),
+      /LAYER_NAME is 'res2', but MODEL\.FEATURE_EVAL_SETTINGS\.LINEAR_EVAL_FEAT_POOL_OPS_MAP extracts only 'flatten'/,
+    );
+    assert.deepEqual(readdirSync(out), [], 'nothing was written');
   });
 });
 
