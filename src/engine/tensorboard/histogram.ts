@@ -14,34 +14,23 @@ export function histogramOf(values: Tensor, buckets = 30): Histogram {
       x.sum().reshape(1),
       x.square().sum().reshape(1),
     ]).toArray() as number[];
-    const width = (max as number) - (min as number);
-    if (width === 0) {
-      return {
-        min: min as number,
-        max: max as number,
-        num,
-        sum: sum as number,
-        sumSquares: sumSquares as number,
-        bucketLimit: [max as number],
-        bucket: [num],
-      };
-    }
-    // Values are >= min, so the truncating cast to int64 is a floor; the maximum lands in the last bucket.
-    const index = x
-      .sub(min as number)
-      .mul(buckets / width)
-      .clamp(0, buckets - 1)
-      .to('int64');
-    const bucket = bincount(index, buckets).toArray() as number[];
-    const bucketLimit = bucket.map((_, i) => (min as number) + (width * (i + 1)) / buckets);
-    return {
+    const totals = {
       min: min as number,
       max: max as number,
       num,
       sum: sum as number,
       sumSquares: sumSquares as number,
-      bucketLimit,
-      bucket,
     };
+    const width = totals.max - totals.min;
+    if (width === 0) return { ...totals, bucketLimit: [totals.max], bucket: [num] };
+    // Values are >= min, so the truncating cast to int64 is a floor; the maximum lands in the last bucket.
+    const index = x
+      .sub(totals.min)
+      .mul(buckets / width)
+      .clamp(0, buckets - 1)
+      .to('int64');
+    const bucket = bincount(index, buckets).toArray() as number[];
+    const bucketLimit = bucket.map((_, i) => totals.min + (width * (i + 1)) / buckets);
+    return { ...totals, bucketLimit, bucket };
   });
 }
