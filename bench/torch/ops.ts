@@ -240,7 +240,7 @@ async function convBlocks(ask: Ask): Promise<void> {
     const ours: number[] = [];
     const peer: number[] = [];
     // Fewer rounds than the tiny ops: each sample already runs several multi-second steps.
-    const blockRounds = Math.max(1, Math.min(rounds, 3));
+    const blockRounds = Math.max(1, rounds);
     for (let round = 0; round < blockRounds; round++) {
       const oursFirst = round % 2 === 0;
       const a = oursFirst ? convBlockImagesPerSecond(block) : 0;

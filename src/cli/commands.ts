@@ -15,6 +15,11 @@ const PRESETS = ['demo', 'cifar10'];
 // JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
 const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
 const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
+const NODE_ID_OPTION = {
+  name: 'node_id',
+  value: '<K>',
+  description: 'this machine in a DISTRIBUTED.NUM_NODES run: 0 on the RUN_ID host, then 1..NUM_NODES-1',
+};
 
 /** Runs `body` with Ctrl-C turned into a clean stop at the next step. */
 async function withStopSignal<T>(
@@ -30,27 +35,41 @@ async function withStopSignal<T>(
 }
 
 async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): Promise<void> {
-  const preset = args.options.get('preset') ?? defaults.preset!;
   const out = args.options.get('out') ?? defaults.outputDir!;
-  const { runPipeline } = await import('../tasks/pipeline.js');
-  const result = await withStopSignal((stop) =>
-    runPipeline({
-      preset,
-      outputDir: out,
-      dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
-      overrides: args.overrides,
-      stageOverrides: Object.fromEntries(args.stageOverrides),
-      log: CLI_LOG,
-      stop,
-    }),
+  const options = {
+    preset: args.options.get('preset') ?? defaults.preset!,
+    outputDir: out,
+    dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
+    overrides: args.overrides,
+    stageOverrides: Object.fromEntries(args.stageOverrides),
+    log: CLI_LOG,
+  };
+  const { runPipeline, pipelineLaunchConfig } = await import('../tasks/pipeline.js');
+  const { launch } = await import('./launch/index.js');
+  // As `clusterfit run`: NUM_PROC_PER_NODE workers here (each runs every stage), or one worker
+  // under torchrun/srun; the workers' logs in <out>/logs.
+  const cfg = pipelineLaunchConfig(options);
+  await launch(
+    cfg,
+    args.options.get('node_id'),
+    async () => {
+      const result = await withStopSignal((stop) => runPipeline({ ...options, stop }));
+      if (!result.completed) {
+        process.exitCode = 130;
+      } else if (result.table && (await isMainProcess())) {
+        process.stderr.write(
+          `\n${result.table}\n\nfinished in ${(result.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`,
+        );
+      }
+    },
+    join(resolve(out), 'logs'),
   );
-  if (result.table) {
-    process.stderr.write(
-      `\n${result.table}\n\nfinished in ${(result.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`,
-    );
-  } else {
-    process.exitCode = 130;
-  }
+}
+
+/** Rank 0 of a distributed run, or a process running alone: the one that reports to the user. */
+async function isMainProcess(): Promise<boolean> {
+  const { rendezvousFromEnv } = await import('../torch/distributed/env.js');
+  return (rendezvousFromEnv(process.env)?.rank ?? 0) === 0;
 }
 
 export const COMMANDS: Command[] = [
@@ -58,7 +77,7 @@ export const COMMANDS: Command[] = [
     name: 'demo',
     summary: 'The whole pipeline on the small CIFAR-10 subset shipped with the package (a few minutes on a CPU).',
     usage: '[out=<folder>] [config.KEY=value ...] [<stage>.config.KEY=value ...]',
-    options: [{ name: 'out', value: '<folder>', description: 'the run folder (default runs/demo)' }],
+    options: [{ name: 'out', value: '<folder>', description: 'the run folder (default runs/demo)' }, NODE_ID_OPTION],
     config: true,
     stages: STAGES,
     example: ['clusterfit demo', 'clusterfit demo out=runs/quick config.OPTIMIZER.num_epochs=2'],
@@ -88,11 +107,7 @@ export const COMMANDS: Command[] = [
         description: 'a shipped config (`clusterfit configs`) or a YAML file',
         required: true,
       },
-      {
-        name: 'node_id',
-        value: '<K>',
-        description: 'this machine in a DISTRIBUTED.NUM_NODES run: 0 on the RUN_ID host, then 1..NUM_NODES-1',
-      },
+      NODE_ID_OPTION,
     ],
     config: true,
     hints: { out: 'config.CHECKPOINT.DIR=<folder>', data: 'config.DATA.TRAIN.DATA_PATHS=[<folder>]' },
@@ -114,11 +129,13 @@ export const COMMANDS: Command[] = [
     usage: `preset=<${PRESETS.join('|')}> out=<folder> [data=<root>] [config.KEY=value ...] [<stage>.config.KEY=value ...]`,
     description:
       'Each stage is a shipped config; the pipeline wires their paths together. Running it again skips\n' +
-      'finished stages and resumes a stopped one.',
+      'finished stages and resumes a stopped one. config.DISTRIBUTED.NUM_PROC_PER_NODE=N runs every stage on\n' +
+      'N processes (logs in <out>/logs); NUM_NODES as for `clusterfit run`.',
     options: [
       { name: 'preset', value: `<${PRESETS.join('|')}>`, description: 'which shipped configs to run', required: true },
       { name: 'out', value: '<folder>', description: 'the run folder; every stage writes under it', required: true },
       { name: 'data', value: '<root>', description: 'an image-folder root with train/ and test/ (<class>/<image>)' },
+      NODE_ID_OPTION,
     ],
     config: true,
     stages: STAGES,

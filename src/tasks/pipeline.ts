@@ -4,8 +4,14 @@
 // (and the ClusterFit head's width to NUM_CLUSTERS), so running the stages one by one with
 // `clusterfit run` gives the same result. Running it again resumes: finished training stages are
 // not repeated, a stopped one continues from its checkpoint.
+//
+// On several processes (DISTRIBUTED.NUM_PROC_PER_NODE / NUM_NODES, or torchrun/srun), every rank
+// runs this same sequence: each stage joins the one process group and ends with its ranks in step
+// (rank 0's checkpoint, labels and summaries exist before any rank starts the next stage), and
+// only rank 0 logs to the run folder and prints the table.
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config/index.js';
+import { distributed } from '../torch/index.js';
 import { clusterTask, type ClusterResult } from './cluster.js';
 import { taskLogger, type TaskOptions } from './context.js';
 import { evaluateTask, type EvaluateResult } from './evaluate.js';
@@ -83,23 +89,57 @@ function headForClusters(cfg: Config, numClusters: number): unknown[] {
   return params;
 }
 
-export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
-  const configs = PIPELINE_PRESETS[options.preset];
+function presetConfigs(preset: string): Record<PipelineStage, string> {
+  const configs = PIPELINE_PRESETS[preset];
   if (configs === undefined) {
-    throw new Error(
-      `unknown pipeline preset '${options.preset}': use one of ${Object.keys(PIPELINE_PRESETS).join(', ')}`,
-    );
+    throw new Error(`unknown pipeline preset '${preset}': use one of ${Object.keys(PIPELINE_PRESETS).join(', ')}`);
   }
+  return configs;
+}
+
+/** `stage`'s shipped config with the pipeline's wiring `words`, then the user's overrides. */
+function stageConfig(
+  options: PipelineOptions,
+  stage: PipelineStage,
+  words: string[],
+  warn?: (message: string) => void,
+): Config {
+  return loadConfig({
+    config: presetConfigs(options.preset)[stage],
+    overrides: [...words, ...(options.overrides ?? []), ...(options.stageOverrides?.[stage] ?? [])],
+    ...(warn ? { warn } : {}),
+  });
+}
+
+/**
+ * The config the launcher starts the pipeline's processes from: the first stage's. One set of
+ * processes runs all four stages, so they must ask for the same layout; a stage override that
+ * changes it is refused here, before any process starts, naming the stage.
+ */
+export function pipelineLaunchConfig(options: PipelineOptions): Config {
+  const layout = (cfg: Config): string => `${cfg.DISTRIBUTED.NUM_NODES} x ${cfg.DISTRIBUTED.NUM_PROC_PER_NODE}`;
+  const first = stageConfig(options, 'pretrain', []);
+  for (const stage of PIPELINE_STAGES.slice(1)) {
+    const cfg = stageConfig(options, stage, []);
+    if (layout(cfg) !== layout(first)) {
+      throw new Error(
+        `the pipeline runs every stage on the same processes, but DISTRIBUTED.NUM_NODES x NUM_PROC_PER_NODE is ` +
+          `${layout(cfg)} for the ${stage} stage and ${layout(first)} for the pretrain stage: set them for all stages ` +
+          '(config.DISTRIBUTED.KEY=value, without a stage prefix)',
+      );
+    }
+  }
+  return first;
+}
+
+export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  presetConfigs(options.preset);
   const started = performance.now();
   const out = resolve(options.outputDir);
-  const logger = taskLogger(options, out);
+  const logger = taskLogger(options, out, distributed.rendezvousFromEnv(process.env)?.rank ?? 0);
   const taskOptions: TaskOptions = { logger, stop: options.stop };
   const load = (stage: PipelineStage, words: string[]): Config =>
-    loadConfig({
-      config: configs[stage],
-      overrides: [...words, ...(options.overrides ?? []), ...(options.stageOverrides?.[stage] ?? [])],
-      warn: (message) => logger.warn(message),
-    });
+    stageConfig(options, stage, words, (message) => logger.warn(message));
   const dirs = {
     rotnet: join(out, 'rotnet'),
     features: join(out, 'rotnet_features'),

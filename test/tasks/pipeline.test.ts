@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageFolder } from '../../src/data/index.js';
@@ -127,5 +127,64 @@ print(a.dtype, len(a), all(a[i] == c[order[str(p)]] for i, p in enumerate(ai)))`
       train.imagesFile,
     ]).toString();
     assert.equal(same.trim(), 'int64 24 True');
+  });
+  it('runs every stage on 2 processes from one command (NUM_PROC_PER_NODE=2), rank 0 alone writing the run folder', async () => {
+    const root = await makeImageFolders(8, 3);
+    const out = join(root, 'run2');
+    const words = [
+      'pipeline',
+      'preset=demo',
+      `out=${out}`,
+      `data=${root}`,
+      'config.DISTRIBUTED.NUM_PROC_PER_NODE=2',
+      'config.OPTIMIZER.num_epochs=1',
+      'config.DATA.NUM_DATALOADER_WORKERS=1',
+      'config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=3',
+      'config.DATA.TEST.BATCHSIZE_PER_REPLICA=3',
+      'cluster.config.CLUSTERFIT.NUM_CLUSTERS=4',
+      'cluster.config.CLUSTERFIT.NUM_ITER=5',
+      'evaluate.config.NEAREST_NEIGHBOR.TOPK=5',
+    ];
+    const run = spawnSync(process.execPath, [CLI, ...words], {
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /clusterfit launcher: node 0 of 1, 2 worker\(s\)/);
+    // The table once (rank 0), each stage split in 2 x 3 = 6 images per step: 24 images, 4 steps.
+    assert.equal(run.stderr.match(/^features +linear top-1/gm)?.length, 1, run.stderr);
+    assert.match(run.stderr, /K=4 on 24 train images/);
+    for (const r of [0, 1]) {
+      const log = readFileSync(join(out, 'logs', `rank${r}.log`), 'utf8');
+      assert.match(log, /on 24 images for 1 epoch\(s\), 4 steps each/, `rank ${r}`);
+    }
+    // Extraction wrote one file per rank; the labels are one file, for every image once.
+    assert.ok(readdirSync(join(out, 'rotnet_features')).some((f) => f.startsWith('rank1_')));
+    const labels = execFileSync(PYTHON, [
+      '-c',
+      'import numpy as np, sys; print(len(np.load(sys.argv[1])), len(set(np.load(sys.argv[2]).tolist())))',
+      join(out, 'clusters', 'demo_train_flatten_N4_D64_labels.npy'),
+      join(out, 'clusters', 'demo_train_flatten_N4_D64_images.npy'),
+    ]).toString();
+    assert.equal(labels.trim(), '24 24');
+    // Rank 0's metrics only: one pipeline summary, no second writer.
+    const summaries = readFileSync(join(out, 'metrics.jsonl'), 'utf8').match(/"event":"pipeline_summary"/g);
+    assert.equal(summaries?.length, 1);
+  });
+
+  it('refuses a stage override that gives one stage another process layout, before starting anything', () => {
+    const run = clusterfit(
+      'pipeline',
+      'preset=demo',
+      'out=/nonexistent/never',
+      'train.config.DISTRIBUTED.NUM_PROC_PER_NODE=2',
+    );
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      /NUM_NODES x NUM_PROC_PER_NODE is 1 x 2 for the train stage and 1 x 1 for the pretrain stage: set them for all stages/,
+    );
+    assert.doesNotMatch(run.stderr, /launcher|RotNet pretraining/);
   });
 });

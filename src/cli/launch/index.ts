@@ -14,9 +14,15 @@ export { planLaunch, parseRunId, workerEnv, type LaunchPlan } from './plan.js';
 
 /**
  * Runs `runHere` in this process when it is the whole run or one worker of it; otherwise starts
- * NUM_PROC_PER_NODE copies of this command as workers and sets the exit status from theirs.
+ * NUM_PROC_PER_NODE copies of this command as workers and sets the exit status from theirs. The
+ * workers' logs go to `logDir` (default: `logs` in the config's output folder).
  */
-export async function launch(cfg: Config, nodeIdWord: string | undefined, runHere: () => Promise<void>): Promise<void> {
+export async function launch(
+  cfg: Config,
+  nodeIdWord: string | undefined,
+  runHere: () => Promise<void>,
+  logDir = join(taskOutputDir(cfg), 'logs'),
+): Promise<void> {
   const plan = planLaunch(cfg.DISTRIBUTED, process.env, nodeIdWord);
   if (plan.kind === 'single') return runHere();
   if (plan.kind === 'worker') {
@@ -54,7 +60,7 @@ export async function launch(cfg: Config, nodeIdWord: string | undefined, runHer
     command: process.execPath,
     args: [...process.execArgv, ...process.argv.slice(1)],
     workers,
-    logDir: join(taskOutputDir(cfg), 'logs'),
+    logDir,
     timeoutS: cfg.DISTRIBUTED.TIMEOUT_S,
   });
 }
