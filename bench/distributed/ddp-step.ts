@@ -35,10 +35,15 @@ const ours: number[] = [];
 const theirs: number[] = [];
 let version = '';
 for (let j = 0; j < Number(values.jobs); j++) {
+  // Which side goes first alternates, so an order effect cannot favour one.
+  const runPeer = async (): Promise<void> => {
+    const peer = await runJob('pytorch', 'ddp', config, 10 * 60_000);
+    theirs.push(...peer.seconds);
+    version = peer.version;
+  };
+  if (j % 2 === 1) await runPeer();
   ours.push(...(await runJob('ours', 'ddp', config, 10 * 60_000)).seconds);
-  const peer = await runJob('pytorch', 'ddp', config, 10 * 60_000);
-  theirs.push(...peer.seconds);
-  version = peer.version;
+  if (j % 2 === 0) await runPeer();
 }
 const rate = (seconds: number): number => (2 * config.batch * config.steps) / seconds;
 const ratios = ours.map((s, i) => theirs[i]! / s);
