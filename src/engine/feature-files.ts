@@ -213,6 +213,7 @@ function readFeatureRows(
     const dtype = element !== undefined && 'dtype' in element ? element.dtype : 'float32';
     const width = (reader: NpyReader): number => reader.rowShape.reduce((a, b) => a * b, 1);
     const d = width(readers[0] as NpyReader);
+    const runRows = Math.max(1, Math.floor(READ_BUDGET_BYTES / (itemSize(dtype) * d)));
     return tidy(() => {
       const out = empty([end - start, d], { dtype });
       readers.forEach((reader, s) => {
@@ -222,7 +223,6 @@ function readFeatureRows(
           );
         }
         const positions = (wanted[s] as number[]).sort((a, b) => (merged.row[a] as number) - (merged.row[b] as number));
-        const runRows = Math.max(1, Math.floor(READ_BUDGET_BYTES / (itemSize(dtype) * d)));
         for (let first = 0; first < positions.length;) {
           const firstRow = merged.row[positions[first] as number] as number;
           let last = first + 1;
