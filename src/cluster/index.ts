@@ -19,6 +19,6 @@ export {
 } from './kmeans.js';
 export { type DistancePrecision } from './fast-assign.js';
 export { Mt19937, randPerm } from './random.js';
-export { PCA, l2Normalize } from './pca.js';
+export { PCA, l2Normalize, type PCAShard } from './pca.js';
 export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';
 export { readTrainingSet, assignNpy, type StreamOptions } from './stream.js';

@@ -13,6 +13,12 @@ export function l2Normalize(x: Tensor, eps = 1e-5): Tensor {
 
 const FIT_CHUNK_ROWS = 65536;
 
+/** Rows spread over several ranks (see PCA.fit). */
+export interface PCAShard {
+  /** Sums a float64 tensor over the ranks, in place (an all-reduce). */
+  sum(t: Tensor): void;
+}
+
 /** PCA whitening fitted on features; `transform` maps N x d to N x nComponents. */
 export class PCA {
   #mean: Tensor | null = null;
@@ -46,26 +52,38 @@ export class PCA {
    * Fits on `x` (N x d float32). The covariance X^T X of the centred rows is accumulated in
    * float64 over row chunks, so no float64 copy of the features is ever made. Eigenvalues below
    * 1e-5 of the largest are raised to that floor, as VISSL does, so whitening never divides by 0.
+   *
+   * With `shard.sum`, `x` is one rank's part of rows spread over several ranks: the count and the
+   * sum of the rows, then the centred X^T X, are summed over the ranks in float64 (the same two
+   * passes as in one process), so every rank fits the PCA of all the rows.
    */
-  fit(x: Tensor): this {
-    const [n, d] = checkFeatures(x);
+  fit(x: Tensor, shard?: PCAShard): this {
+    const [rows, d] = checkFeatures(x);
     if (this.nComponents > d) {
       throw new Error(
         `PCA to ${this.nComponents} components needs at least that many dimensions, the features have ${d}`,
       );
     }
     const [mean, projection, keptEnergy] = torch.tidy(() => {
-      const mean64 = x.sum(0, { dtype: 'float64' }).div(n);
+      const totals = torch.cat([
+        x.sum(0, { dtype: 'float64' }),
+        torch.tensor([rows], { dtype: 'float64', device: x.device }),
+      ]);
+      shard?.sum(totals);
+      const n = torch.narrow(totals, 0, d, 1).item();
+      if (n === 0) throw new Error('PCA cannot be fitted on 0 rows');
+      const mean64 = torch.narrow(totals, 0, 0, d).div(n);
       const covariance = torch.zeros([d, d], { dtype: 'float64', device: x.device });
-      for (let first = 0; first < n; first += FIT_CHUNK_ROWS) {
+      for (let first = 0; first < rows; first += FIT_CHUNK_ROWS) {
         torch.tidy(() => {
           const centred = torch
-            .narrow(x, 0, first, Math.min(FIT_CHUNK_ROWS, n - first))
+            .narrow(x, 0, first, Math.min(FIT_CHUNK_ROWS, rows - first))
             .to('float64')
             .sub(mean64);
           covariance.add_(torch.mm(centred.t(), centred));
         });
       }
+      shard?.sum(covariance);
       const { eigenvalues, eigenvectors } = torch.eigh(covariance);
       const floored = eigenvalues.clamp(eigenvalues.max().item() * 1e-5);
       // eigh sorts ascending; VISSL keeps the largest first.

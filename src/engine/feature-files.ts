@@ -3,9 +3,11 @@
 // (dataset indices, int64), `_targets.npy` (labels, int64 N x 1), plus our `_images.npy` (image
 // paths), with prefix `rank{R}_chunk{C}`. Shards are written streaming, so memory stays at one
 // batch whatever the dataset size; a new chunk starts every CHUNK_THRESHOLD rows when it is set.
+// Reading merges the shards into dataset-index order, and can read just one block of that order
+// (one rank's share), touching no other feature row.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cat, tensor, tidy, type Tensor } from '../torch/index.js';
+import { empty, indexCopy_, itemSize, tensor, tidy, type Tensor } from '../torch/index.js';
 import { NpyReader, NpyWriter, writeNpy } from '../torch/io/index.js';
 
 export interface FeatureShard {
@@ -124,24 +126,47 @@ export function findFeatureShards(dir: string, split: string, layer: string): Fe
 }
 
 export interface LoadedFeatures {
-  /** N x D float32, rows sorted by dataset index, duplicates (sampler padding) removed. */
+  /**
+   * Rows [rows[0], rows[1]) of the merged order (all of them unless asked otherwise), flattened to
+   * (rows[1] - rows[0]) x D, float32.
+   */
   features: Tensor;
-  /** N dataset indices, ascending. */
+  /** The rows of the merged order `features` holds, [start, end) of `indices.length`. */
+  rows: [number, number];
+  /** The N dataset indices of the whole split, ascending (duplicates, i.e. sampler padding, removed). */
   indices: number[];
+  /** The N labels of the whole split, in `indices`' order. */
   targets: number[];
-  /** Image path per row, when the shards have them. */
+  /** Image path per row of the whole split, when the shards have them. */
   images: string[] | null;
 }
 
-/**
- * All rows of (split, layer) merged: deduplicated by dataset index and sorted by it (what VISSL's
- * load_features does), flattened to N x D.
- */
-export function loadFeatures(dir: string, split: string, layer: string): LoadedFeatures {
-  const shards = findFeatureShards(dir, split, layer);
-  const rowOf = new Map<number, { shard: number; row: number }>();
-  const targets = new Map<number, number>();
-  const images = new Map<number, string>();
+export interface LoadFeaturesOptions {
+  /** The block of the merged order to read, given the number of rows N (default: all of them). */
+  rows?: (n: number) => readonly [number, number];
+  /** Told of every read of feature rows from a file: rows [start, end) of `file`. */
+  onRead?: (file: string, start: number, end: number) => void;
+}
+
+/** Feature rows read at once (a run of wanted rows longer than this is read in pieces). */
+const READ_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/** Where each row of the merged order lives: shard and row of the first occurrence of its index. */
+interface MergedIndex {
+  indices: number[];
+  shard: Int32Array;
+  row: Int32Array;
+  targets: number[];
+  images: string[] | null;
+}
+
+function mergeIndices(shards: FeatureShard[]): MergedIndex {
+  // Dataset index -> its entry in the lists below; the first occurrence wins, as in VISSL.
+  const entryOf = new Map<number, number>();
+  const shardOf: number[] = [];
+  const rowOf: number[] = [];
+  const targets: number[] = [];
+  const images: string[] = [];
   let haveImages = true;
   shards.forEach((shard, s) => {
     const inds = readIntColumn(shard.inds);
@@ -149,41 +174,107 @@ export function loadFeatures(dir: string, split: string, layer: string): LoadedF
     const paths = existsSync(shard.images) ? readStrings(shard.images) : null;
     haveImages &&= paths !== null;
     inds.forEach((index, row) => {
-      if (rowOf.has(index)) return;
-      rowOf.set(index, { shard: s, row });
-      targets.set(index, labels[row] as number);
-      if (paths) images.set(index, paths[row] as string);
+      if (entryOf.has(index)) return;
+      entryOf.set(index, shardOf.length);
+      shardOf.push(s);
+      rowOf.push(row);
+      targets.push(labels[row] as number);
+      if (paths) images.push(paths[row] as string);
     });
   });
-  const indices = [...rowOf.keys()].sort((a, b) => a - b);
-  const features = tidy(() => {
-    const parts = shards.map((shard, s) => {
-      const reader = new NpyReader(shard.features);
-      try {
-        const all = reader.read();
-        const rows = indices.filter((i) => rowOf.get(i)?.shard === s).map((i) => rowOf.get(i)?.row as number);
-        return all.reshape(all.shape[0] as number, -1).indexSelect(0, tensor(rows, { dtype: 'int64' }));
-      } finally {
-        reader.close();
-      }
-    });
-    // Rows per shard are in index order within the shard; restore the global index order.
-    const stacked = cat(parts, 0);
-    const shardOrder = shards.flatMap((_, s) => indices.filter((i) => rowOf.get(i)?.shard === s));
-    const position = new Map(shardOrder.map((index, p) => [index, p]));
-    return stacked.indexSelect(
-      0,
-      tensor(
-        indices.map((i) => position.get(i) as number),
-        { dtype: 'int64' },
-      ),
-    );
-  });
+  const indices = [...entryOf.keys()].sort((a, b) => a - b);
+  const entries = indices.map((i) => entryOf.get(i) as number);
   return {
-    features,
     indices,
-    targets: indices.map((i) => targets.get(i) as number),
-    images: haveImages ? indices.map((i) => images.get(i) as string) : null,
+    shard: Int32Array.from(entries, (e) => shardOf[e] as number),
+    row: Int32Array.from(entries, (e) => rowOf[e] as number),
+    targets: entries.map((e) => targets[e] as number),
+    images: haveImages ? entries.map((e) => images[e] as string) : null,
+  };
+}
+
+/**
+ * The feature rows at merged positions [start, end), read from the shards with positioned reads
+ * of just those rows: each shard's wanted rows are read in runs of consecutive file rows and
+ * scattered into place, so memory is the block plus one read, whatever the size of the files.
+ */
+function readFeatureRows(
+  shards: FeatureShard[],
+  merged: MergedIndex,
+  start: number,
+  end: number,
+  onRead?: LoadFeaturesOptions['onRead'],
+): Tensor {
+  const wanted = shards.map(() => [] as number[]);
+  for (let p = start; p < end; p++) wanted[merged.shard[p] as number]?.push(p);
+  const readers = shards.map((shard) => new NpyReader(shard.features));
+  try {
+    const element = readers[0]?.header.element;
+    const dtype = element !== undefined && 'dtype' in element ? element.dtype : 'float32';
+    const width = (reader: NpyReader): number => reader.rowShape.reduce((a, b) => a * b, 1);
+    const d = width(readers[0] as NpyReader);
+    const runRows = Math.max(1, Math.floor(READ_BUDGET_BYTES / (itemSize(dtype) * d)));
+    return tidy(() => {
+      const out = empty([end - start, d], { dtype });
+      readers.forEach((reader, s) => {
+        if (width(reader) !== d) {
+          throw new Error(
+            `${reader.path} holds ${width(reader)} values per row but ${readers[0]?.path} holds ${d}: the shards are of different extractions`,
+          );
+        }
+        const positions = (wanted[s] as number[]).sort((a, b) => (merged.row[a] as number) - (merged.row[b] as number));
+        for (let first = 0; first < positions.length;) {
+          const firstRow = merged.row[positions[first] as number] as number;
+          let last = first + 1;
+          while (
+            last < positions.length &&
+            last - first < runRows &&
+            merged.row[positions[last] as number] === firstRow + (last - first)
+          )
+            last++;
+          onRead?.(reader.path, firstRow, firstRow + (last - first));
+          tidy(() => {
+            const rows = reader.read(firstRow, firstRow + (last - first));
+            const at = tensor(
+              positions.slice(first, last).map((p) => p - start),
+              { dtype: 'int64' },
+            );
+            indexCopy_(out, 0, at, rows.reshape(last - first, -1));
+          });
+          first = last;
+        }
+      });
+      return out;
+    });
+  } finally {
+    readers.forEach((reader) => reader.close());
+  }
+}
+
+/**
+ * The rows of (split, layer) merged: deduplicated by dataset index and sorted by it (what VISSL's
+ * load_features does), flattened to N x D. With `options.rows`, only that block of the merged
+ * order is read from the feature files (the small index, label and path files are read whole), so
+ * each of several ranks can hold just its share of a split larger than one machine's memory.
+ */
+export function loadFeatures(
+  dir: string,
+  split: string,
+  layer: string,
+  options: LoadFeaturesOptions = {},
+): LoadedFeatures {
+  const shards = findFeatureShards(dir, split, layer);
+  const merged = mergeIndices(shards);
+  const n = merged.indices.length;
+  const [start, end] = options.rows?.(n) ?? [0, n];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n))
+    throw new RangeError(`rows [${start}, ${end}) are out of range for the ${n} ${split} features in ${dir}`);
+  return {
+    features: readFeatureRows(shards, merged, start, end, options.onRead),
+    rows: [start, end],
+    indices: merged.indices,
+    targets: merged.targets,
+    images: merged.images,
   };
 }
 

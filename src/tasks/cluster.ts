@@ -7,6 +7,8 @@
 //   _cluster_sizes.npy, and for the train split _centroids.npy (K x dim float32).
 // Unlike VISSL at HEAD, rows are deduplicated and sorted by dataset index, so a label file has
 // exactly one entry per image of the dataset, in the dataset's order.
+// On several ranks each rank reads and computes on its block of the rows only (see
+// engine/distributed-cluster.ts), except with CLUSTER_BACKEND faiss, which is not distributed.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -19,10 +21,10 @@ import {
   type KMeansResult,
 } from '../cluster/index.js';
 import type { Config, Partition } from '../config/index.js';
-import { assignOnRanks, kmeansOnRanks } from '../engine/distributed-cluster.js';
-import { barrier, isMainRank } from '../engine/distributed-ranks.js';
+import { assignOnRanks, kmeansOnRanks, ownedRows, type RowBlock } from '../engine/distributed-cluster.js';
+import { barrier, isMainRank, sumOverRanks, worldSize } from '../engine/distributed-ranks.js';
 import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
-import { bincount, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
+import { bincount, indexSelect, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
 import { writeNpy } from '../torch/io/index.js';
 import { startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
@@ -99,12 +101,14 @@ export function writeAssignment(
   return { labels: `${prefix}_labels.npy`, imagesFile: `${prefix}_images.npy`, sizes };
 }
 
-/** Rows used to find the centroids: all, or DATA_LIMIT of them drawn with DATA_LIMIT_SAMPLING.SEED. */
-function trainingRows(features: Tensor, limit: number, seed: number): Tensor {
-  const n = features.shape[0] as number;
-  if (limit < 0 || limit >= n) return features;
+/**
+ * The rows of `n` used to find the centroids, in order: null for all of them, or DATA_LIMIT of them
+ * drawn with DATA_LIMIT_SAMPLING.SEED (the same rows on every rank: a seeded CPU generator).
+ */
+function trainingRows(n: number, limit: number, seed: number): Int32Array | null {
+  if (limit < 0 || limit >= n) return null;
   manualSeed(seed);
-  return tidy(() => features.indexSelect(0, randperm(n).narrow(0, 0, limit)));
+  return Int32Array.from(tidy(() => randperm(n).narrow(0, 0, limit).toArray()));
 }
 
 /**
@@ -146,7 +150,24 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
   const datasetName = cf.FEATURES.DATASET_NAME || cfg.DATA.TRAIN.DATASET_NAMES[0] || 'dataset';
   const k = cf.NUM_CLUSTERS;
   const split = (partition: Partition): string => partition.toLowerCase();
-  const loadSplit = (partition: Partition): LoadedFeatures => loadFeatures(cf.FEATURES.PATH, split(partition), layer);
+  // FAISS is not distributed: with CLUSTER_BACKEND faiss every rank reads every row and runs it on
+  // all of them, as one process does. Otherwise each rank reads only its block of the rows.
+  const sharded = cf.CLUSTER_BACKEND !== 'faiss';
+  const loadSplit = (partition: Partition): LoadedFeatures => {
+    let read = 0;
+    const loaded = loadFeatures(cf.FEATURES.PATH, split(partition), layer, {
+      ...(sharded ? { rows: (n: number) => ownedRows(n) } : {}),
+      onRead: (_file, start, end) => (read += end - start),
+    });
+    if (worldSize() > 1) {
+      const [start, end] = loaded.rows;
+      logger.info(
+        `${split(partition)} features: this rank holds rows [${start}, ${end}) of ${loaded.indices.length}; read ${read} feature rows from the files`,
+      );
+    }
+    return loaded;
+  };
+  const blockOf = (loaded: LoadedFeatures): RowBlock => ({ start: loaded.rows[0], total: loaded.indices.length });
 
   const train = loadSplit(partitions[0] as Partition);
   const pca = cf.FEATURES.DIMENSIONALITY_REDUCTION > 0 ? new PCA(cf.FEATURES.DIMENSIONALITY_REDUCTION) : null;
@@ -158,19 +179,21 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
     });
   let trained: KMeansResult | null = null;
   try {
-    const count = train.features.shape[0] as number;
+    const count = train.indices.length;
     if (k > count) {
       throw new Error(
         `CLUSTERFIT.NUM_CLUSTERS is ${k} but there are only ${count} ${split(partitions[0] as Partition)} features to cluster; ` +
           `set config.CLUSTERFIT.NUM_CLUSTERS to at most ${count} (FAISS needs at least as many points as clusters)`,
       );
     }
-    if (pca) tidy(() => void pca.fit(l2Normalize(train.features.to(device))));
+    // The PCA is fitted on every train row: on several ranks from their statistics summed in float64.
+    if (pca)
+      tidy(() => void pca.fit(l2Normalize(train.features.to(device)), sharded ? { sum: sumOverRanks } : undefined));
     const trainFeatures = prepare(train.features);
     const dim = trainFeatures.shape[1] as number;
-    const sample = trainingRows(trainFeatures, cf.DATA_LIMIT, cf.DATA_LIMIT_SAMPLING.SEED);
+    const training = trainingRows(count, cf.DATA_LIMIT, cf.DATA_LIMIT_SAMPLING.SEED);
     logger.info(
-      `k-means: ${sample.shape[0]} x ${dim} features of ${layer} into ${k} clusters, ${cf.NUM_ITER} iterations (${cf.CLUSTER_BACKEND})`,
+      `k-means: ${training?.length ?? count} x ${dim} features of ${layer} into ${k} clusters, ${cf.NUM_ITER} iterations (${cf.CLUSTER_BACKEND})`,
     );
     const kmeansOptions = {
       niter: cf.NUM_ITER,
@@ -190,11 +213,18 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
           'CLUSTERFIT.CLUSTER_BACKEND is faiss but the FAISS addon is not built: apt-get install libfaiss-dev, then npm run build; or set config.CLUSTERFIT.CLUSTER_BACKEND=torch',
         );
       }
-      trained = await faissKmeans(sample, k, kmeansOptions);
+      const sample =
+        training === null
+          ? trainFeatures
+          : tidy(() => indexSelect(trainFeatures, 0, tensor(training).to('int64').to(trainFeatures.device)));
+      try {
+        trained = await faissKmeans(sample, k, kmeansOptions);
+      } finally {
+        if (sample !== trainFeatures) sample.dispose();
+      }
     } else {
-      trained = kmeansOnRanks(sample, k, kmeansOptions);
+      trained = kmeansOnRanks(trainFeatures, blockOf(train), k, kmeansOptions, training);
     }
-    if (sample !== trainFeatures) sample.dispose();
     const prefixOf = (partition: Partition): string => `${datasetName}_${split(partition)}_${layer}_N${k}_D${dim}`;
     const centroidsFile = join(dir, `${prefixOf(partitions[0] as Partition)}_centroids.npy`);
     writeNpyOnHost(centroidsFile, trained.centroids);
@@ -211,7 +241,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
       const assignment =
         cf.CLUSTER_BACKEND === 'faiss'
           ? await faissAssign(features, trained.centroids)
-          : assignOnRanks(features, trained.centroids);
+          : assignOnRanks(features, blockOf(loaded), trained.centroids);
       const prefix = join(dir, prefixOf(partition));
       const written = writeAssignment(prefix, assignment, loaded.images, k);
       features.dispose();

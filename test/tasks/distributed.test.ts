@@ -1,5 +1,6 @@
 // `clusterfit run` on 2 Gloo ranks over loopback, as a user runs it: RotNet training stopped with
-// Ctrl-C and resumed on 1 process; extraction and k-means equal to the one-process run; a rank
+// Ctrl-C and resumed on 1 process; extraction and k-means equal to the one-process run (each rank
+// reading only its rows of the features, also from another world size's files, with PCA); a rank
 // killed (SIGKILL) or frozen (SIGSTOP) mid-training named by the launcher within the timeout; and
 // the bad inputs (world size, unreachable master, checkpoint of another model) in one line each.
 // Every wait is bounded, so a regression fails instead of hanging.
@@ -10,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ownedRows } from '../../src/engine/distributed-cluster.js';
 import { loadFeatures } from '../../src/engine/feature-files.js';
 import { readNpy } from '../../src/torch/io/index.js';
 import type { Tensor } from '../../src/torch/index.js';
@@ -128,10 +130,14 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
     assert.ok(existsSync(join(dir, 'model_final_checkpoint_phase2.torch')));
   });
 
-  it('extraction and k-means on 2 ranks equal the one-process results', async () => {
-    const run = (folder: number, procs = folder): Promise<Finished> => {
-      const out = join(root, `cluster${folder}`);
-      return clusterfit([
+  it('extraction and k-means on 2 and 3 ranks, each reading only its rows, equal the one-process results', async () => {
+    /** cluster_features into root/<out>/clusters, from root/<features> (extracted there first unless `extract` is false). */
+    const cluster = (
+      out: string,
+      procs: number,
+      { features = `${out}/features`, extract = true, extra = [] as string[] } = {},
+    ) =>
+      clusterfit([
         'config=demo/cluster_features',
         `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'train')}]`,
         `config.DATA.TEST.DATA_PATHS=[${join(root, 'test')}]`,
@@ -139,31 +145,79 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
         'config.DATA.TEST.BATCHSIZE_PER_REPLICA=4',
         'config.DATA.NUM_DATALOADER_WORKERS=1',
         "config.MODEL.WEIGHTS_INIT.PARAMS_FILE=''",
-        `config.EXTRACT_FEATURES.OUTPUT_DIR=${join(out, 'features')}`,
-        `config.CHECKPOINT.DIR=${join(out, 'features')}`,
-        `config.CLUSTERFIT.FEATURES.PATH=${join(out, 'features')}`,
-        `config.CLUSTERFIT.OUTPUT_DIR=${join(out, 'clusters')}`,
+        `config.EXTRACT_FEATURES.OUTPUT_DIR=${join(root, features)}`,
+        `config.CHECKPOINT.DIR=${join(root, features)}`,
+        `config.CLUSTERFIT.FEATURES.PATH=${join(root, features)}`,
+        `config.CLUSTERFIT.FEATURES.EXTRACT=${extract ? 'True' : 'False'}`,
+        `config.CLUSTERFIT.OUTPUT_DIR=${join(root, out, 'clusters')}`,
         'config.CLUSTERFIT.NUM_CLUSTERS=4',
         `config.DISTRIBUTED.NUM_PROC_PER_NODE=${procs}`,
         'config.DISTRIBUTED.TIMEOUT_S=20',
+        ...extra,
       ]);
+    const file = (out: string, name: string): Tensor =>
+      readNpy(join(root, out, 'clusters', `demo_${name}.npy`)) as Tensor;
+    /** Labels of both splits identical, centroids within 1e-4. */
+    const assertSameClusters = (a: string, b: string, prefix: string): void => {
+      for (const split of ['train', 'test'])
+        assert.deepEqual(
+          file(b, `${split}_${prefix}_labels`).toArray(),
+          file(a, `${split}_${prefix}_labels`).toArray(),
+          `${b} ${split} labels`,
+        );
+      const diff = file(a, `train_${prefix}_centroids`)
+        .sub(file(b, `train_${prefix}_centroids`))
+        .abs()
+        .max()
+        .item();
+      assert.ok(diff < 1e-4, `${b}: centroids differ from ${a}'s by ${diff}`);
     };
-    const one = await run(1);
+    /** Each rank of the run in root/<out> read exactly its block of the 27 train and 6 test rows. */
+    const assertEachRankReadItsRows = (out: string, procs: number): void => {
+      for (let r = 0; r < procs; r++) {
+        const log = readFileSync(join(root, out, 'clusters', 'logs', `rank${r}.log`), 'utf8');
+        for (const [split, n] of [
+          ['train', 27],
+          ['test', 6],
+        ] as const) {
+          const [start, end] = ownedRows(n, r, procs);
+          assert.match(
+            log,
+            new RegExp(
+              `${split} features: this rank holds rows \\[${start}, ${end}\\) of ${n}; read ${end - start} feature rows from the files`,
+            ),
+            `rank ${r} of ${out}`,
+          );
+        }
+      }
+    };
+
+    const one = await cluster('cluster1', 1);
     assert.equal(one.status, 0, one.stderr);
-    const two = await run(2);
+    const two = await cluster('cluster2', 2);
     assert.equal(two.status, 0, two.stderr);
     const features = [1, 2].map((p) => loadFeatures(join(root, `cluster${p}`, 'features'), 'train', 'flatten'));
     const [f1, f2] = features as [ReturnType<typeof loadFeatures>, ReturnType<typeof loadFeatures>];
     assert.deepEqual(f2.indices, f1.indices, 'every image once, no padding duplicates');
     assert.ok(existsSync(join(root, 'cluster2', 'features', 'rank1_chunk0_train_flatten_features.npy')));
     assert.ok(f1.features.sub(f2.features).abs().max().item() < 1e-5);
-    const file = (p: number, suffix: string): Tensor =>
-      readNpy(join(root, `cluster${p}`, 'clusters', `demo_train_flatten_N4_D64_${suffix}.npy`)) as Tensor;
-    assert.deepEqual(file(2, 'labels').toArray(), file(1, 'labels').toArray());
-    assert.ok(file(1, 'centroids').sub(file(2, 'centroids')).abs().max().item() < 1e-4);
     for (const t of [f1.features, f2.features]) t.dispose();
+    assertSameClusters('cluster1', 'cluster2', 'flatten_N4_D64');
+    assertEachRankReadItsRows('cluster2', 2);
+
+    // The 2-rank features clustered on 3 ranks (blocks that straddle both ranks' shard files, and
+    // the sampler's padding row), with the PCA fitted from statistics summed over the ranks and a
+    // DATA_LIMIT sample, against one process clustering the same files.
+    const pca = ['config.CLUSTERFIT.FEATURES.DIMENSIONALITY_REDUCTION=8', 'config.CLUSTERFIT.DATA_LIMIT=20'];
+    const pcaOne = await cluster('pca1', 1, { features: 'cluster2/features', extract: false, extra: pca });
+    assert.equal(pcaOne.status, 0, pcaOne.stderr);
+    const pcaThree = await cluster('pca3', 3, { features: 'cluster2/features', extract: false, extra: pca });
+    assert.equal(pcaThree.status, 0, pcaThree.stderr);
+    assertSameClusters('pca1', 'pca3', 'flatten_N4_D8');
+    assertEachRankReadItsRows('pca3', 3);
+
     // Extracting again on 1 process into the 2-rank folder leaves no rank-1 shard to merge.
-    const again = await run(2, 1);
+    const again = await cluster('cluster2', 1);
     assert.equal(again.status, 0, again.stderr);
     assert.ok(!existsSync(join(root, 'cluster2', 'features', 'rank1_chunk0_train_flatten_features.npy')));
   });
