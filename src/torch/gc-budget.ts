@@ -9,7 +9,11 @@
 // allocator since the last collection and dropped handles have joined the safety net since
 // then, a full V8 collection runs, and the finalizers free the dropped handles at the next turn
 // of the event loop. A loop that disposes everything (tidy, using) registers nothing and never
-// pays for a collection.
+// pays for a collection. Nor does one whose handles outlive a turn of the event loop but are then
+// disposed (a training loop's batch, held across the await for the next one): a handle counts as
+// dropped only while it is still undisposed when a later batch of handles joins the net, so the
+// decision is made on the handles that earlier code really left behind, not on the ones that
+// have just joined and whose owner has not had the chance to dispose them yet.
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { native } from './native.js';
@@ -19,7 +23,10 @@ const DEFAULT_BUDGET_MB = 512;
 
 let budget = budgetFromEnvironment();
 let churnAtLastCollection = 0;
-let droppedSinceLastCollection = 0;
+/** Handles that joined the net since the last collection and have not been disposed since. */
+let undisposedSinceLastCollection = 0;
+/** Counts collections, so a disposed handle knows whether it was counted in the current one. */
+let generation = 0;
 let collect: (() => void) | null | undefined;
 
 function budgetFromEnvironment(): number {
@@ -51,13 +58,31 @@ export function gcBudget(): number {
   return budget;
 }
 
-/** Called when `count` dropped handles join the safety net; collects once the budget is spent. */
-export function noteDroppedHandles(count: number): void {
-  droppedSinceLastCollection += count;
-  if (droppedSinceLastCollection === 0) return;
-  const churn = native.cpuBytesEverAllocated();
-  if (churn - churnAtLastCollection < budget) return;
-  churnAtLastCollection = churn;
-  droppedSinceLastCollection = 0;
-  collector()?.();
+/** How many collections the budget has asked V8 for so far (for tests and diagnostics). */
+export function gcBudgetCollections(): number {
+  return generation;
+}
+
+/**
+ * Called when `count` handles join the safety net, before they are counted: collects once the
+ * budget is spent if handles that joined earlier are still undisposed. Returns the generation the
+ * new handles belong to (pass it to `noteDisposedHandle` when one is disposed).
+ */
+export function noteDroppedHandles(count: number): number {
+  if (undisposedSinceLastCollection > 0) {
+    const churn = native.cpuBytesEverAllocated();
+    if (churn - churnAtLastCollection >= budget) {
+      churnAtLastCollection = churn;
+      undisposedSinceLastCollection = 0;
+      generation += 1;
+      collector()?.();
+    }
+  }
+  undisposedSinceLastCollection += count;
+  return generation;
+}
+
+/** A handle in the safety net was disposed by its owner: it was not dropped after all. */
+export function noteDisposedHandle(joinedInGeneration: number): void {
+  if (joinedInGeneration === generation && undisposedSinceLastCollection > 0) undisposedSinceLastCollection -= 1;
 }

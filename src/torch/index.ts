@@ -3,7 +3,7 @@ export { Tensor, type Device, type Scalar } from './tensor.js';
 export type { DType, MemoryFormat, TypedArray } from './dtype.js';
 export { isFloatingPoint, itemSize } from './dtype.js';
 export { tidy, keep, scopeDepth } from './scope.js';
-export { setGcBudget, gcBudget } from './gc-budget.js';
+export { setGcBudget, gcBudget, gcBudgetCollections } from './gc-budget.js';
 export * from './ops/creation.js';
 export * from './ops/math.js';
 export * from './ops/reduce.js';

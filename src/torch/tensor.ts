@@ -19,7 +19,7 @@ import * as reduce from './ops/reduce.js';
 import * as shapeOps from './ops/shape.js';
 import * as linalg from './ops/linalg.js';
 import * as convert from './ops/convert.js';
-import { noteDroppedHandles } from './gc-budget.js';
+import { noteDisposedHandle, noteDroppedHandles } from './gc-budget.js';
 import * as inplace from './ops/inplace.js';
 
 /** A device string as PyTorch spells it: 'cpu', 'cuda', 'cuda:1'. */
@@ -51,6 +51,8 @@ export class Tensor implements Disposable {
   kept?: boolean;
   #handle: Handle;
   #state = OWNED;
+  /** The GC budget's generation this tensor joined the safety net in (see gc-budget.ts). */
+  #netGeneration = 0;
 
   /** Wraps a native handle; the new tensor belongs to the innermost `tidy` scope, if any. */
   constructor(handle: Handle) {
@@ -74,15 +76,15 @@ export class Tensor implements Disposable {
   }
 
   static #registerWaiting(): void {
-    let registered = 0;
-    for (const tensor of unregistered) {
-      if (tensor.#state !== WAITING) continue;
-      tensor.#state = REGISTERED;
-      collected.register(tensor, tensor.#handle, tensor);
-      registered += 1;
-    }
+    const joining = unregistered.filter((tensor) => tensor.#state === WAITING);
     unregistered.length = 0;
-    if (registered > 0) noteDroppedHandles(registered);
+    if (joining.length === 0) return;
+    const netGeneration = noteDroppedHandles(joining.length);
+    for (const tensor of joining) {
+      tensor.#state = REGISTERED;
+      tensor.#netGeneration = netGeneration;
+      collected.register(tensor, tensor.#handle, tensor);
+    }
   }
 
   /** The native handle, for passing to operators. Throws once the tensor is disposed. */
@@ -98,7 +100,10 @@ export class Tensor implements Disposable {
     const state = this.#state;
     if (state === DISPOSED) return;
     this.#state = DISPOSED;
-    if (state === REGISTERED) collected.unregister(this);
+    if (state === REGISTERED) {
+      collected.unregister(this);
+      noteDisposedHandle(this.#netGeneration);
+    }
     native.dispose(this.#handle);
   }
 

@@ -8,6 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { gcBudget, gcBudgetCollections, randn, setGcBudget, type Tensor } from '../../src/torch/index.js';
 
 const LOOP = new URL('../../bench/torch/undisposed-loop.js', import.meta.url).pathname;
 
@@ -33,4 +35,31 @@ test('a ResNet-20 loop that never disposes stays bounded; the tidy loop stays fl
   const tidy = numbers(runLoop(60, 20, true));
   assert.equal(tidy.live[1], tidy.live[0], 'the tidy loop leaks no handle');
   assert.equal(tidy.reclaimed, 0, 'and leaves nothing to the GC');
+});
+
+test('handles that outlive a turn of the event loop and are then disposed cost no collection', async () => {
+  const saved = gcBudget();
+  setGcBudget(2 ** 20); // 1 MB: each step below allocates 4 MB
+  try {
+    // A training loop's shape: a batch made, held across an await (so it joins the safety net),
+    // then disposed by its owner.
+    const before = gcBudgetCollections();
+    for (let step = 0; step < 20; step++) {
+      const batch: Tensor[] = Array.from({ length: 4 }, () => randn([512, 512]));
+      await nextTurn();
+      for (const t of batch) t.dispose();
+    }
+    assert.equal(gcBudgetCollections(), before, 'disposed handles were counted as dropped');
+    // The same loop dropping its batch: each later step finds undisposed handles and collects.
+    for (let step = 0; step < 20; step++) {
+      Array.from({ length: 4 }, () => randn([512, 512]));
+      await nextTurn();
+    }
+    assert.ok(
+      gcBudgetCollections() - before >= 10,
+      `${gcBudgetCollections() - before} collections for 20 dropping steps`,
+    );
+  } finally {
+    setGcBudget(saved);
+  }
 });
