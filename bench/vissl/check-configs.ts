@@ -1,12 +1,16 @@
 // Checks VISSL's own config files against this project, as a VISSL user would bring them: every
 // ResNet config of the families ClusterFit users run is loaded (parse), and with --run also run to
-// completion through the VISSL tool it was written for, on a small image folder, with only
-// data-path and size overrides. VISSL's files are read from a checkout given on the command line
+// completion through the VISSL tool it was written for, on a small image folder (or, for configs
+// that read torchvision_dataset, small files in torchvision's layouts), with only data-path and
+// size overrides. VISSL's files are read from a checkout given on the command line
 // (a work tree, or a bare git directory such as the `fetch` tool's mirror) and copied to a
 // temporary folder, never into the project.
 //
-//   node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only <substring>]
+//   node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only <substring>[,...]]
 //       [--weights <checkpoint> --features <folder>] [--reverse]
+//
+// --only keeps the configs whose path holds one of the comma-separated substrings; --weights ''
+// runs them from random weights without RotNet's run.
 //
 // Prints one line per config (parse / run / the reason it failed) and the counts at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import YAML from 'yaml';
 import { loadConfig } from '../../src/config/index.js';
+import { writeTorchvisionFiles } from './torchvision-files.js';
 
 /** The config families a ClusterFit user of VISSL runs (folders under configs/config). */
 const FAMILIES = [
@@ -126,18 +131,36 @@ function weightsFor(text: string, rotnet: string): string {
   return init?.PARAMS_FILE && trunkOnly ? rotnet : '';
 }
 
-/** Data-path and size overrides: the small folder, small batches, one epoch, one CPU process. */
-function smallRunOverrides(images: string, out: string, weights: string, features: string): string[] {
+/** Where the small data lives: an image folder per split, and torchvision's files under one root. */
+interface SmallData {
+  images: string;
+  torchvision: string;
+}
+
+/** Whether the config's split reads torchvision_dataset (VISSL's files name no DATA_PATHS for it). */
+function readsTorchvision(text: string, split: string): boolean {
+  type Split = { DATA_SOURCES?: string[] };
+  const data = (YAML.parse(text) as { config?: { DATA?: Record<string, Split> } } | null)?.config?.DATA;
+  return (data?.[split]?.DATA_SOURCES ?? []).includes('torchvision_dataset');
+}
+
+/**
+ * Data-path and size overrides: the small folder (torchvision's small files where the config reads
+ * torchvision_dataset, its sources kept), small batches, one epoch, one CPU process.
+ */
+function smallRunOverrides(data: SmallData, text: string, out: string, weights: string, features: string): string[] {
   const set = (key: string, value: unknown): string => `config.${key}=${JSON.stringify(value)}`;
   const words: string[] = [];
   for (const split of ['TRAIN', 'TEST']) {
-    words.push(
-      set(`DATA.${split}.DATA_SOURCES`, ['disk_folder']),
-      set(`DATA.${split}.LABEL_SOURCES`, ['disk_folder']),
-      set(`DATA.${split}.DATA_PATHS`, [join(images, split.toLowerCase())]),
-      set(`DATA.${split}.LABEL_PATHS`, [join(images, split.toLowerCase())]),
-      set(`DATA.${split}.BATCHSIZE_PER_REPLICA`, 2),
-    );
+    if (readsTorchvision(text, split)) words.push(set(`DATA.${split}.DATA_PATHS`, [data.torchvision]));
+    else
+      words.push(
+        set(`DATA.${split}.DATA_SOURCES`, ['disk_folder']),
+        set(`DATA.${split}.LABEL_SOURCES`, ['disk_folder']),
+        set(`DATA.${split}.DATA_PATHS`, [join(data.images, split.toLowerCase())]),
+        set(`DATA.${split}.LABEL_PATHS`, [join(data.images, split.toLowerCase())]),
+      );
+    words.push(set(`DATA.${split}.BATCHSIZE_PER_REPLICA`, 2));
   }
   words.push(
     set('DATA.NUM_DATALOADER_WORKERS', 1),
@@ -169,7 +192,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const run = argv.includes('--run');
   const option = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-  const only = option('--only');
+  const only = option('--only')?.split(',');
   // --weights/--features: a RotNet checkpoint and extracted res5 features from an earlier run, so
   // several runs can share the work (the producing configs are then only parsed).
   const given = { weights: option('--weights'), features: option('--features') };
@@ -185,10 +208,13 @@ async function main(argv: string[]): Promise<void> {
   const order = (path: string): number =>
     path.startsWith('pretrain/rotnet') ? 0 : path.startsWith('feature_extraction') ? 1 : 2;
   const configs = [...files]
-    .filter(([path, text]) => isResNetConfig(path, text) && (only === undefined || path.includes(only)))
+    .filter(([path, text]) => isResNetConfig(path, text) && (only?.some((s) => path.includes(s)) ?? true))
     .sort(([a], [b]) => order(a) - order(b) || (reverse ? b.localeCompare(a) : a.localeCompare(b)));
-  const images = join(work, 'images');
-  if (run) await makeImages(images);
+  const data: SmallData = { images: join(work, 'images'), torchvision: join(work, 'torchvision') };
+  if (run) {
+    await makeImages(data.images);
+    writeTorchvisionFiles(data.torchvision);
+  }
   // RotNet starts from random weights; every later run from RotNet's checkpoint.
   let weights = given.weights ?? '';
   const features = given.features ?? join(work, 'runs', 'features_rn50_layers');
@@ -229,7 +255,7 @@ async function main(argv: string[]): Promise<void> {
     const ok = runOne(path, [
       ...toolFor(path),
       `config=${file}`,
-      ...smallRunOverrides(images, out, weightsFor(files.get(path)!, weights), features),
+      ...smallRunOverrides(data, files.get(path)!, out, weightsFor(files.get(path)!, weights), features),
     ]);
     if (ok) counts.ran++;
     if (ok && path.startsWith('pretrain/rotnet')) weights = join(out, 'checkpoint.torch');
@@ -242,7 +268,7 @@ async function main(argv: string[]): Promise<void> {
         `config=${path.replace(/\.yaml$/, '')}`,
         group,
         `hydra.searchpath=[${join(work, 'configs')}]`,
-        ...smallRunOverrides(images, features, weights, features),
+        ...smallRunOverrides(data, files.get(path)!, features, weights, features),
       ]);
       console.log(`           (command form with a group file: ${composed ? 'ok' : 'failed'})`);
     }

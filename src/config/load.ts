@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { requireRegularFile } from '../torch/io/file-bytes.js';
 import { parseTransforms, type TransformConfig } from '../data/transforms.js';
+import { isTorchvisionDataset, TORCHVISION_DATASETS } from '../data/torchvision/index.js';
 import type { RunSetup } from '../engine/lr-schedule.js';
 import { allPaths, buildSchema, isPlainObject, OLD_NAMES, outOfRange, type SchemaNode } from './schema.js';
 import { visslValues } from './vissl-values.js';
@@ -514,6 +515,14 @@ function checkMerged(cfg: Tree, origin: (path: string) => string): string[] {
         );
       }
     }
+    data[split].DATA_SOURCES!.forEach((source, i) => {
+      const name = data[split].DATASET_NAMES![i];
+      if (source !== 'torchvision_dataset' || (typeof name === 'string' && isTorchvisionDataset(name))) return;
+      errors.push(
+        `${at('DATASET_NAMES')}[${i}] is ${JSON.stringify(name ?? null)} (from ${origin(at('DATASET_NAMES'))}), but ` +
+          `${at('DATA_SOURCES')}[${i}] torchvision_dataset reads ${TORCHVISION_DATASETS.join(', ')}: name one of them`,
+      );
+    });
   }
   const keepLast = (cfg.CHECKPOINT as { KEEP_LAST: number }).KEEP_LAST;
   if (keepLast === 0 || keepLast < -1) {

@@ -53,8 +53,8 @@ const LIST_ELEMENTS: Readonly<Record<string, ScalarKind>> = {
 /** Keys (or list elements) with a fixed set of values: what the stages implement. */
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
   ENGINE_NAME: ['train', 'extract_features', 'cluster_features', 'evaluate', 'nearest_neighbor'],
-  'DATA.*.DATA_SOURCES': ['disk_folder', 'disk_filelist'],
-  'DATA.*.LABEL_SOURCES': ['disk_folder', 'disk_filelist'],
+  'DATA.*.DATA_SOURCES': ['disk_folder', 'disk_filelist', 'torchvision_dataset'],
+  'DATA.*.LABEL_SOURCES': ['disk_folder', 'disk_filelist', 'torchvision_dataset'],
   'DATA.*.LABEL_TYPE': ['standard', 'sample_index', 'zero'],
   'DATA.*.COLLATE_FUNCTION': ['default_collate'],
   'METERS.name': ['', 'accuracy_list_meter'],

@@ -6,7 +6,7 @@ import type { LrSchedulerConfig, UpdateInterval } from '../engine/lr-schedule.js
 import type { IntervalScaling } from '../torch/optim/lr-scheduler.js';
 
 export type EngineName = 'train' | 'extract_features' | 'cluster_features' | 'evaluate' | 'nearest_neighbor';
-export type DataSource = 'disk_folder' | 'disk_filelist';
+export type DataSource = 'disk_folder' | 'disk_filelist' | 'torchvision_dataset';
 export type Partition = 'TRAIN' | 'TEST';
 
 export interface DataSplitConfig {

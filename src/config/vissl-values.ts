@@ -28,7 +28,6 @@ const UNREADABLE_SOURCES: Readonly<Record<string, string>> = {
   everstore: "Facebook's internal blob store",
   airstore: "Facebook's internal dataset store",
   synthetic: "VISSL's generated test images",
-  torchvision_dataset: "torchvision's own dataset files (CIFAR pickles, MNIST idx files), not read here yet",
 };
 
 /** Top-level VISSL keys of features this project does not have. */

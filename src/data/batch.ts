@@ -3,19 +3,34 @@
 // and so does the main thread itself when the loader has no workers (NUM_DATALOADER_WORKERS=0, as
 // PyTorch loads in the main process). JPEGs are decoded and transformed synchronously (the image
 // addon); other images decode with sharp on libuv's threads, all samples of a batch in flight at
-// once so that those threads always have work while this one transforms.
+// once so that those threads always have work while this one transforms. Images a dataset holds
+// in memory (torchvision's files) are transformed straight from its store.
 import { readFileSync } from 'node:fs';
 import { requireRegularFile } from '../torch/io/file-bytes.js';
-import { decodeAndTransform } from './geometry.js';
+import { decodeAndTransform, transformDecoded } from './geometry.js';
 import { Rng, Stream } from './rng.js';
 import { outputSizeFor, planGeometry } from './transforms.js';
 import type { BatchRequest, BatchResult, Failure, WorkerConfig } from './protocol.js';
+import type { Pixels } from './image-addon.js';
 
 function tooManyPixels(limit: number, what: string): Error {
   return new Error(
     `${what} exceeds the limit of ${limit} pixels (a possible decompression bomb, which PIL refuses too); ` +
       'raise DATA.MAX_IMAGE_PIXELS if the image is genuine',
   );
+}
+
+/** Image `record` of the dataset's store (a view, not a copy). */
+function storedImage(config: WorkerConfig, record: number): Pixels {
+  const store = config.store;
+  const bytes = store ? store.height * store.width * 3 : 0;
+  if (!store || !(record >= 0 && (record + 1) * bytes <= store.pixels.length))
+    throw new Error(`image ${record} is not in the dataset's image store`);
+  return {
+    data: store.pixels.subarray(record * bytes, (record + 1) * bytes),
+    width: store.width,
+    height: store.height,
+  };
 }
 
 /** Writes the `copies` outputs of one sample at `slot` and returns their labels. */
@@ -27,12 +42,6 @@ async function transformSample(
   slot: number,
 ): Promise<number[]> {
   const imageBytes = config.outputSize[0] * config.outputSize[1] * 3;
-  // A FIFO would block the read forever and a link to /dev/zero never end: regular files only.
-  requireRegularFile(sample.path, 'image file');
-  // Images are small and the page cache usually holds them: a synchronous read costs less than
-  // the thread-pool round trips of an asynchronous one, which would queue behind the decoding.
-  const bytes = readFileSync(sample.path);
-  if (bytes.length === 0) throw new Error('empty file (0 bytes)');
   const labels: number[] = [];
   const plan = (height: number, width: number): ReturnType<typeof planGeometry>['ops'][] => {
     if (height * width > config.maxImagePixels) throw tooManyPixels(config.maxImagePixels, `${width}x${height}`);
@@ -52,6 +61,17 @@ async function transformSample(
       return ops;
     });
   };
+  if (sample.record !== undefined) {
+    const image = storedImage(config, sample.record);
+    transformDecoded(image, plan(image.height, image.width), pixels, slot * imageBytes, imageBytes);
+    return labels;
+  }
+  // A FIFO would block the read forever and a link to /dev/zero never end: regular files only.
+  requireRegularFile(sample.path, 'image file');
+  // Images are small and the page cache usually holds them: a synchronous read costs less than
+  // the thread-pool round trips of an asynchronous one, which would queue behind the decoding.
+  const bytes = readFileSync(sample.path);
+  if (bytes.length === 0) throw new Error('empty file (0 bytes)');
   try {
     await decodeAndTransform(
       bytes,

@@ -6,14 +6,30 @@ import { readNpy } from '../torch/io/index.js';
 
 export interface Sample {
   readonly index: number;
+  /** The image file; for an image held in the dataset's store, the file it was read from and its place there. */
   readonly path: string;
   readonly label: number;
+  /** The image's position in the dataset's store, for images held in memory. */
+  readonly record?: number;
+}
+
+/**
+ * Decoded images held in memory (torchvision's dataset files, which pack many images in one file),
+ * all of one size. The pixels lie on a SharedArrayBuffer, so the loader's threads read them without a copy.
+ */
+export interface ImageStore {
+  /** Packed 8-bit RGB (HWC) of every image, one after the other. */
+  readonly pixels: Uint8Array;
+  readonly height: number;
+  readonly width: number;
 }
 
 export interface Dataset {
   readonly samples: readonly Sample[];
   /** Class names in label order, when the labels are classes (image folders). */
   readonly classes?: readonly string[];
+  /** The images of samples with a `record`. */
+  readonly store?: ImageStore;
 }
 
 /**
@@ -133,5 +149,13 @@ export function withLabels(dataset: Dataset, labelsNpy: string): Dataset {
         `the labels must be aligned with the image list (one per image, same order)`,
     );
   }
-  return { samples: dataset.samples.map((s, i) => ({ ...s, label: labels[i] as number })) };
+  return relabel(dataset, (_, i) => labels[i] as number);
+}
+
+/** The dataset with other labels: its classes no longer name them; its images stay where they are. */
+export function relabel(dataset: Dataset, labelOf: (sample: Sample, i: number) => number): Dataset {
+  return {
+    samples: dataset.samples.map((s, i) => ({ ...s, label: labelOf(s, i) })),
+    ...(dataset.store ? { store: dataset.store } : {}),
+  };
 }

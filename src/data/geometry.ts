@@ -94,6 +94,25 @@ export function decodeJpeg(bytes: Buffer, factor = 1): Pixels | null {
 }
 
 /**
+ * Applies each operation list to a decoded image, writing the results (CHW uint8, each `outputBytes`
+ * long) into `out` one after the other from `outOffset`.
+ */
+export function transformDecoded(
+  image: Pixels,
+  opLists: GeometricOp[][],
+  out: Uint8Array,
+  outOffset: number,
+  outputBytes: number,
+): void {
+  opLists.forEach((ops, i) => {
+    const start = outOffset + i * outputBytes;
+    const result = transformInto(image, ops, out.subarray(start, start + outputBytes));
+    if (result.width * result.height * 3 !== outputBytes)
+      throw new Error(`transformed to ${result.width}x${result.height}, not the batch's image size`);
+  });
+}
+
+/**
  * Decodes `bytes` once and applies each operation list to it, writing the results (CHW uint8, each
  * `outputBytes` long) into `out` one after the other from `outOffset`. `plan` gives the operation
  * lists for the displayed size of the image. With `shrinkOnLoad`, large JPEG/WebP crops decode at
@@ -109,12 +128,7 @@ export async function decodeAndTransform(
   maxImagePixels = MAX_IMAGE_PIXELS,
 ): Promise<void> {
   const apply = (image: Pixels, opLists: GeometricOp[][]): void =>
-    opLists.forEach((ops, i) => {
-      const start = outOffset + i * outputBytes;
-      const result = transformInto(image, ops, out.subarray(start, start + outputBytes));
-      if (result.width * result.height * 3 !== outputBytes)
-        throw new Error(`transformed to ${result.width}x${result.height}, not the batch's image size`);
-    });
+    transformDecoded(image, opLists, out, outOffset, outputBytes);
   const scaled = (opLists: GeometricOp[][], factor: number, image: Pixels): GeometricOp[][] =>
     factor > 1 ? opLists.map((ops) => ops.map((op) => scaleCrop(op, factor, image.width, image.height))) : opLists;
 

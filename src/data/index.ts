@@ -3,11 +3,14 @@ export {
   imageFolder,
   diskFilelist,
   withLabels,
+  relabel,
   pythonCompare,
   IMG_EXTENSIONS,
   type Dataset,
+  type ImageStore,
   type Sample,
 } from './datasets.js';
+export { torchvisionDataset, TORCHVISION_DATASETS, isTorchvisionDataset } from './torchvision/index.js';
 export { parseTransforms, planGeometry, type TransformConfig, type Pipeline, type GeometricOp } from './transforms.js';
 export { randomResizedCropBox, centerCropBox, resizedSize, pyRound, type Box, type Draws } from './crop-params.js';
 export { decode, decodeJpeg, decodeAndTransform, probe } from './geometry.js';

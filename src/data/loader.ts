@@ -65,7 +65,12 @@ interface BatchRunner {
 }
 
 function requestOf(id: number, epoch: number, samples: Sample[], buffer?: ArrayBuffer): BatchRequest {
-  return { id, epoch, samples: samples.map(({ index, path, label }) => ({ index, path, label })), buffer };
+  return {
+    id,
+    epoch,
+    samples: samples.map(({ index, path, label, record }) => ({ index, path, label, record })),
+    buffer,
+  };
 }
 
 /** NUM_DATALOADER_WORKERS=0: each batch loads on this thread when it is asked for. */
@@ -185,6 +190,7 @@ function firstImageOutputSize(dataset: Dataset, pipeline: Pipeline): [number, nu
   const first = dataset.samples[0];
   const fix = 'end the geometric transforms with CenterCrop, RandomResizedCrop, RandomCrop or Resize to [h, w]';
   if (first === undefined) return [1, 1];
+  if (dataset.store) return outputSizeFor(pipeline.geometric, dataset.store.height, dataset.store.width);
   let bytes: Buffer;
   try {
     requireRegularFile(first.path, 'image file');
@@ -263,6 +269,7 @@ export class DataLoader {
       seed: this.options.seed,
       shrinkOnLoad: this.options.shrinkOnLoad,
       maxImagePixels: this.options.maxImagePixels,
+      ...(options.dataset.store ? { store: options.dataset.store } : {}),
     };
     this.pool = numWorkers === 0 ? new MainThreadRunner(config) : new WorkerPool(numWorkers, config);
   }

@@ -1,4 +1,5 @@
 // Messages between the loader and its worker threads. Pixels travel as transferable ArrayBuffers.
+import type { ImageStore } from './datasets.js';
 import type { GeometricStep } from './transforms.js';
 
 export interface WorkerConfig {
@@ -9,12 +10,14 @@ export interface WorkerConfig {
   shrinkOnLoad: boolean;
   /** Images with more pixels are refused before decoding (PIL's decompression-bomb limit). */
   maxImagePixels: number;
+  /** The dataset's images held in memory (shared with the workers, not copied), if it has them. */
+  store?: ImageStore;
 }
 
 export interface BatchRequest {
   id: number;
   epoch: number;
-  samples: { index: number; path: string; label: number }[];
+  samples: { index: number; path: string; label: number; record?: number }[];
   /** A pixel buffer of an earlier batch to reuse (transferred), saving an allocation and its GC. */
   buffer?: ArrayBuffer;
 }

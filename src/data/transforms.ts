@@ -17,7 +17,12 @@ export type GeometricStep =
   | { kind: 'RandomCrop'; size: [number, number]; padding: [number, number, number, number]; padIfNeeded: boolean }
   | { kind: 'RandomHorizontalFlip'; p: number }
   /** VISSL's ImgRotatePil; `allRotations` is the Gidaris et al. RotNet variant (all four per image). */
-  | { kind: 'ImgRotatePil'; numAngles: number; allRotations: boolean };
+  | { kind: 'ImgRotatePil'; numAngles: number; allRotations: boolean }
+  /**
+   * VISSL's MNISTImgPil2RGB: the image pasted with its top-left corner at `at` ([left, top]) onto a
+   * black RGB canvas of `size` ([height, width]; null: the image's own size, pasted at [0, 0]).
+   */
+  | { kind: 'MNISTImgPil2RGB'; size: [number, number] | null; at: [number, number] };
 
 export type PhotometricStep =
   | { kind: 'ColorJitter'; factors: JitterRanges }
@@ -58,6 +63,7 @@ const PARAMS: Record<string, string[]> = {
   RandomResizedCrop: ['size', 'scale', 'ratio', 'interpolation'],
   RandomHorizontalFlip: ['p'],
   ImgRotatePil: ['num_angles', 'num_rotations_per_img'],
+  MNISTImgPil2RGB: ['size', 'box'],
   ColorJitter: ['brightness', 'contrast', 'saturation', 'hue'],
   RandomGrayscale: ['p'],
   ToTensor: [],
@@ -145,9 +151,29 @@ function parseGeometric(config: TransformConfig): GeometricStep | null {
         fail(config, 'num_rotations_per_img must be 1 (VISSL) or 4 (all rotations in the batch)');
       return { kind: 'ImgRotatePil', numAngles, allRotations: perImage === 4 };
     }
+    case 'MNISTImgPil2RGB':
+      return parsePaste(config);
     default:
       return null;
   }
+}
+
+/**
+ * VISSL's MNISTImgPil2RGB(size, box): PIL's Image.new('RGB', size) and paste(image, box). PIL sizes
+ * are (width, height); an empty size (the default) keeps the image's size and ignores the box. The
+ * grey-to-RGB conversion it exists for is done when torchvision's files are read.
+ */
+function parsePaste(config: TransformConfig): GeometricStep {
+  const size = config.size ?? [];
+  const integers = (value: unknown, min: number) =>
+    Array.isArray(value) && value.length === 2 && value.every((v) => Number.isInteger(v) && v >= min);
+  const box = config.box ?? [0, 0];
+  if (!integers(box, -Infinity)) fail(config, "'box' must be a list of two integers [left, top]");
+  if (Array.isArray(size) && size.length === 0) return { kind: 'MNISTImgPil2RGB', size: null, at: [0, 0] };
+  const wh = typeof size === 'number' ? [size, size] : size;
+  if (!integers(wh, 1)) fail(config, "'size' must be a positive integer or a list of two, [width, height] as PIL's");
+  const [width, height] = wh as [number, number];
+  return { kind: 'MNISTImgPil2RGB', size: [height, width], at: box as [number, number] };
 }
 
 /** torchvision's RandomCrop(size, padding=None, pad_if_needed=False, fill=0, padding_mode='constant'). */
@@ -201,6 +227,7 @@ function fixedOutputSize(steps: GeometricStep[]): [number, number] | null {
   let size: [number, number] | null = null;
   for (const step of steps) {
     if (step.kind === 'CenterCrop' || step.kind === 'RandomResizedCrop' || step.kind === 'RandomCrop') size = step.size;
+    if (step.kind === 'MNISTImgPil2RGB' && step.size !== null) size = step.size;
     if (step.kind === 'Resize') size = Array.isArray(step.size) ? step.size : null;
   }
   return size;
@@ -211,6 +238,7 @@ export function outputSizeFor(steps: GeometricStep[], height: number, width: num
   let size: [number, number] = [height, width];
   for (const step of steps) {
     if (step.kind === 'CenterCrop' || step.kind === 'RandomResizedCrop' || step.kind === 'RandomCrop') size = step.size;
+    if (step.kind === 'MNISTImgPil2RGB' && step.size !== null) size = step.size;
     if (step.kind === 'Resize') size = resizedSize(size[0], size[1], step.size);
   }
   return size;
@@ -331,6 +359,25 @@ export function planGeometry(
       case 'RandomHorizontalFlip':
         if (rng.uniform() < step.p) ops.push({ op: 'flip' });
         break;
+      case 'MNISTImgPil2RGB': {
+        if (step.size === null) break;
+        // The canvas shows the image from -left, -top on: pad where the canvas reaches past the
+        // image, crop where the image reaches past the canvas.
+        const [canvasH, canvasW] = step.size;
+        const [x, y] = step.at;
+        const pad = {
+          left: Math.max(x, 0),
+          top: Math.max(y, 0),
+          right: Math.max(canvasW - x - w, 0),
+          bottom: Math.max(canvasH - y - h, 0),
+        };
+        if (pad.left + pad.top + pad.right + pad.bottom > 0) ops.push({ op: 'pad', ...pad });
+        const box = { left: Math.max(-x, 0), top: Math.max(-y, 0), width: canvasW, height: canvasH };
+        if (box.left > 0 || box.top > 0 || w + pad.left + pad.right > canvasW || h + pad.top + pad.bottom > canvasH)
+          ops.push({ op: 'crop', box });
+        [h, w] = step.size;
+        break;
+      }
     }
   }
   return { ops, label };

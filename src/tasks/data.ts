@@ -8,14 +8,18 @@ import {
   diskFilelist,
   imageFolder,
   limitDataset,
+  relabel,
   replacePathPrefix,
+  torchvisionDataset,
+  TORCHVISION_DATASETS,
   withLabels,
   type Dataset,
 } from '../data/index.js';
 import { rank, worldSize } from '../engine/distributed-ranks.js';
 import type { Device } from '../torch/index.js';
 
-const DATA_SOURCES = ['disk_folder', 'disk_filelist'];
+const DATA_SOURCES = ['disk_folder', 'disk_filelist', 'torchvision_dataset'];
+const LABEL_SOURCES = DATA_SOURCES;
 
 function requirePath(path: string | undefined, what: string, key: string): string {
   if (path === undefined || path === '') throw new Error(`${key} is empty: give the ${what}`);
@@ -43,7 +47,11 @@ function labelledDataset(config: DataSplitConfig, partition: Partition): Dataset
     );
   }
   const source = config.DATA_SOURCES[0] as string;
-  const dataPath = requirePath(config.DATA_PATHS[0], 'data path', key('DATA_PATHS'));
+  const what =
+    source === 'torchvision_dataset'
+      ? `root folder torchvision.datasets.${config.DATASET_NAMES[0] ?? '<name>'}(root) reads (there is no dataset catalog here)`
+      : 'data path';
+  const dataPath = requirePath(config.DATA_PATHS[0], what, key('DATA_PATHS'));
   let dataset: Dataset;
   switch (source) {
     case 'disk_folder':
@@ -56,6 +64,14 @@ function labelledDataset(config: DataSplitConfig, partition: Partition): Dataset
     case 'disk_filelist':
       dataset = replacePathPrefix(diskFilelist(dataPath), config.REMOVE_IMG_PATH_PREFIX, config.NEW_IMG_PATH_PREFIX);
       break;
+    case 'torchvision_dataset': {
+      // VISSL's adapter: split TRAIN reads torchvision's train split, any other its test split.
+      const name = config.DATASET_NAMES[0];
+      if (name === undefined)
+        throw new Error(`${key('DATASET_NAMES')} is empty: name the dataset (${TORCHVISION_DATASETS.join(', ')})`);
+      dataset = torchvisionDataset(name, dataPath, partition === 'TRAIN');
+      break;
+    }
     default:
       throw new Error(`${key('DATA_SOURCES')}: unknown source '${source}'; supported: ${DATA_SOURCES.join(', ')}`);
   }
@@ -64,13 +80,19 @@ function labelledDataset(config: DataSplitConfig, partition: Partition): Dataset
     const labelPath = requirePath(config.LABEL_PATHS[0], 'label file (.npy)', key('LABEL_PATHS'));
     return withLabels(dataset, labelPath);
   }
-  if (labelSource !== undefined && labelSource !== 'disk_folder') {
+  if (labelSource === 'torchvision_dataset' && source !== 'torchvision_dataset') {
+    // VISSL asks the data source for these labels, which only a torchvision dataset has.
     throw new Error(
-      `${key('LABEL_SOURCES')}: unknown label source '${labelSource}'; supported: disk_folder, disk_filelist`,
+      `${key('LABEL_SOURCES')}: torchvision_dataset labels come with torchvision_dataset data, but ${key('DATA_SOURCES')} is ${source}`,
+    );
+  }
+  if (labelSource !== undefined && !LABEL_SOURCES.includes(labelSource)) {
+    throw new Error(
+      `${key('LABEL_SOURCES')}: unknown label source '${labelSource}'; supported: ${LABEL_SOURCES.join(', ')}`,
     );
   }
   if (config.LABEL_TYPE === 'sample_index' || (labelSource === undefined && source === 'disk_filelist')) {
-    return { samples: dataset.samples.map((s) => ({ ...s, label: s.index })) };
+    return relabel(dataset, (s) => s.index);
   }
   return dataset;
 }

@@ -374,7 +374,7 @@ describe('errors', () => {
     );
     assert.match(
       failure(CLUSTERFIT, ['config.DATA.TRAIN.DATA_SOURCES=[disk_folder, s3]']),
-      /DATA\.TRAIN\.DATA_SOURCES\[1\] .* must be one of "disk_folder", "disk_filelist"; got "s3"/,
+      /DATA\.TRAIN\.DATA_SOURCES\[1\] .* must be one of "disk_folder", "disk_filelist", "torchvision_dataset"; got "s3"/,
     );
   });
 

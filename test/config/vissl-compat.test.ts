@@ -152,11 +152,11 @@ describe("VISSL's keys and values", () => {
   it('values that cannot run here are one line each, naming the value', () => {
     const file = write(
       'unsupported.yaml',
-      'config:\n  DATA:\n    TEST: {DATA_SOURCES: [torchvision_dataset], LABEL_SOURCES: [torchvision_dataset]}\n  SVM: {cost: 1}\n',
+      'config:\n  DATA:\n    TEST: {DATA_SOURCES: [synthetic], LABEL_SOURCES: [synthetic]}\n  SVM: {cost: 1}\n',
     );
     const lines = failure({ config: file }).split('\n').slice(1);
     assert.equal(lines.length, 3, lines.join('\n'));
-    assert.match(lines.join('\n'), /DATA\.TEST\.DATA_SOURCES\[0\] .* 'torchvision_dataset'/);
+    assert.match(lines.join('\n'), /DATA\.TEST\.DATA_SOURCES\[0\] .* 'synthetic'/);
     assert.match(lines.join('\n'), /SVM .* SVM benchmark/);
   });
 

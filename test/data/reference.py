@@ -1,6 +1,10 @@
 """torchvision's answers for the data tests. Run as: /usr/bin/python3 reference.py <command> < job.json
 Prints a JSON answer; image outputs are written as raw bytes next to the paths the job names."""
+import gzip
 import json
+import os
+import pickle
+import struct
 import sys
 
 import numpy as np
@@ -121,6 +125,144 @@ def image_folder(job):
 def npy(job):
     for path, values, dtype in job:
         np.save(path, np.array(values, dtype=dtype))
+    return {}
+
+
+class _Python2Pickler(pickle._Pickler):
+    """Pickles str and bytes as Python 2's str (SHORT_BINSTRING / BINSTRING), as the CIFAR files were written."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_python2_str(self, obj):
+        data = obj.encode("latin1") if isinstance(obj, str) else bytes(obj)
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    dispatch[str] = save_python2_str
+    dispatch[bytes] = save_python2_str
+
+
+def _write_pickle(path, value, python2):
+    with open(path, "wb") as f:
+        if python2:
+            _Python2Pickler(f, protocol=2).dump(value)
+        else:
+            pickle.dump(value, f, protocol=2)
+
+
+def torchvision_files(jobs):
+    """Small files in the layouts torchvision's datasets read, with random pixels and labels."""
+    for job in jobs:
+        _torchvision_files(job)
+    return {}
+
+
+def _torchvision_files(job):
+    rng = np.random.default_rng(job.get("seed", 0))
+    root, name = job["root"], job["name"]
+    counts = {"train": job["train"], "test": job["test"]}
+    os.makedirs(root, exist_ok=True)
+    if name in ("CIFAR10", "CIFAR100"):
+        folder = os.path.join(root, "cifar-10-batches-py" if name == "CIFAR10" else "cifar-100-python")
+        os.makedirs(folder, exist_ok=True)
+        files = {"train": ["data_batch_%d" % i for i in range(1, 6)], "test": ["test_batch"]} if name == "CIFAR10" else {"train": ["train"], "test": ["test"]}
+        classes = 10 if name == "CIFAR10" else 100
+        for split, names in files.items():
+            for f in names:
+                n = counts[split]
+                entry = {"batch_label": f, "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "filenames": ["img_%d.png" % i for i in range(n)]}
+                labels = [int(v) for v in rng.integers(0, classes, n)]
+                if name == "CIFAR10":
+                    entry["labels"] = labels
+                else:
+                    entry["fine_labels"] = labels
+                    entry["coarse_labels"] = [v // 5 for v in labels]
+                _write_pickle(os.path.join(folder, f), entry, job.get("python2", True))
+        meta = {"label_names": ["c%d" % i for i in range(10)], "num_cases_per_batch": counts["train"], "num_vis": 3072} if name == "CIFAR10" else {"fine_label_names": ["f%d" % i for i in range(100)], "coarse_label_names": ["c%d" % i for i in range(20)]}
+        _write_pickle(os.path.join(folder, "batches.meta" if name == "CIFAR10" else "meta"), meta, job.get("python2", True))
+    elif name == "MNIST":
+        folder = os.path.join(root, "MNIST", "raw")
+        os.makedirs(folder, exist_ok=True)
+        for split, prefix in (("train", "train"), ("test", "t10k")):
+            n = counts[split]
+            images = struct.pack(">IIII", 0x0803, n, 28, 28) + rng.integers(0, 256, (n, 28, 28), dtype=np.uint8).tobytes()
+            labels = struct.pack(">II", 0x0801, n) + rng.integers(0, 10, n, dtype=np.uint8).tobytes()
+            for suffix, data in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels)):
+                path = os.path.join(folder, "%s-%s" % (prefix, suffix))
+                if job.get("gzip"):
+                    with gzip.open(path + ".gz", "wb") as f:
+                        f.write(data)
+                else:
+                    with open(path, "wb") as f:
+                        f.write(data)
+    elif name == "STL10":
+        folder = os.path.join(root, "stl10_binary")
+        os.makedirs(folder, exist_ok=True)
+        for split in ("train", "test"):
+            n = counts[split]
+            rng.integers(0, 256, n * 3 * 96 * 96, dtype=np.uint8).tofile(os.path.join(folder, "%s_X.bin" % split))
+            labels = rng.integers(1, 11, n, dtype=np.uint8)
+            labels[0] = 0  # torchvision's uint8 arithmetic makes this 255
+            labels.tofile(os.path.join(folder, "%s_y.bin" % split))
+        open(os.path.join(folder, "unlabeled_X.bin"), "wb").close()
+    elif name == "SVHN":
+        import scipy.io
+
+        for split in ("train", "test"):
+            n = counts[split]
+            x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+            y = rng.integers(1, 11, (n, 1)).astype(job.get("ydtype", "uint8"))
+            y[0] = 10
+            scipy.io.savemat(os.path.join(root, "%s_32x32.mat" % split), {"X": x, "y": y}, do_compression=job.get("compress", False))
+
+
+def _torchvision_dataset(name, root, train):
+    """VISSL's TorchvisionDataset, with torchvision's MD5 checks reduced to the files existing (the files are fakes)."""
+    import torchvision.datasets.cifar as cifar
+    import torchvision.datasets.stl10 as stl10
+    import torchvision.datasets.svhn as svhn
+
+    exists = lambda path, md5=None: os.path.isfile(path)
+    cifar.check_integrity = stl10.check_integrity = svhn.check_integrity = exists
+    D = torchvision.datasets
+    if name in ("CIFAR10", "CIFAR100", "MNIST"):
+        return getattr(D, name)(root, train=train)
+    return getattr(D, name)(root, split="train" if train else "test")
+
+
+def torchvision_load(jobs):
+    """Per job, every image as RGB (HWC bytes to job['out']), PIL's mode and the label, as VISSL gets them."""
+    answers = []
+    for job in jobs:
+        ds = _torchvision_dataset(job["name"], job["root"], job["train"])
+        images, labels, modes = [], [], set()
+        for i in range(len(ds)):
+            img, label = ds[i]
+            modes.add(img.mode)
+            images.append(np.asarray(img.convert("RGB")))
+            labels.append(int(label))
+        np.stack(images).tofile(job["out"])
+        answers.append({"labels": labels, "modes": sorted(modes)})
+    return answers
+
+
+def torchvision_pipeline(job):
+    """VISSL's MNISTImgPil2RGB (PIL's new + paste, as VISSL writes it) then torchvision's Resize, per image."""
+    ds = _torchvision_dataset(job["name"], job["root"], job["train"])
+    out = []
+    for i in job["indices"]:
+        img = ds[i][0]
+        if job["size"]:
+            canvas = Image.new(mode="RGB", size=job["size"])
+            canvas.paste(img, box=job["box"])
+        else:
+            canvas = Image.new(mode="RGB", size=img.size)
+            canvas.paste(img)
+        out.append(np.asarray(T.Resize(job["resize"])(canvas)))
+    np.stack(out).tofile(job["out"])
     return {}
 
 

@@ -23,6 +23,14 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Names the source in error messages. */
   source: string;
+  /**
+   * How Python 2 str (STRING, BINSTRING, SHORT_BINSTRING) decode, as pickle.load's `encoding`:
+   * 'utf8' (default) as torch.load reads them, 'latin1' where they hold raw bytes (NumPy arrays
+   * pickled by Python 2), as torchvision reads its CIFAR files.
+   */
+  encoding?: 'utf8' | 'latin1';
+  /** What the file may hold, for the error that refuses a global (default: tensors and plain data). */
+  expected?: string;
 }
 
 /** Thrown when the bytes end inside a pickle: a caller streaming a file can read more and retry. */
@@ -107,6 +115,10 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
   const producedBy = new WeakMap<object, PickleCallable>();
+  const encoding = options.encoding ?? 'utf8';
+  const expected =
+    options.expected ??
+    'only tensors, storages, dicts, lists, tuples, sets and primitive values can be loaded (the file may be malicious, or holds objects other than tensors)';
   const fail = (message: string): never => {
     throw new Error(`${options.source}: ${message} (pickle byte ${pos})`);
   };
@@ -156,9 +168,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
   const findGlobal = (module: string, name: string): unknown => {
     const qualifiedName = `${PYTHON2_MODULES[module] ?? module}.${name}`;
     if (!options.globals.has(qualifiedName)) {
-      throw new RefusedGlobalError(
-        `${options.source}: refusing to load global ${qualifiedName}: only tensors, storages, dicts, lists, tuples, sets and primitive values can be loaded (the file may be malicious, or holds objects other than tensors)`,
-      );
+      throw new RefusedGlobalError(`${options.source}: refusing to load global ${qualifiedName}: ${expected}`);
     }
     return options.globals.get(qualifiedName);
   };
@@ -167,7 +177,12 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
       return fail('REDUCE of something that is not an allowed callable');
     }
     const c = callable as PickleCallable;
-    const result = c.call(args);
+    let result: unknown;
+    try {
+      result = c.call(args);
+    } catch (error) {
+      return fail((error as Error).message);
+    }
     if (typeof result === 'object' && result !== null) producedBy.set(result, c);
     return result;
   };
@@ -251,11 +266,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
       case 0x53: // STRING (protocol 0, a quoted repr)
         stack.push(unescapePython(line().slice(1, -1)));
         break;
-      case 0x54: // BINSTRING: Python 2 str, decoded as UTF-8 as torch.load does
-        stack.push(take(u32()).toString('utf8'));
+      case 0x54: // BINSTRING: Python 2 str, decoded as `encoding` says
+        stack.push(take(u32()).toString(encoding));
         break;
       case 0x55: // SHORT_BINSTRING
-        stack.push(take(u8()).toString('utf8'));
+        stack.push(take(u8()).toString(encoding));
         break;
       case 0x56: // UNICODE (raw-unicode-escape)
         stack.push(unescapePython(line()));
@@ -412,7 +427,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
         const instance = top();
         const producer = typeof instance === 'object' && instance !== null ? producedBy.get(instance) : undefined;
         if (!producer?.build) fail(`BUILD (setting object state) is only allowed for OrderedDict, not here`);
-        producer!.build!(instance, state);
+        try {
+          producer!.build!(instance, state);
+        } catch (error) {
+          fail((error as Error).message);
+        }
         break;
       }
       case 0x50: // PERSID

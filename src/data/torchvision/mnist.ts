@@ -1,0 +1,67 @@
+// MNIST as torchvision reads it: <root>/MNIST/raw/{train,t10k}-images-idx3-ubyte and
+// -labels-idx1-ubyte, in LeCun's idx format (a big-endian magic of 0, 0, type, dimensions, then
+// each dimension's size as a big-endian uint32, then the values). Images are 28x28 grey levels,
+// which PIL's convert('RGB') (VISSL's MNISTImgPil2RGB) copies to three channels. torchvision reads
+// the unpacked files only; here a file missing unpacked is read from its .gz (as downloaded) instead.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { requireDatasetFile, type ImageFile } from './store.js';
+
+const UNSIGNED_BYTE = 0x08;
+const URL = 'https://ossci-datasets.s3.amazonaws.com/mnist/';
+
+/** An idx file of unsigned bytes: its dimensions and values. */
+function readIdx(path: string, dimensions: number): { shape: number[]; values: Uint8Array } {
+  const bytes = path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path);
+  const header = 4 + 4 * dimensions;
+  if (bytes.length < header || bytes[0] !== 0 || bytes[1] !== 0)
+    throw new Error(`${path}: not an idx file (it does not start with the idx magic 00 00)`);
+  if (bytes[2] !== UNSIGNED_BYTE || bytes[3] !== dimensions) {
+    throw new Error(
+      `${path}: an idx file of type 0x${bytes[2]!.toString(16)} with ${bytes[3]} dimensions, ` +
+        `where torchvision's MNIST expects unsigned bytes (0x08) with ${dimensions}`,
+    );
+  }
+  const shape = Array.from({ length: dimensions }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (bytes.length - header !== size) {
+    throw new Error(
+      `${path}: the header declares ${shape.join(' x ')} = ${size} values but the file holds ${bytes.length - header}; the file is damaged`,
+    );
+  }
+  return { shape, values: bytes.subarray(header) };
+}
+
+/** The unpacked file, else its .gz. */
+function fileOf(raw: string, root: string): string {
+  if (!existsSync(raw) && existsSync(`${raw}.gz`)) return `${raw}.gz`;
+  requireDatasetFile(raw, 'MNIST', root, URL);
+  return raw;
+}
+
+/** MNIST's train (60,000) or test (10,000) images under `root`. */
+export function readMnist(root: string, train: boolean): ImageFile[] {
+  const prefix = join(root, 'MNIST', 'raw', train ? 'train' : 't10k');
+  const imagesPath = fileOf(`${prefix}-images-idx3-ubyte`, root);
+  const labelsPath = fileOf(`${prefix}-labels-idx1-ubyte`, root);
+  const images = readIdx(imagesPath, 3);
+  const labels = readIdx(labelsPath, 1);
+  const [count, height, width] = images.shape as [number, number, number];
+  if (labels.shape[0] !== count)
+    throw new Error(`${labelsPath} has ${labels.shape[0]} labels but ${imagesPath} has ${count} images`);
+  return [
+    {
+      path: imagesPath,
+      images: {
+        data: images.values,
+        count,
+        height,
+        width,
+        channels: 1,
+        strides: { image: height * width, channel: 0, row: width, column: 1 },
+      },
+      labels: labels.values,
+    },
+  ];
+}

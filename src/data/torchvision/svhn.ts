@@ -1,0 +1,38 @@
+// SVHN (cropped digits) as torchvision reads it: <root>/train_32x32.mat or test_32x32.mat, MAT-files
+// whose X is a uint8 array of 32 x 32 x 3 x N (rows, columns, channels, images; column-major) and
+// whose y holds one label per image, 1..10 with 10 for the digit 0, which torchvision maps to 0.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { matValues, readMatFile } from './mat.js';
+import { requireDatasetFile, type ImageFile } from './store.js';
+
+const MI_UINT8 = 2;
+
+export function readSvhn(root: string, train: boolean): ImageFile[] {
+  const file = train ? 'train_32x32.mat' : 'test_32x32.mat';
+  const path = join(root, file);
+  requireDatasetFile(path, 'SVHN', root, `http://ufldl.stanford.edu/housenumbers/${file}`);
+  const variables = readMatFile(readFileSync(path), path, ['X', 'y']);
+  const [x, y] = [variables.get('X'), variables.get('y')];
+  if (x === undefined || y === undefined)
+    throw new Error(`${path}: no numeric variable ${x === undefined ? 'X' : 'y'}; not an SVHN file`);
+  const [height, width, channels, count] = x.dims;
+  if (x.dims.length !== 4 || channels !== 3 || x.className !== 'uint8' || x.type !== MI_UINT8)
+    throw new Error(`${path}: X is ${x.className} of ${x.dims.join('x')}, not uint8 images of 32x32x3xN`);
+  // loadmat(...)['y'].astype(np.int64).squeeze(): truncated to integers, 10 meaning the digit 0.
+  const labels = Array.from(matValues(y), (label) => (Math.trunc(label) === 10 ? 0 : Math.trunc(label)));
+  return [
+    {
+      path,
+      images: {
+        data: x.data,
+        count: count!,
+        height: height!,
+        width: width!,
+        channels: 3,
+        strides: { image: height! * width! * 3, channel: height! * width!, row: 1, column: height! },
+      },
+      labels,
+    },
+  ];
+}
