@@ -17,7 +17,7 @@ export interface AssignOptions {
   metric?: Metric;
   /**
    * 'float32' (default) computes distances as FAISS does; 'tf32' and 'bfloat16' run the GEMM on
-   * rounded inputs (TF32 tensor cores on CUDA) and search the near-ties again in float32, so the
+   * rounded inputs (TF32 tensor cores on CUDA) and recheck the near-ties in float32, so the
    * labels are the float32 search's (see fast-assign.ts). L2 only: inner products stay float32.
    */
   precision?: DistancePrecision;

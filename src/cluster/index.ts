@@ -17,7 +17,7 @@ export {
   type KMeansShard,
   type IterationStats,
 } from './kmeans.js';
-export { type DistancePrecision } from './fast-assign.js';
+export { type DistancePrecision, type Rechecked } from './fast-assign.js';
 export { Mt19937, randPerm } from './random.js';
 export { PCA, l2Normalize, type PCAShard } from './pca.js';
 export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';

@@ -6,7 +6,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
-import { assignChunkFast, prepareFast, type DistancePrecision } from './fast-assign.js';
+import { assignChunkFast, prepareFast, type DistancePrecision, type Rechecked } from './fast-assign.js';
 import { PrunedAssignment } from './pruned.js';
 import { Mt19937, randPerm } from './random.js';
 
@@ -36,8 +36,8 @@ export interface KMeansOptions {
   memoryBudget?: number;
   /**
    * Distance arithmetic (L2): 'float32' as FAISS (default), or 'tf32' / 'bfloat16': a faster GEMM
-   * whose near-ties are searched again in float32, giving the same labels (fast-assign.ts). The
-   * fast paths search every point (no pruning).
+   * whose near-ties are rechecked in float32 (rescored among their nearest candidates, or searched
+   * again), giving the same labels (fast-assign.ts). The fast paths search every point (no pruning).
    */
   precision?: DistancePrecision;
   onIteration?: (stats: IterationStats) => void;
@@ -79,8 +79,10 @@ export interface IterationStats {
   /** Training points compared with every centroid at this iteration: all of them in FAISS,
    * fewer as the centroids settle with `pruning` (not reported by the FAISS backend). */
   searched?: number;
-  /** With a reduced `precision`: rows whose near-tie was searched again in float32. */
-  rechecked?: number;
+  /** With a reduced `precision`: the rows the approximate top-2 gap did not settle, rescored in
+   * float32 among their nearest candidates or searched again in float32 against every centroid
+   * (the other `searched` rows were final from the gap). */
+  rechecked?: Rechecked;
 }
 
 export interface KMeansResult {
@@ -223,8 +225,8 @@ interface Assigned {
   objective: number;
   /** Rows compared with every centroid. */
   searched: number;
-  /** Near-ties searched again in float32 (reduced precision only). */
-  rechecked?: number;
+  /** Near-ties rescored or searched again in float32 (reduced precision only). */
+  rechecked?: Rechecked;
 }
 
 /** The plain assignment step, as FAISS runs it: every row against every centroid, chunk by chunk,
@@ -241,7 +243,7 @@ function searchAll(
   const k = centroids.shape[0]!;
   const prepared = prepareCentroids(centroids, metric);
   const fast = precision !== 'float32' && metric === 'l2' ? prepareFast(centroids, precision) : null;
-  let rechecked = 0;
+  const rechecked = { rescored: 0, researched: 0 };
   const sums = torch.zeros([k, d], { device: x.device });
   const counts = torch.zeros([k], { dtype: 'int64', device: x.device });
   const objective = torch.zeros([], { dtype: 'float64', device: x.device });
@@ -255,7 +257,8 @@ function searchAll(
         found = assignChunk(chunk, prepared, norms);
       } else {
         const part = assignChunkFast(chunk, prepared, fast, norms);
-        rechecked += part.rechecked;
+        rechecked.rescored += part.rechecked.rescored;
+        rechecked.researched += part.rechecked.researched;
         found = part;
       }
       const { labels, distances } = found;
