@@ -91,12 +91,21 @@ export function squaredNorms(x: Tensor): Tensor {
   return torch.tidy(() => x.square().sum(1));
 }
 
+/**
+ * `gemm` in float32 even where the process allows TF32 for matrix products
+ * (MACHINE.ALLOW_TF32_MATMUL): this search is the float32 one that the fast path's labels must
+ * equal, so on CUDA it must not silently run on TF32 tensor cores.
+ */
+export function float32Gemm<T>(x: Tensor, gemm: () => T): T {
+  return x.isCuda ? torch.backends.withFlags({ allowTF32Matmul: false }, gemm) : gemm();
+}
+
 /** The chunk's squared distances to every centroid (n x K, l2 only), formed as FAISS forms them:
  * (||x||^2 + ||c||^2) - 2 x c^T, the GEMM accumulating into the norm sum. Not clamped. */
 export function squaredDistances(x: Tensor, prepared: PreparedCentroids, rowNorms?: Tensor): Tensor {
   return torch.tidy(() => {
     const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms!);
-    torch.gemm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 });
+    float32Gemm(x, () => torch.gemm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 }));
     return distances;
   });
 }
@@ -118,7 +127,7 @@ export function assignChunk(
 ): Assignment & { second?: Tensor } {
   return torch.tidy(() => {
     if (prepared.norms === null) {
-      const scores = torch.mm(x, prepared.centroidsT);
+      const scores = float32Gemm(x, () => torch.mm(x, prepared.centroidsT));
       const { values, indices } = torch.maxDim(scores, 1);
       return { labels: indices, distances: values, ...secondBest(scores, indices, options.second, true) };
     }
