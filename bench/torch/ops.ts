@@ -239,9 +239,9 @@ async function convBlocks(ask: Ask): Promise<void> {
   for (const block of blocks) {
     const ours: number[] = [];
     const peer: number[] = [];
-    // Fewer rounds than the tiny ops: each sample already runs several multi-second steps.
-    const blockRounds = Math.max(1, rounds);
-    for (let round = 0; round < blockRounds; round++) {
+    // As many rounds as asked: a round is a few seconds, and this 2-core VM's noise between
+    // rounds (0.7x-1.3x for the same code) needs many of them for a median that means something.
+    for (let round = 0; round < Math.max(1, rounds); round++) {
       const oursFirst = round % 2 === 0;
       const a = oursFirst ? convBlockImagesPerSecond(block) : 0;
       peer.push((await ask({ kind: 'conv', block, device })).imagesPerSecond as number);
