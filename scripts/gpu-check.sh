@@ -104,6 +104,8 @@ export CLUSTERFIT_TEST_DEVICE=$device
 step "Tests: CUDA subset (tensor ops parity, AMP, CUDA paths)" 150 \
   node --test --expose-gc --test-concurrency=1 --test-reporter=dot \
   dist/test/gpu/cuda.test.js dist/test/torch/ops-parity.test.js dist/test/torch/amp/amp.test.js dist/test/cluster/fast-assign.test.js
+step "Tests: c10d on CUDA (NCCL at world size 1, 2 Gloo ranks over CUDA tensors, DDP)" 150 \
+  node --test --expose-gc --test-reporter=spec dist/test/gpu/distributed.test.js
 
 # --- Benchmark images, made here with PIL (the shared data does not travel) ------------------------
 images=$work/images
