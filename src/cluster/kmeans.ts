@@ -27,9 +27,11 @@ export interface KMeansOptions {
    * Skip the distance computations that bounds prove cannot change a point's cluster (squared
    * L2 only; see pruned.ts). The assignments are those of the full search FAISS runs, up to
    * float rounding on exact ties; false searches every point every iteration, as FAISS does.
-   * Default true.
+   * Default true: the bounds are used while they save time on this machine (pruned.ts measures
+   * it); 'always' uses them every iteration, whatever the clock says (the same labels either way,
+   * and a count of points searched that does not depend on the machine's load).
    */
-  pruning?: boolean;
+  pruning?: boolean | 'always';
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
   /** Bytes the chunk x K distance matrix may take (default 16 MiB on CPU, 1 GiB on an accelerator). */
@@ -384,7 +386,7 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
   try {
     const precision = options.precision ?? 'float32';
     if (metric === 'l2' && precision === 'float32' && (options.pruning ?? true))
-      pruned = new PrunedAssignment(x, rowNorms!, rows);
+      pruned = new PrunedAssignment(x, rowNorms!, rows, { adaptive: options.pruning !== 'always' });
     for (let iteration = 0; iteration < params.niter; iteration++) {
       const next = torch.tidy(() => {
         const searchStart = performance.now();

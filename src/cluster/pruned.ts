@@ -62,6 +62,8 @@ export class PrunedAssignment {
     private readonly x: Tensor,
     private readonly rowNorms: Tensor,
     private readonly rows: number,
+    /** False: prune every iteration, never falling back to full searches on the clock. */
+    private readonly policy: { adaptive: boolean } = { adaptive: true },
   ) {
     const n = x.shape[0]!;
     this.labels = torch.keep(torch.zeros([n], { dtype: 'int64', device: x.device }));
@@ -101,6 +103,7 @@ export class PrunedAssignment {
    * then 2, 4, ... after each further miss) before the bounds are tried again.
    */
   private choosePolicy(pruned: boolean, start: number): void {
+    if (!this.policy.adaptive) return;
     // On an accelerator, wait for the queued kernels: the time must be the work's, not the launches'.
     if (this.x.device !== 'cpu') torch.tidy(() => void this.labels.sum().item());
     const seconds = (performance.now() - start) / 1000;
