@@ -55,7 +55,9 @@ export function buildAddon({ name, library, libraryName, flags = [], libs, missi
   const found = library ?? missing(`${libraryName} was not found`);
   const nodeInclude = nodeIncludeDir() ?? missing('Node.js headers (node_api.h) were not found; set NODE_INCLUDE_DIR');
   const addonApi = addonApiIncludeDir() ?? missing('node-addon-api is missing (run npm install)');
-  if (existsSync(output) && statSync(output).mtimeMs > statSync(source).mtimeMs) {
+  // This file holds the compiler flags, so a change to it rebuilds too.
+  const inputsChanged = Math.max(statSync(source).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  if (existsSync(output) && statSync(output).mtimeMs > inputsChanged) {
     console.log(`${tag}: up to date ${output}`);
     return;
   }
@@ -70,6 +72,10 @@ export function buildAddon({ name, library, libraryName, flags = [], libs, missi
     '-Wno-unused-parameter',
     '-DNAPI_VERSION=8',
     '-DNAPI_CPP_EXCEPTIONS',
+    // A worker terminated mid-call cannot receive a JS error; without this node-addon-api turns the
+    // failed throw into a C++ exception that aborts the process (seen in CI: a loader worker killed
+    // while decoding).
+    '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
     '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     ...flags,
     `-I${nodeInclude}`,

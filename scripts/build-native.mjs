@@ -69,6 +69,10 @@ async function main() {
     `-D_GLIBCXX_USE_CXX11_ABI=${abi}`,
     '-DNAPI_VERSION=8',
     '-DNAPI_CPP_EXCEPTIONS',
+    // A worker terminated mid-call cannot receive a JS error; without this node-addon-api turns the
+    // failed throw into a C++ exception that aborts the process (seen in CI: a loader worker killed
+    // while decoding).
+    '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
     '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     ...(cuda ? ['-DCLUSTERFIT_WITH_CUDA'] : []),
     `-I${nodeIncludeDir() ?? fail('Node.js headers (node_api.h) were not found; set NODE_INCLUDE_DIR')}`,

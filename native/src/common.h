@@ -68,15 +68,21 @@ void registerCudaFunctions(Napi::Env env, Napi::Object exports);  // cuda.cc
 template <napi_value (*F)(napi_env, napi_callback_info)>
 napi_value guardedRaw(napi_env env, napi_callback_info info) {
   try {
-    return F(env, info);
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
-  } catch (const c10::Error& e) {
-    toJsError(env, e.what_without_backtrace()).ThrowAsJavaScriptException();
-  } catch (const std::exception& e) {
-    toJsError(env, e.what()).ThrowAsJavaScriptException();
+    try {
+      return F(env, info);
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();
+    } catch (const c10::Error& e) {
+      toJsError(env, e.what_without_backtrace()).ThrowAsJavaScriptException();
+    } catch (const std::exception& e) {
+      toJsError(env, e.what()).ThrowAsJavaScriptException();
+    } catch (...) {
+      Napi::Error::New(env, "clusterfit native: unknown C++ exception").ThrowAsJavaScriptException();
+    }
   } catch (...) {
-    Napi::Error::New(env, "clusterfit native: unknown C++ exception").ThrowAsJavaScriptException();
+    // Raising the JS error failed: this thread's environment is shutting down (a worker being
+    // terminated mid-call), so no JS is left to see it. Nothing may leave a plain N-API callback
+    // as a C++ exception: it would abort the whole process.
   }
   return nullptr;
 }
