@@ -127,9 +127,10 @@ class WorkerPool implements BatchRunner {
         pending.clear();
       });
       // A thread that exits without an error event (killed for memory, process.exit in native
-      // code) would leave its batches waiting forever.
+      // code, terminated) would leave its batches waiting forever, and so would any batch sent to
+      // it later: a dead worker never answers, and an exited one keeps no event loop alive.
       worker.on('exit', (code) => {
-        if (this.closing || pending.size === 0) return;
+        if (this.closing) return;
         this.failed ??= new Error(`exited with code ${code}`);
         for (const { reject } of pending.values()) reject(new Error(`a loader worker died: exited with code ${code}`));
         pending.clear();

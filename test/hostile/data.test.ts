@@ -165,15 +165,23 @@ test('a loader worker that dies fails the epoch with a message, not an unhandled
   const root = join(dir, 'plain');
   const l = loader(imageFolder(root), { batchSize: 1, numWorkers: 1, prefetch: 4 });
   const pool = (l as unknown as { pool: { workers: { worker: { terminate(): Promise<number> } }[] } }).pool;
-  await assert.rejects(
-    (async () => {
-      for await (const batch of l.epoch(0)) {
-        batch.dispose();
-        await pool.workers[0]!.worker.terminate();
-      }
-    })(),
-    /a loader worker died/,
-  );
+  // Replies already on their way when terminate() is called still arrive, and the pool unrefs a
+  // worker with nothing pending, so without this timer nothing would keep the event loop alive
+  // until the thread's exit event (the test would end unsettled rather than fail).
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    await assert.rejects(
+      (async () => {
+        for await (const batch of l.epoch(0)) {
+          batch.dispose();
+          await pool.workers[0]!.worker.terminate();
+        }
+      })(),
+      /a loader worker died/,
+    );
+  } finally {
+    clearInterval(keepAlive);
+  }
   await l.close();
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(unhandled, []);
