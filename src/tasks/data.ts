@@ -80,10 +80,12 @@ function labelledDataset(config: DataSplitConfig, partition: Partition): Dataset
     const labelPath = requirePath(config.LABEL_PATHS[0], 'label file (.npy)', key('LABEL_PATHS'));
     return withLabels(dataset, labelPath);
   }
-  if (labelSource === 'torchvision_dataset' && source !== 'torchvision_dataset') {
-    // VISSL asks the data source for these labels, which only a torchvision dataset has.
+  if ((labelSource === 'torchvision_dataset' || labelSource === 'disk_folder') && source !== labelSource) {
+    // VISSL asks the data source for these labels (the class folders, or torchvision's targets) and
+    // asserts that it is of the same kind; any other source would give labels that mean nothing.
     throw new Error(
-      `${key('LABEL_SOURCES')}: torchvision_dataset labels come with torchvision_dataset data, but ${key('DATA_SOURCES')} is ${source}`,
+      `${key('LABEL_SOURCES')}: ${labelSource} labels come with ${labelSource} data, but ${key('DATA_SOURCES')} is ${source} ` +
+        `(give the labels as a file: LABEL_SOURCES: [disk_filelist] with LABEL_PATHS)`,
     );
   }
   if (labelSource !== undefined && !LABEL_SOURCES.includes(labelSource)) {

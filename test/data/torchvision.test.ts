@@ -198,6 +198,11 @@ describe('torchvision_dataset through the loader and the config', () => {
       full.samples.map((_, i) => 100 + i),
     );
     assert.ok(relabelled.store, 'labels from a file keep the stored images');
+    // Class-folder labels need class folders: VISSL asserts it; silently numbering samples would not do.
+    assert.throws(
+      () => datasetFromConfig(config(['config.DATA.TRAIN.LABEL_SOURCES=[disk_folder]']).DATA.TRAIN, 'TRAIN'),
+      /DATA\.TRAIN\.LABEL_SOURCES: disk_folder labels come with disk_folder data, but DATA\.TRAIN\.DATA_SOURCES is torchvision_dataset \(give the labels as a file/,
+    );
   });
 });
 
