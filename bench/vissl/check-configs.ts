@@ -7,14 +7,24 @@
 // temporary folder, never into the project.
 //
 //   node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only <substring>[,...]]
-//       [--weights <checkpoint> --features <folder>] [--reverse]
+//       [--weights <checkpoint> --features <folder>] [--reverse] [--keep]
 //
 // --only keeps the configs whose path holds one of the comma-separated substrings; --weights ''
-// runs them from random weights without RotNet's run.
+// runs them from random weights without RotNet's run; --keep keeps the temporary folder (removed
+// otherwise), whose RotNet checkpoint and features a later run can take with --weights/--features.
 //
 // Prints one line per config (parse / run / the reason it failed) and the counts at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,7 +198,9 @@ function reason(stderr: string): string {
 async function main(argv: string[]): Promise<void> {
   const checkout = argv.find((a) => !a.startsWith('--'));
   if (checkout === undefined) {
-    throw new Error('usage: node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only S]');
+    throw new Error(
+      'usage: node dist/bench/vissl/check-configs.js <vissl checkout or git dir> [--run] [--only S] [--keep]',
+    );
   }
   const run = argv.includes('--run');
   const option = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -198,7 +210,31 @@ async function main(argv: string[]): Promise<void> {
   const given = { weights: option('--weights'), features: option('--features') };
   const reverse = argv.includes('--reverse');
   const files = readVisslConfigs(resolve(checkout));
+  // The temporary folder (configs, images, every run's output: hundreds of MB with --run).
   const work = mkdtempSync(join(tmpdir(), 'vissl-check-'));
+  try {
+    await checkConfigs(files, work, { run, only, given, reverse });
+  } finally {
+    if (argv.includes('--keep')) console.log(`work folder kept: ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function checkConfigs(
+  files: Map<string, string>,
+  work: string,
+  {
+    run,
+    only,
+    given,
+    reverse,
+  }: {
+    run: boolean;
+    only: string[] | undefined;
+    given: { weights: string | undefined; features: string | undefined };
+    reverse: boolean;
+  },
+): Promise<void> {
   for (const [path, text] of files) {
     mkdirSync(dirname(join(work, 'configs', 'config', path)), { recursive: true });
     writeFileSync(join(work, 'configs', 'config', path), text);
