@@ -11,6 +11,7 @@ export {
   type Sample,
 } from './datasets.js';
 export { torchvisionDataset, TORCHVISION_DATASETS, isTorchvisionDataset } from './torchvision/index.js';
+export { TorchvisionRecords, torchvisionSplitOf } from './torchvision/records.js';
 export { parseTransforms, planGeometry, type TransformConfig, type Pipeline, type GeometricOp } from './transforms.js';
 export { randomResizedCropBox, centerCropBox, resizedSize, pyRound, type Box, type Draws } from './crop-params.js';
 export { decode, decodeJpeg, decodeAndTransform, probe } from './geometry.js';

@@ -1,9 +1,11 @@
 // Thumbnails of a clustering's images, made once with sharp and kept in the run folder
 // (.explore/thumbs/<clustering>/<index / 1000>/<index>.jpg, at most 1,000 files a folder), so a
-// second look, another page or the static report costs a file read.
+// second look, another page or the static report costs a file read. Images of torchvision_dataset
+// data are named `<file>[<i>]`; their pixels come from torchvision's file.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { TorchvisionRecords } from '../data/index.js';
 import type { Clustering } from './clustering.js';
 import { CACHE_FOLDER } from './run.js';
 
@@ -11,6 +13,7 @@ export const THUMB_SIZE = 96;
 
 export class Thumbnails {
   readonly #inFlight = new Map<string, Promise<Buffer>>();
+  readonly #records = new TorchvisionRecords();
 
   constructor(readonly runRoot: string) {}
 
@@ -37,11 +40,17 @@ export class Thumbnails {
     return making;
   }
 
+  /** The image as sharp input: an image file (turned upright by its EXIF orientation), or a record's pixels. */
+  #source(image: string): sharp.Sharp {
+    if (existsSync(image) || !TorchvisionRecords.isRecord(image)) return sharp(image).rotate();
+    const { data, width, height } = this.#records.pixels(image);
+    return sharp(Buffer.from(data), { raw: { width, height, channels: 3 } }); // a copy: the store is shared memory
+  }
+
   async #make(image: string, file: string): Promise<Buffer> {
     let jpeg: Buffer;
     try {
-      jpeg = await sharp(image)
-        .rotate()
+      jpeg = await this.#source(image)
         .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'cover' })
         .jpeg({ quality: 80 })
         .toBuffer();

@@ -9,7 +9,10 @@ import { before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../../src/config/index.js';
 import { DataLoader } from '../../src/data/loader.js';
-import { torchvisionDataset, type Dataset } from '../../src/data/index.js';
+import { TorchvisionRecords, torchvisionDataset, torchvisionSplitOf, type Dataset } from '../../src/data/index.js';
+import { THUMB_SIZE, Thumbnails } from '../../src/explore/thumbnails.js';
+import type { Clustering } from '../../src/explore/clustering.js';
+import sharp from 'sharp';
 import { datasetFromConfig } from '../../src/tasks/data.js';
 import { PYTHON } from '../support/oracle.js';
 import { reference, tempDir } from './reference.js';
@@ -121,6 +124,62 @@ describe('torchvision_dataset reads what torchvision.datasets reads', () => {
     assertSameAsTorchvision('SVHN', rootOf('SVHN', { compress: false, ydtype: 'float64' }), 'RGB');
   });
 });
+
+describe('torchvision_dataset records by name (the explorer has only the names)', () => {
+  test("'<file>[<i>]' gives that image's pixels, as torchvision reads them, for every dataset and split", () => {
+    const records = new TorchvisionRecords();
+    for (const { name, options } of FAKES.filter((f) => f.oracle)) {
+      for (const train of [true, false]) {
+        const root = rootOf(name, options);
+        const theirs = oracle.get(`${root} ${train}`)!;
+        const samples = torchvisionDataset(name, root, train).samples;
+        // Last to first, so that a record found by its position alone would not pass.
+        for (const sample of [...samples].reverse()) {
+          assert.ok(TorchvisionRecords.isRecord(sample.path), sample.path);
+          const { data, width, height } = records.pixels(sample.path);
+          const bytes = width * height * 3;
+          assert.ok(
+            Buffer.from(data).equals(theirs.pixels.subarray(sample.index * bytes, (sample.index + 1) * bytes)),
+            `${sample.path} (${name} ${train ? 'train' : 'test'})`,
+          );
+        }
+      }
+    }
+    const gz = torchvisionDataset('MNIST', rootOf('MNIST', { gzip: true }), false).samples[2]!.path;
+    assert.match(gz, /t10k-images-idx3-ubyte\.gz\[2\]$/);
+    assert.equal(records.pixels(gz).width, 28);
+    for (const other of ['/data/cat.jpg', '/data/cat.jpg[3]', join(dir, 'cifar-10-batches-py', 'batches.meta')])
+      assert.equal(TorchvisionRecords.isRecord(other), false, other);
+    assert.equal(torchvisionSplitOf(join(dir, 'x', 'MNIST', 'raw', 'train-images-idx3-ubyte'))?.root, join(dir, 'x'));
+    const cifar = samplesOf('CIFAR10', true);
+    assert.throws(
+      () => records.pixels(cifar[0]!.path.replace(/\[0\]$/, '[999]')),
+      /data_batch_1\[999\]: the file holds no image 999/,
+    );
+  });
+
+  test("the explorer's thumbnail of a record is that image, resized", async () => {
+    const samples = samplesOf('STL10', false);
+    const runRoot = join(dir, 'explore-run');
+    const clustering = { info: { id: 'stl10' }, imagePath: (i: number) => samples[i]!.path } as unknown as Clustering;
+    const jpeg = await new Thumbnails(runRoot).get(clustering, 3);
+    const store = torchvisionDataset('STL10', rootOf('STL10'), false).store!;
+    const bytes = store.width * store.height * 3;
+    const expected = await sharp(Buffer.from(store.pixels.subarray(3 * bytes, 4 * bytes)), {
+      raw: { width: store.width, height: store.height, channels: 3 },
+    })
+      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'cover' })
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    assert.ok(jpeg.equals(expected));
+    const other = await new Thumbnails(runRoot).get(clustering, 2);
+    assert.ok(!other.equals(jpeg), 'another record, another thumbnail');
+  });
+});
+
+function samplesOf(name: string, train: boolean) {
+  return torchvisionDataset(name, rootOf(name), train).samples;
+}
 
 describe('torchvision_dataset through the loader and the config', () => {
   test("the loader transforms stored images as torchvision's (MNISTImgPil2RGB, Resize), on workers or not", async () => {
