@@ -17,8 +17,12 @@ test('workers terminated in the middle of native calls end alone, with exit code
   for (let round = 0; round < 40; round++) {
     const worker = new Worker(new URL('./busy-native-worker.js', import.meta.url), { workerData: { jpeg } });
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-    worker.once('error', () => {});
-    await new Promise((resolve) => worker.once('message', resolve));
+    // A worker that fails before it is busy is this test's failure, not a hang until the timeout.
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the busy worker exited with code ${code} before it started`)));
+    });
     await new Promise((resolve) => setTimeout(resolve, round % 7));
     assert.equal(await worker.terminate(), 1);
     assert.equal(await exited, 1);
