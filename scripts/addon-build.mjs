@@ -10,6 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** How every addon uses N-API and node-addon-api. */
+export const NAPI_FLAGS = [
+  '-DNAPI_VERSION=8',
+  '-DNAPI_CPP_EXCEPTIONS',
+  // A worker terminated mid-call cannot receive a JS error; without this node-addon-api turns the
+  // failed throw into a C++ exception that aborts the process (seen in CI: a loader worker killed
+  // while decoding).
+  '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
+  '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+];
+
 /** The folder with node_api.h, or undefined (NODE_INCLUDE_DIR overrides the search). */
 export function nodeIncludeDir() {
   const candidates = [process.env.NODE_INCLUDE_DIR, join(dirname(process.execPath), '..', 'include', 'node')];
@@ -70,13 +81,7 @@ export function buildAddon({ name, library, libraryName, flags = [], libs, missi
     '-fvisibility=hidden',
     '-Wall',
     '-Wno-unused-parameter',
-    '-DNAPI_VERSION=8',
-    '-DNAPI_CPP_EXCEPTIONS',
-    // A worker terminated mid-call cannot receive a JS error; without this node-addon-api turns the
-    // failed throw into a C++ exception that aborts the process (seen in CI: a loader worker killed
-    // while decoding).
-    '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
-    '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+    ...NAPI_FLAGS,
     ...flags,
     `-I${nodeInclude}`,
     `-I${addonApi}`,

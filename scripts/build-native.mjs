@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { probeC10d } from './c10d-probes.mjs';
-import { addonApiIncludeDir, nodeIncludeDir, root } from './addon-build.mjs';
+import { addonApiIncludeDir, NAPI_FLAGS, nodeIncludeDir, root } from './addon-build.mjs';
 import { findLibtorch, INSTALL_HELP, LibtorchMissing } from './libtorch.mjs';
 import { cudaHeaderFlags } from './cuda-headers.mjs';
 
@@ -67,13 +67,7 @@ async function main() {
     '-Wall',
     '-Wno-unused-parameter',
     `-D_GLIBCXX_USE_CXX11_ABI=${abi}`,
-    '-DNAPI_VERSION=8',
-    '-DNAPI_CPP_EXCEPTIONS',
-    // A worker terminated mid-call cannot receive a JS error; without this node-addon-api turns the
-    // failed throw into a C++ exception that aborts the process (seen in CI: a loader worker killed
-    // while decoding).
-    '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
-    '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+    ...NAPI_FLAGS,
     ...(cuda ? ['-DCLUSTERFIT_WITH_CUDA'] : []),
     `-I${nodeIncludeDir() ?? fail('Node.js headers (node_api.h) were not found; set NODE_INCLUDE_DIR')}`,
     `-I${addonApiIncludeDir() ?? fail('node-addon-api is missing: run npm install first')}`,
