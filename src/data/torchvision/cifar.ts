@@ -68,10 +68,15 @@ function readBatch(path: string): ImageFile {
   };
 }
 
+/** The files torchvision reads for CIFAR10 or CIFAR100's train or test split under `root`. */
+export function cifarFiles(name: keyof typeof LAYOUTS, root: string, train: boolean): string[] {
+  const layout = LAYOUTS[name];
+  return (train ? layout.train : layout.test).map((file) => join(root, layout.folder, file));
+}
+
 /** The image files of CIFAR10 or CIFAR100's train or test split under `root`. */
 export function readCifar(name: keyof typeof LAYOUTS, root: string, train: boolean): ImageFile[] {
-  const layout = LAYOUTS[name];
-  const paths = (train ? layout.train : layout.test).map((file) => join(root, layout.folder, file));
-  for (const path of paths) requireDatasetFile(path, name, root, layout.url);
+  const paths = cifarFiles(name, root, train);
+  for (const path of paths) requireDatasetFile(path, name, root, LAYOUTS[name].url);
   return paths.map(readBatch);
 }

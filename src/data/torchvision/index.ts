@@ -5,10 +5,10 @@
 // error naming it and how to get it.
 import { statSync } from 'node:fs';
 import type { Dataset } from '../datasets.js';
-import { readCifar } from './cifar.js';
-import { readMnist } from './mnist.js';
-import { readStl10 } from './stl10.js';
-import { readSvhn } from './svhn.js';
+import { cifarFiles, readCifar } from './cifar.js';
+import { mnistImageFiles, readMnist } from './mnist.js';
+import { readStl10, stl10ImageFile } from './stl10.js';
+import { readSvhn, svhnFile } from './svhn.js';
 import { inMemoryDataset } from './store.js';
 
 /** The dataset names VISSL's torchvision_dataset accepts (DATA.<split>.DATASET_NAMES). */
@@ -40,5 +40,20 @@ export function torchvisionDataset(name: string, root: string, train: boolean): 
       return inMemoryDataset(readStl10(root, train));
     case 'SVHN':
       return inMemoryDataset(readSvhn(root, train));
+  }
+}
+
+/** The image files torchvision.datasets.<name>(root) may read for the train or test split. */
+export function torchvisionImageFiles(name: TorchvisionDatasetName, root: string, train: boolean): string[] {
+  switch (name) {
+    case 'CIFAR10':
+    case 'CIFAR100':
+      return cifarFiles(name, root, train);
+    case 'MNIST':
+      return mnistImageFiles(root, train);
+    case 'STL10':
+      return [stl10ImageFile(root, train)];
+    case 'SVHN':
+      return [svhnFile(root, train)];
   }
 }

@@ -40,9 +40,19 @@ function fileOf(raw: string, root: string): string {
   return raw;
 }
 
+function prefixOf(root: string, train: boolean): string {
+  return join(root, 'MNIST', 'raw', train ? 'train' : 't10k');
+}
+
+/** The image files MNIST's split may be read from under `root`: unpacked, or its .gz. */
+export function mnistImageFiles(root: string, train: boolean): string[] {
+  const images = `${prefixOf(root, train)}-images-idx3-ubyte`;
+  return [images, `${images}.gz`];
+}
+
 /** MNIST's train (60,000) or test (10,000) images under `root`. */
 export function readMnist(root: string, train: boolean): ImageFile[] {
-  const prefix = join(root, 'MNIST', 'raw', train ? 'train' : 't10k');
+  const prefix = prefixOf(root, train);
   const imagesPath = fileOf(`${prefix}-images-idx3-ubyte`, root);
   const labelsPath = fileOf(`${prefix}-labels-idx1-ubyte`, root);
   const images = readIdx(imagesPath, 3);

@@ -1,11 +1,16 @@
 // The pixels behind a torchvision_dataset sample's name, `<file>[<i>]` (the i-th image of one of
 // torchvision's files), for tools that get only the names: the explorer's thumbnails of a run whose
 // features were extracted from torchvision_dataset data. Which dataset and split a file belongs to
-// follows from where torchvision keeps it, so no config is needed.
-import { basename, dirname } from 'node:path';
+// follows from where torchvision keeps it (the readers' file lists), so no config is needed.
+import { dirname } from 'node:path';
 import type { Pixels } from '../image-addon.js';
 import type { Dataset } from '../datasets.js';
-import { torchvisionDataset, type TorchvisionDatasetName } from './index.js';
+import {
+  TORCHVISION_DATASETS,
+  torchvisionDataset,
+  torchvisionImageFiles,
+  type TorchvisionDatasetName,
+} from './index.js';
 
 const RECORD = /^(.*)\[(\d+)\]$/;
 
@@ -15,22 +20,19 @@ interface Split {
   train: boolean;
 }
 
-/** The dataset, root folder and split whose reading gives `file`, or null for any other file. */
+/**
+ * The dataset, root folder and split whose reading gives `file`, or null for any other file. Asked
+ * of the readers' own file lists, for the roots torchvision's layouts put one to three folders up.
+ */
 export function torchvisionSplitOf(file: string): Split | null {
-  const name = basename(file);
-  const folder = dirname(file);
-  const parent = basename(folder);
-  if (parent === 'cifar-10-batches-py' && (/^data_batch_[1-5]$/.test(name) || name === 'test_batch'))
-    return { name: 'CIFAR10', root: dirname(folder), train: name !== 'test_batch' };
-  if (parent === 'cifar-100-python' && (name === 'train' || name === 'test'))
-    return { name: 'CIFAR100', root: dirname(folder), train: name === 'train' };
-  const mnist = /^(train|t10k)-images-idx3-ubyte(\.gz)?$/.exec(name);
-  if (mnist && parent === 'raw' && basename(dirname(folder)) === 'MNIST')
-    return { name: 'MNIST', root: dirname(dirname(folder)), train: mnist[1] === 'train' };
-  if (parent === 'stl10_binary' && (name === 'train_X.bin' || name === 'test_X.bin'))
-    return { name: 'STL10', root: dirname(folder), train: name === 'train_X.bin' };
-  if (name === 'train_32x32.mat' || name === 'test_32x32.mat')
-    return { name: 'SVHN', root: folder, train: name === 'train_32x32.mat' };
+  let root = dirname(file);
+  for (let up = 0; up < 3; up++, root = dirname(root)) {
+    for (const name of TORCHVISION_DATASETS) {
+      for (const train of [true, false]) {
+        if (torchvisionImageFiles(name, root, train).includes(file)) return { name, root, train };
+      }
+    }
+  }
   return null;
 }
 

@@ -11,10 +11,18 @@ const SIDE = 96;
 const IMAGE_BYTES = 3 * SIDE * SIDE;
 const URL = 'http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz';
 
+function fileOf(root: string, train: boolean, kind: 'X' | 'y'): string {
+  return join(root, 'stl10_binary', `${train ? 'train' : 'test'}_${kind}.bin`);
+}
+
+/** The file of STL10's split under `root` that holds its images. */
+export function stl10ImageFile(root: string, train: boolean): string {
+  return fileOf(root, train, 'X');
+}
+
 export function readStl10(root: string, train: boolean): ImageFile[] {
-  const split = train ? 'train' : 'test';
-  const imagesPath = join(root, 'stl10_binary', `${split}_X.bin`);
-  const labelsPath = join(root, 'stl10_binary', `${split}_y.bin`);
+  const imagesPath = fileOf(root, train, 'X');
+  const labelsPath = fileOf(root, train, 'y');
   requireDatasetFile(imagesPath, 'STL10', root, URL);
   requireDatasetFile(labelsPath, 'STL10', root, URL);
   const data = readFileSync(imagesPath);

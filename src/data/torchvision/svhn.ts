@@ -2,15 +2,20 @@
 // whose X is a uint8 array of 32 x 32 x 3 x N (rows, columns, channels, images; column-major) and
 // whose y holds one label per image, 1..10 with 10 for the digit 0, which torchvision maps to 0.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { matValues, readMatFile } from './mat.js';
 import { requireDatasetFile, type ImageFile } from './store.js';
 
 const MI_UINT8 = 2;
 
+/** The MAT-file of SVHN's split under `root`. */
+export function svhnFile(root: string, train: boolean): string {
+  return join(root, train ? 'train_32x32.mat' : 'test_32x32.mat');
+}
+
 export function readSvhn(root: string, train: boolean): ImageFile[] {
-  const file = train ? 'train_32x32.mat' : 'test_32x32.mat';
-  const path = join(root, file);
+  const path = svhnFile(root, train);
+  const file = basename(path);
   requireDatasetFile(path, 'SVHN', root, `http://ufldl.stanford.edu/housenumbers/${file}`);
   const variables = readMatFile(readFileSync(path), path, ['X', 'y']);
   const [x, y] = [variables.get('X'), variables.get('y')];
