@@ -3,6 +3,7 @@
 // modules (tasks, torch) when they run, so `--help`, `--version` and `configs` work without libtorch.
 import { join, resolve } from 'node:path';
 import { availableConfigs, loadConfig } from '../config/index.js';
+import { PIPELINE_PRESETS, PIPELINE_STAGES } from '../tasks/pipeline-presets.js';
 import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
 import { EXPLORE_COMMANDS } from './explore.js';
@@ -10,11 +11,11 @@ import { PACKAGE_ROOT } from './features.js';
 import type { Command } from './registry.js';
 import { isTerminal } from '../engine/run-logger.js';
 
-const PRESETS = ['demo', 'cifar10'];
+const PRESETS = Object.keys(PIPELINE_PRESETS);
 /** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
 // JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
 const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
-const STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
+const STAGES = PIPELINE_STAGES;
 const NODE_ID_OPTION = {
   name: 'node_id',
   value: '<K>',

@@ -15,26 +15,10 @@ import { distributed } from '../torch/index.js';
 import { clusterTask, type ClusterResult } from './cluster.js';
 import { taskLogger, type TaskOptions } from './context.js';
 import { evaluateTask, type EvaluateResult } from './evaluate.js';
+import { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
 import { trainTask } from './train.js';
 
-export const PIPELINE_STAGES = ['pretrain', 'cluster', 'train', 'evaluate'] as const;
-export type PipelineStage = (typeof PIPELINE_STAGES)[number];
-
-/** The shipped configs each preset runs, by stage. */
-export const PIPELINE_PRESETS: Record<string, Record<PipelineStage, string>> = {
-  demo: {
-    pretrain: 'demo/rotnet',
-    cluster: 'demo/cluster_features',
-    train: 'demo/clusterfit',
-    evaluate: 'demo/evaluate',
-  },
-  cifar10: {
-    pretrain: 'cifar10/rotnet_resnet20',
-    cluster: 'cifar10/cluster_features',
-    train: 'cifar10/clusterfit_resnet20',
-    evaluate: 'cifar10/evaluate',
-  },
-};
+export { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
 
 export interface PipelineOptions extends TaskOptions {
   preset: string;
