@@ -223,3 +223,9 @@ test('a dict that refers to itself thousands of times gets a key-name hint at on
     model.dispose();
   }
 });
+
+test('torch.Size reduced with an int instead of a tuple is named, not a bare TypeError', BOUND, () => {
+  // GLOBAL torch.Size, (7,), REDUCE
+  const path = write('size.pt', checkpointZip(pickleOf('ctorch\nSize\n', 'K', [7], '\x85R')));
+  rejects(() => loadCheckpoint(path), /torch\.Size\(sizes\) must be a tuple of ints/, path);
+});
