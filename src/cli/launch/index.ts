@@ -29,14 +29,14 @@ export async function launch(
     exitWhenAgentDies();
     return runHere();
   }
-  const { masterAddr, masterPort } = plan.rendezvous;
+  const { masterAddr, masterPort, setBy } = plan.rendezvous;
   let port: number;
   if (masterPort === 'auto') {
     port = await freePort();
   } else {
     port = masterPort;
-    await assertResolves(masterAddr);
-    if (plan.nodeId === 0) await assertPortFree(port);
+    await assertResolves(masterAddr, setBy);
+    if (plan.nodeId === 0) await assertPortFree(port, setBy);
   }
   const cores = availableParallelism();
   const workers = Array.from({ length: plan.procsPerNode }, (_, localRank) => {
