@@ -65,15 +65,15 @@ interface Outcome {
   code: number | null;
   signal: string | null;
   stderr: string;
-  result: { images: number; skipped: string[] } | { error: string } | undefined;
+  result: { images: number; skipped: string[] } | { error: string } | { data: number } | undefined;
 }
 
-/** Runs the child, caps its address space once it is warm, and lets it load the hostile folder. */
-function capped(job: object): Promise<Outcome> {
-  const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, CLUSTERFIT_ADDRESS_SPACE_CHILD: JSON.stringify(job) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+/**
+ * Runs a child (`args` to node), caps its address space `headroom` bytes above what it uses once
+ * it prints `vmsize <kB>`, and tells it to go on.
+ */
+function capped(args: string[], env: NodeJS.ProcessEnv, headroom = HEADROOM_BYTES): Promise<Outcome> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -81,7 +81,7 @@ function capped(job: object): Promise<Outcome> {
     stdout += chunk.toString();
     const size = /^vmsize (\d+)$/m.exec(stdout);
     if (size && !child.stdin.writableEnded) {
-      const limit = Number(size[1]) * 1024 + HEADROOM_BYTES;
+      const limit = Number(size[1]) * 1024 + headroom;
       const set = spawnSync('prlimit', [`--pid=${child.pid}`, `--as=${limit}`], { encoding: 'utf8' });
       assert.equal(set.status, 0, set.stderr);
       child.stdin.end('go\n');
@@ -107,7 +107,7 @@ test(
           for (const skip of [true, false]) {
             const job = { warmup, hostile, numWorkers, skip, crop };
             const label = JSON.stringify({ crop, numWorkers, skip });
-            const outcome = await capped(job);
+            const outcome = await capped([CHILD], { CLUSTERFIT_ADDRESS_SPACE_CHILD: JSON.stringify(job) });
             assert.doesNotMatch(outcome.stderr, /FATAL ERROR|Allocation failed/, label);
             assert.equal(outcome.signal, null, `${label}: ${outcome.stderr}`);
             assert.equal(outcome.code, 0, `${label}: ${outcome.stderr}`);
@@ -131,6 +131,33 @@ test(
               assert.match(result.error, /SKIP_BAD_IMAGES=True/, label);
             }
           }
+    }
+  },
+);
+
+test(
+  "a tensor's data that cannot be allocated is a RangeError, not a native abort (the libtorch addon)",
+  { timeout: 120_000, skip: prlimit ? false : 'prlimit (util-linux) is not installed' },
+  async () => {
+    const torch = new URL('../../src/torch/index.js', import.meta.url).href;
+    // A 256 MiB tensor, then its data asked for with less than that left.
+    const script = `
+      const { zeros } = await import(${JSON.stringify(torch)});
+      const t = zeros([64 * 2 ** 20]);
+      const size = /VmSize:\\s+(\\d+) kB/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'))[1];
+      process.stdout.write('vmsize ' + size + '\\n');
+      await new Promise((resolve) => process.stdin.once('data', resolve));
+      process.stdin.pause();
+      let result;
+      try { result = { data: t.data().length }; } catch (error) { result = { error: error.name + ': ' + error.message }; }
+      process.stdout.write(JSON.stringify(result) + '\\n');`;
+    for (let round = 0; round < 2; round++) {
+      const outcome = await capped(['--input-type=module', '-e', script], {}, 100 * 2 ** 20);
+      assert.doesNotMatch(outcome.stderr, /FATAL ERROR|Allocation failed/);
+      assert.equal(outcome.signal, null, outcome.stderr);
+      assert.equal(outcome.code, 0, outcome.stderr);
+      assert.ok(outcome.result && 'error' in outcome.result, JSON.stringify(outcome.result));
+      assert.match(outcome.result.error, /RangeError: toBuffer: cannot allocate 268435456 bytes for the tensor's data/);
     }
   },
 );
