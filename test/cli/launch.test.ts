@@ -269,6 +269,22 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
     }
   });
 
+  it('more GPU workers than this machine has GPUs is refused before any process starts', () => {
+    const out = mkdtempSync(join(tmpdir(), 'clusterfit-launch-'));
+    const run = clusterfit(
+      'config.MACHINE.DEVICE=gpu',
+      'config.DISTRIBUTED.NUM_PROC_PER_NODE=8',
+      `config.CHECKPOINT.DIR=${out}`,
+    );
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /error: config\.DISTRIBUTED\.NUM_PROC_PER_NODE is 8 with MACHINE\.DEVICE=gpu \(one GPU per worker\), but /,
+    );
+    assert.doesNotMatch(run.stderr, /started rank/);
+    assert.deepEqual(readdirSync(out), [], 'no logs, no files');
+  });
+
   it('a master address that does not resolve is named', () => {
     const run = clusterfit(
       'config.DISTRIBUTED.NUM_NODES=2',
