@@ -380,47 +380,44 @@ class ImageAddon : public Napi::Addon<ImageAddon> {
 
  private:
   /**
-   * decodeJpeg(bytes, scaleDenom = 1, into?) -> {width, height, pixels} | null. Packed RGB at 1/1,
-   * 1/2, 1/4 or 1/8 size (the IDCT does the scaling), written into `into` when it is large enough;
-   * grey JPEGs come out as RGB. Null for CMYK/YCCK (their colour conversion is libvips' job) and
-   * for anything TurboJPEG reports, warnings included, so the caller's other decoder can name the
-   * problem.
+   * decodeJpeg(bytes, scaleDenom, into) -> {width, height, decoded} | null. Packed RGB at 1/1, 1/2,
+   * 1/4 or 1/8 size (the IDCT does the scaling) written to the start of `into`; grey JPEGs come out
+   * as RGB. When `into` is too small nothing is decoded (`decoded` false) and the caller allocates
+   * width x height x 3 bytes and calls again: the addon never allocates an ArrayBuffer itself, since
+   * V8 aborts the whole process when such an allocation fails (napi_create_arraybuffer), where
+   * JavaScript's own allocation throws a RangeError the loader reports for that image. Null for
+   * CMYK/YCCK (their colour conversion is libvips' job) and for anything TurboJPEG reports,
+   * warnings included, so the caller's other decoder can name the problem.
    */
   Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Napi::Uint8Array bytes = bytesArgument(info[0], "bytes");
-    const int denom = info[1].IsUndefined() ? 1 : info[1].As<Napi::Number>().Int32Value();
+    const int denom = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
     if (denom != 1 && denom != 2 && denom != 4 && denom != 8) {
       throw Napi::RangeError::New(env, "scaleDenom must be 1, 2, 4 or 8");
     }
+    Napi::Uint8Array into = bytesArgument(info[2], "into");
     int width, height, subsampling, colorspace;
-    if (tjDecompressHeader3(decompressor_, bytes.Data(), bytes.ByteLength(), &width, &height, &subsampling,
-                            &colorspace) != 0) {
+    if (bytes.ByteLength() == 0 || tjDecompressHeader3(decompressor_, bytes.Data(), bytes.ByteLength(), &width,
+                                                       &height, &subsampling, &colorspace) != 0) {
       return env.Null();
     }
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return env.Null();
     // Larger images are left to the other decoder, which refuses them by name (sharp's default limit).
-    if (double(width) * height > double(kMaxPixels)) return env.Null();
+    if (width < 1 || height < 1 || double(width) * height > double(kMaxPixels)) return env.Null();
     const tjscalingfactor factor{1, denom};
     const int outWidth = TJSCALED(width, factor);
     const int outHeight = TJSCALED(height, factor);
-    const size_t length = size_t(outWidth) * outHeight * 3;
-    Napi::Uint8Array pixels;
-    if (info[2].IsTypedArray() && bytesArgument(info[2], "into").ByteLength() >= length) {
-      const Napi::Uint8Array into = info[2].As<Napi::Uint8Array>();
-      pixels = Napi::Uint8Array::New(env, length, into.ArrayBuffer(), into.ByteOffset());
-    } else {
-      pixels = Napi::Uint8Array::New(env, length);
-    }
-    // The default (accurate) IDCT and fancy upsampling, as PIL decodes.
-    if (tjDecompress2(decompressor_, bytes.Data(), bytes.ByteLength(), pixels.Data(), outWidth, 0, outHeight,
-                      TJPF_RGB, 0) != 0) {
-      return env.Null();
-    }
     Napi::Object result = Napi::Object::New(env);
     result.Set("width", outWidth);
     result.Set("height", outHeight);
-    result.Set("pixels", pixels);
+    const bool fits = into.ByteLength() >= size_t(outWidth) * outHeight * 3;
+    // The default (accurate) IDCT and fancy upsampling, as PIL decodes.
+    if (fits && tjDecompress2(decompressor_, bytes.Data(), bytes.ByteLength(), into.Data(), outWidth, 0, outHeight,
+                              TJPF_RGB, 0) != 0) {
+      return env.Null();
+    }
+    result.Set("decoded", fits);
     return result;
   }
 

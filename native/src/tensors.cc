@@ -3,6 +3,7 @@
 #include "cpu-allocator.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <atomic>
 #include <unordered_set>
@@ -162,14 +163,23 @@ Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
   return wrapTensor(env, std::move(out));
 }
 
-// toBuffer(handle) -> ArrayBuffer holding the tensor's elements, contiguous, in its dtype.
+// toBuffer(handle) -> ArrayBuffer holding the tensor's elements, contiguous, in its dtype. The
+// bytes are allocated here and handed to V8 as an external buffer: V8 aborts the whole process
+// when an ArrayBuffer it allocates itself cannot be (napi_create_arraybuffer), where a failed
+// malloc here is a RangeError the caller can report.
 Napi::Value toBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   at::Tensor t = unwrapTensor(info[0], "toBuffer");
   at::Tensor host = t.detach().to(at::kCPU).contiguous();
   size_t nbytes = host.numel() * host.element_size();
-  Napi::ArrayBuffer out = Napi::ArrayBuffer::New(info.Env(), nbytes);
-  if (nbytes > 0) std::memcpy(out.Data(), host.data_ptr(), nbytes);
-  return out;
+  if (nbytes == 0) return Napi::ArrayBuffer::New(env, 0);
+  void* data = std::malloc(nbytes);
+  if (data == nullptr) {
+    throw Napi::RangeError::New(env, "toBuffer: cannot allocate " + std::to_string(nbytes) +
+                                         " bytes for the tensor's data (out of memory)");
+  }
+  std::memcpy(data, host.data_ptr(), nbytes);
+  return Napi::ArrayBuffer::New(env, data, nbytes, [](Napi::Env, void* bytes) { std::free(bytes); });
 }
 
 Napi::Value shape(const Napi::CallbackInfo& info) {

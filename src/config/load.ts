@@ -67,6 +67,31 @@ function shippedDefaults(): { schema: SchemaNode; tree: Tree; paths: string[] } 
   return cachedDefaults;
 }
 
+/**
+ * Keys that name JavaScript's object machinery rather than settings: set through a dotted path
+ * they would reach Object.prototype (a config could then change every object in the process).
+ * No VISSL key is called so.
+ */
+const OBJECT_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function objectKeyProblem(key: string): string {
+  return `'${key}' is not a config key (it names JavaScript's object machinery, so it is refused); check the spelling`;
+}
+
+/** Throws naming the first OBJECT_KEYS key anywhere in a parsed YAML document. */
+function refuseObjectKeys(node: unknown, source: string, path: string[]): void {
+  if (Array.isArray(node)) {
+    node.forEach((item, i) => refuseObjectKeys(item, source, [...path, String(i)]));
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  for (const key of Object.keys(node)) {
+    const at = [...path, key];
+    if (OBJECT_KEYS.has(key)) throw new ConfigError(`${source}: ${at.join('.')}: ${objectKeyProblem(key)}`);
+    refuseObjectKeys((node as Tree)[key], source, at);
+  }
+}
+
 /** The config tree of a YAML document: VISSL nests it under `config:`, with `engine_name` and
  * `node_id` beside it (read into ENGINE_NAME and NODE_ID). */
 function unwrap(document: unknown, source: string): Tree {
@@ -363,6 +388,8 @@ const OVERRIDE_FORMS =
 function keyPathOf(text: string, key: string): string[] {
   const path = key.replace(/\[(\d+)\]/g, '.$1').split('.');
   if (path.some((part) => part === '')) throw new ConfigError(`override '${text}': empty key in '${key}'`);
+  const refused = path.find((part) => OBJECT_KEYS.has(part));
+  if (refused !== undefined) throw new ConfigError(`override '${text}': ${objectKeyProblem(refused)}`);
   return path;
 }
 
@@ -384,6 +411,7 @@ function parseEdit(text: string): Edit {
   } catch (error) {
     throw new ConfigError(`${(error as Error).message} (the value is not valid YAML)`);
   }
+  refuseObjectKeys(value, `override '${text}'`, path);
   return { kind: 'set', text, path, raw, value };
 }
 
@@ -485,7 +513,9 @@ function readYaml(file: string): unknown {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  return parseYamlTree(text, file);
+  const tree = parseYamlTree(text, file);
+  refuseObjectKeys(tree, file, []);
+  return tree;
 }
 
 /** Checks of the merged config that involve more than one key or another layer's parser. */

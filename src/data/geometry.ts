@@ -79,18 +79,37 @@ export async function decode(
   return { data, width: info.width, height: info.height };
 }
 
-/** The pixels of the last TurboJPEG decode on this thread, reused by the next one. */
+/**
+ * The pixels of the last TurboJPEG decode on this thread, reused by the next one. It is kept when a
+ * decode fails too, so that a folder of broken images does not allocate a fresh buffer per image.
+ */
 let scratch: Uint8Array = new Uint8Array(0);
 
 /**
  * A JPEG decoded by TurboJPEG at 1/`factor` size, or null when it must go to sharp. The pixels live
- * in `scratch`: use them before decoding the next image.
+ * in `scratch`: use them before decoding the next image. The buffer is allocated here, not in the
+ * addon: an allocation that fails (a huge frame under an address-space limit) is then an error
+ * naming the image's size, where the addon's would abort the process.
  */
 export function decodeJpeg(bytes: Buffer, factor = 1): Pixels | null {
-  const decoded = imageAddon().decodeJpeg(bytes, factor, scratch);
-  if (!decoded) return null;
-  if (decoded.pixels.buffer !== scratch.buffer) scratch = new Uint8Array(decoded.pixels.buffer);
-  return { data: decoded.pixels, width: decoded.width, height: decoded.height };
+  const addon = imageAddon();
+  let decoded = addon.decodeJpeg(bytes, factor, scratch);
+  if (decoded && !decoded.decoded) {
+    const length = decoded.width * decoded.height * 3;
+    scratch = new Uint8Array(0); // the old buffer can go before the new one is made
+    try {
+      scratch = new Uint8Array(length);
+    } catch {
+      throw new Error(
+        `cannot allocate ${(length / 2 ** 20).toFixed(0)} MiB to decode this ${decoded.width}x${decoded.height} JPEG ` +
+          '(out of memory); lower DATA.MAX_IMAGE_PIXELS to refuse images this large',
+      );
+    }
+    decoded = addon.decodeJpeg(bytes, factor, scratch);
+  }
+  if (!decoded?.decoded) return null;
+  const { width, height } = decoded;
+  return { data: scratch.subarray(0, width * height * 3), width, height };
 }
 
 /**

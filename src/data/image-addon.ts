@@ -15,11 +15,12 @@ export interface Pixels {
 }
 
 interface ImageAddon {
+  /** Decodes into the start of `into`; `decoded` is false (nothing written) when it is too small. */
   decodeJpeg(
     bytes: Uint8Array,
     scaleDenom: number,
-    into?: Uint8Array,
-  ): { width: number; height: number; pixels: Uint8Array } | null;
+    into: Uint8Array,
+  ): { width: number; height: number; decoded: boolean } | null;
   transform(
     pixels: Uint8Array,
     width: number,

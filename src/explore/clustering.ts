@@ -59,6 +59,31 @@ export interface Neighbour {
   className: string | null;
 }
 
+/** A clustering's summary, its numbers checked: a damaged file is named, not a page that fails later. */
+function readSummary(file: string): { numClusters: number; dim: number; objective: number[] } {
+  let summary: { numClusters?: unknown; dim?: unknown; objective?: unknown } | null;
+  try {
+    summary = JSON.parse(readFileSync(file, 'utf8')) as typeof summary;
+  } catch (error) {
+    throw new Error(`${file}: not valid JSON (${(error as Error).message}); the file is damaged`, { cause: error });
+  }
+  const positive = (key: 'numClusters' | 'dim'): number => {
+    const value = summary?.[key];
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw new Error(`${file}: ${key} is ${JSON.stringify(value)}, not a positive integer; the file is damaged`);
+    return value as number;
+  };
+  const objective = Array.isArray(summary?.objective) ? summary.objective.filter((v) => typeof v === 'number') : [];
+  return { numClusters: positive('numClusters'), dim: positive('dim'), objective };
+}
+
+/** A numeric .npy file (a list of strings there is a damaged run folder). */
+function readNumbers(path: string): Tensor {
+  const read = readNpy(path);
+  if (Array.isArray(read)) throw new Error(`${path} holds strings where numbers belong; the file is damaged`);
+  return read;
+}
+
 function lcg(seed: number): () => number {
   let s = (seed * 2654435761) >>> 0 || 1;
   return () => {
@@ -93,18 +118,35 @@ export class Clustering {
   constructor(summaryFile: string, runRoot: string) {
     const dir = dirname(summaryFile);
     const prefix = summaryFile.slice(0, -'_summary.json'.length);
-    const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
-      numClusters: number;
-      dim: number;
-      objective: number[];
-    };
+    const summary = readSummary(summaryFile);
     const k = summary.numClusters;
-    const labelsTensor = readNpy(`${prefix}_labels.npy`) as Tensor;
+    const labelsTensor = readNumbers(`${prefix}_labels.npy`);
     this.labels = tidy(() => labelsTensor.to('int32').data() as Int32Array);
-    const distances = readNpy(`${prefix}_distances.npy`) as Tensor;
+    const n = this.labels.length;
+    // Sizes from the files are checked before anything is allocated from them: a summary claiming
+    // a billion clusters must not become a billion-entry index.
+    if (k > n) {
+      labelsTensor.dispose();
+      throw new Error(
+        `${summaryFile}: numClusters is ${k}, but ${prefix}_labels.npy labels ${n} images (at most one cluster per image); the files do not belong together or are damaged`,
+      );
+    }
+    const outside = this.labels.findIndex((label) => !(label >= 0 && label < k));
+    if (outside >= 0) {
+      labelsTensor.dispose();
+      throw new Error(
+        `${prefix}_labels.npy: image ${outside} has label ${this.labels[outside]}, outside the summary's ${k} clusters (0..${k - 1}); the files do not belong together or are damaged`,
+      );
+    }
+    const distances = readNumbers(`${prefix}_distances.npy`);
     this.#distances = tidy(() => distances.to('float32').data() as Float32Array);
     distances.dispose();
-    const n = this.labels.length;
+    if (this.#distances.length !== n) {
+      labelsTensor.dispose();
+      throw new Error(
+        `${prefix}_distances.npy holds ${this.#distances.length} distances for the ${n} labels of ${prefix}_labels.npy; the files do not belong together or are damaged`,
+      );
+    }
     // Counting sort of the images by cluster: one pass, typed arrays.
     this.#offsets = new Int32Array(k + 1);
     for (const label of this.labels) (this.#offsets[label + 1] as number)++;
@@ -119,6 +161,13 @@ export class Clustering {
     const sizes = Array.from({ length: k }, (_, c) => (this.#offsets[c + 1] as number) - (this.#offsets[c] as number));
 
     this.#images = new NpyReader(`${prefix}_images.npy`);
+    if (this.#images.rows !== n) {
+      this.#images.close();
+      labelsTensor.dispose();
+      throw new Error(
+        `${prefix}_images.npy lists ${this.#images.rows} images for the ${n} labels of ${prefix}_labels.npy; the files do not belong together or are damaged`,
+      );
+    }
     const { names, ids } = this.#readClasses();
     let scores: ClusterScores | null = null;
     if (ids !== null) {

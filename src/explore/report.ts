@@ -32,6 +32,13 @@ export async function writeReport(
   const thumbnails = new Thumbnails(run.root);
   try {
     const overview = run.overview();
+    if (overview.stages.length + overview.clusterings.length + overview.evaluations.length === 0) {
+      const why = overview.problems.length > 0 ? `: ${overview.problems.join('; ')}` : '';
+      throw new Error(
+        `${run.root}: nothing to report (no metrics.jsonl, no readable clustering *_summary.json, no evaluation)${why}; ` +
+          'give the output folder of a pipeline or of one stage',
+      );
+    }
     const clusterings: Record<string, unknown> = {};
     const thumbs: Record<string, Record<number, string>> = {};
     const missing: string[] = [];

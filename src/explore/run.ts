@@ -89,7 +89,11 @@ export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
     .filter((l) => l.trim() !== '')
     .flatMap((l): Line[] => {
       try {
-        return [JSON.parse(l) as Line];
+        const line: unknown = JSON.parse(l);
+        // A line that is not a metrics record (a number, a list, junk written by hand) is no curve point.
+        if (typeof line !== 'object' || line === null || Array.isArray(line)) return [];
+        const record = line as Record<string, unknown>;
+        return [{ ...record, event: typeof record.event === 'string' ? record.event : '' }];
       } catch {
         return []; // a line being written right now
       }
@@ -156,11 +160,20 @@ const MODEL_NAMES: Record<string, string> = {
   eval_clusterfit: 'ClusterFit',
 };
 
-export function evaluationsOf(runRoot: string): EvaluationRow[] {
+/** The evaluation.json files' rows; a file that cannot be read is listed in `problems`, not a failed page. */
+export function evaluationsOf(runRoot: string, problems: string[] = []): EvaluationRow[] {
   return findFiles(runRoot, (name) => name === 'evaluation.json').flatMap((file) => {
-    const result = JSON.parse(readFileSync(file, 'utf8')) as {
+    let result: {
       layers: { layer: string; dim: number; linear?: Record<string, number>; knn?: Record<string, number> }[];
     };
+    try {
+      result = JSON.parse(readFileSync(file, 'utf8')) as typeof result;
+      if (!Array.isArray(result?.layers) || !result.layers.every((l) => typeof l === 'object' && l !== null))
+        throw new Error("no list of 'layers'");
+    } catch (error) {
+      problems.push(`${relative(runRoot, file)}: not an evaluation record (${(error as Error).message})`);
+      return [];
+    }
     const folder = relative(runRoot, dirname(file)) || '.';
     const model = MODEL_NAMES[basename(dirname(file))] ?? folder;
     return result.layers.map((l) => ({
@@ -178,7 +191,7 @@ export function evaluationsOf(runRoot: string): EvaluationRow[] {
 /** A run folder, read on demand: curves every time (cheap), clusterings once each (indexed). */
 export class RunFolder {
   readonly root: string;
-  readonly #clusterings = new Map<string, Clustering>();
+  readonly #clusterings = new Map<string, { key: string; clustering: Clustering }>();
   #stageCache = new Map<string, { key: string; stages: StageCurves[] }>();
 
   constructor(root: string) {
@@ -207,13 +220,23 @@ export class RunFolder {
   }
 
   clustering(id: string): Clustering {
-    let clustering = this.#clusterings.get(id);
-    if (clustering === undefined) {
-      const file = this.clusteringFiles().get(id);
-      if (file === undefined) throw new RangeError(`no clustering '${id}' in ${this.root}`);
-      clustering = new Clustering(file, this.root);
-      this.#clusterings.set(id, clustering);
-    }
+    const file = this.clusteringFiles().get(id);
+    if (file === undefined) throw new RangeError(`no clustering '${id}' in ${this.root}`);
+    // Files rewritten since they were indexed (the cluster stage run again) are indexed again: an
+    // open reader of the old images.npy would go on showing the old images.
+    const prefix = file.slice(0, -'_summary.json'.length);
+    const key = [file, `${prefix}_labels.npy`, `${prefix}_images.npy`]
+      .map((f) => {
+        const stat = statSync(f, { throwIfNoEntry: false });
+        return stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : '-';
+      })
+      .join('/');
+    const cached = this.#clusterings.get(id);
+    if (cached?.key === key) return cached.clustering;
+    cached?.clustering.dispose();
+    this.#clusterings.delete(id);
+    const clustering = new Clustering(file, this.root);
+    this.#clusterings.set(id, { key, clustering });
     return clustering;
   }
 
@@ -242,11 +265,12 @@ export class RunFolder {
         return [];
       }
     });
-    return { name: basename(this.root), stages: this.stages(), clusterings, evaluations: this.evaluations(), problems };
+    const evaluations = evaluationsOf(this.root, problems);
+    return { name: basename(this.root), stages: this.stages(), clusterings, evaluations, problems };
   }
 
   dispose(): void {
-    for (const c of this.#clusterings.values()) c.dispose();
+    for (const { clustering } of this.#clusterings.values()) clustering.dispose();
     this.#clusterings.clear();
   }
 }

@@ -6,7 +6,7 @@
 import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ASSETS, PAGE_HTML } from './assets.js';
 import type { SortKey } from './clustering.js';
 import { RunFolder } from './run.js';
@@ -40,9 +40,10 @@ export function fileInside(root: string, encodedPath: string): string {
     throw new HttpError(400, 'malformed path');
   }
   if (path.includes('\0')) throw new HttpError(400, 'malformed path');
+  // `..` as a whole component leaves the folder; a name that merely starts with two dots does not.
   const inside = (p: string, base: string): boolean => {
     const rel = relative(base, p);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+    return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
   };
   const file = resolve(root, `./${path}`);
   if (!inside(file, root)) throw new HttpError(403, 'outside the run folder');
@@ -121,7 +122,13 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
     }
     const thumb = /^\/thumb\/([^/]+)\/(\d+)\.jpg$/.exec(pathPart);
     if (thumb) {
-      const clustering = run.clustering(decodeURIComponent(thumb[1] as string));
+      let id: string;
+      try {
+        id = decodeURIComponent(thumb[1] as string);
+      } catch {
+        throw new HttpError(400, 'malformed clustering name');
+      }
+      const clustering = run.clustering(id);
       const jpeg = await thumbnails.get(clustering, Number(thumb[2]));
       res.writeHead(200, { 'content-type': 'image/jpeg', 'cache-control': 'max-age=86400' });
       res.end(jpeg);

@@ -9,10 +9,12 @@ import { assign, faissAssign, l2Normalize } from '../cluster/index.js';
 import { loadConfig } from '../config/index.js';
 import { loadFeatures } from '../engine/feature-files.js';
 import { readNpy, writeNpy } from '../torch/io/index.js';
-import { tidy, type Tensor } from '../torch/index.js';
+import { all, isfinite, tidy, type Tensor } from '../torch/index.js';
+import { requireRegularFile } from '../torch/io/file-bytes.js';
 import { writeAssignment, type ClusterResult } from './cluster.js';
 import { prepareOutputDir, startTask, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
+import { relocate } from './run-paths.js';
 
 export interface AssignOptions extends TaskOptions {
   /** A finished run: its cluster stage's folder, or a pipeline folder with clusters/ in it. */
@@ -76,6 +78,22 @@ function set(key: string, value: unknown): string {
 export async function assignTask(options: AssignOptions): Promise<AssignResult> {
   const clusterDir = clusterDirOf(options.run);
   const clusters = loadClusterResult(clusterDir);
+  // Checked before any work: a damaged run folder is named before features are extracted.
+  const centroids = loadCentroids(clusters);
+  try {
+    return await labelImages(options, clusterDir, clusters, centroids);
+  } finally {
+    centroids.dispose();
+  }
+}
+
+/** Extracts the images' features as the run's cluster stage did and labels them with `centroids`. */
+async function labelImages(
+  options: AssignOptions,
+  clusterDir: string,
+  clusters: ClusterResult,
+  centroids: Tensor,
+): Promise<AssignResult> {
   const out = prepareOutputDir(options.outputDir, 'out');
   const list = imageList(options.images, out);
   const cfg = loadConfig({
@@ -110,7 +128,6 @@ export async function assignTask(options: AssignOptions): Promise<AssignResult> 
     partitions: ['TRAIN'],
   });
   const loaded = loadFeatures(cf.FEATURES.PATH, 'train', layer);
-  const centroids = readNpy(clusters.centroids) as Tensor;
   try {
     if (loaded.images === null) throw new Error(`the features in ${cf.FEATURES.PATH} have no image list`);
     const features = tidy(() => l2Normalize(loaded.features.to(device)));
@@ -134,10 +151,10 @@ export async function assignTask(options: AssignOptions): Promise<AssignResult> 
     return result;
   } finally {
     loaded.features.dispose();
-    centroids.dispose();
   }
 }
 
+/** The cluster stage's record, checked, with its centroids file found in the folder as it is now. */
 function loadClusterResult(clusterDir: string): ClusterResult {
   const file = join(clusterDir, 'cluster_done.json');
   if (!existsSync(file)) {
@@ -145,5 +162,54 @@ function loadClusterResult(clusterDir: string): ClusterResult {
       `the cluster stage in ${clusterDir} has not finished (no cluster_done.json): run it to the end first`,
     );
   }
-  return (JSON.parse(readFileSync(file, 'utf8')) as { result: ClusterResult }).result;
+  const damaged = (what: string): Error =>
+    new Error(`${file}: ${what}; the file is damaged: run the cluster stage again (or restore the run folder)`);
+  requireRegularFile(file, 'cluster record');
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw damaged(`not valid JSON (${(error as Error).message})`);
+  }
+  const result = (record as { result?: Partial<ClusterResult> } | null)?.result;
+  if (typeof result !== 'object' || result === null) throw damaged("no 'result' object");
+  const positive = (key: 'numClusters' | 'dim'): void => {
+    const value = result[key];
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw damaged(`result.${key} is ${JSON.stringify(value)}, not a positive integer`);
+  };
+  positive('numClusters');
+  positive('dim');
+  if (typeof result.centroids !== 'string' || result.centroids === '')
+    throw damaged(`result.centroids is ${JSON.stringify(result.centroids)}, not the path of the centroids file`);
+  const recordedDir = typeof result.dir === 'string' ? result.dir : clusterDir;
+  return { ...(result as ClusterResult), centroids: relocate(result.centroids, recordedDir, clusterDir) };
+}
+
+/** The centroids, checked against what the cluster record claims: K rows of `dim` finite numbers. */
+function loadCentroids(clusters: ClusterResult): Tensor {
+  const file = clusters.centroids;
+  let centroids: Tensor;
+  try {
+    requireRegularFile(file, 'centroids file');
+    const read = readNpy(file);
+    if (Array.isArray(read)) throw new Error('it holds strings, not numbers');
+    centroids = read;
+  } catch (error) {
+    throw new Error(`cannot read the centroids: ${(error as Error).message}`, { cause: error });
+  }
+  const [rows, columns] = centroids.shape;
+  const problem =
+    centroids.shape.length !== 2 || rows !== clusters.numClusters || columns !== clusters.dim
+      ? `has shape [${centroids.shape.join(', ')}], where cluster_done.json says ${clusters.numClusters} clusters of ${clusters.dim} dimensions`
+      : !centroids.dtype.startsWith('float')
+        ? `holds ${centroids.dtype}, not floating-point centroids`
+        : !tidy(() => all(isfinite(centroids)).item())
+          ? 'holds NaN or infinite values'
+          : null;
+  if (problem !== null) {
+    centroids.dispose();
+    throw new Error(`${file} ${problem}; the run folder is damaged: run the cluster stage again`);
+  }
+  return centroids;
 }

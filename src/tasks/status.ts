@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
+import { requireRegularFile } from '../torch/io/file-bytes.js';
 import type { ClusterResult } from './cluster.js';
 import type { EvaluateResult } from './evaluate.js';
 import type { ExtractResult } from './extract.js';
@@ -27,6 +28,8 @@ const RUNNING_WITHIN_MS = 120_000;
 
 function readJson<T>(file: string): T | undefined {
   try {
+    // A FIFO would block the read forever: a done record that is not a regular file is not one.
+    requireRegularFile(file, 'stage record');
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch {
     return undefined;
@@ -39,6 +42,8 @@ function doneResult<T>(dir: string, stage: string): T | undefined {
 
 function metricsLines(file: string): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
+  // A FIFO would block the read forever and a link to /dev/zero never end.
+  requireRegularFile(file, 'metrics file');
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((line) => line.startsWith('{'))

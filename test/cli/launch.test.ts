@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -154,6 +154,42 @@ describe('launcher supervision', { timeout: 60000 }, () => {
     assert.equal(result.status, 1, result.messages);
     assert.match(result.messages, /rank 1 \(pid \d+\) had not finished 1 s after rank 0 finished/);
   });
+
+  it('a rank that cannot be started ends the start: one error, no log files for ranks never started', async () => {
+    const logDir = join(mkdtempSync(join(tmpdir(), 'clusterfit-launch-')), 'logs');
+    const lines: string[] = [];
+    const status = await supervise({
+      command: join(logDir, 'no-such-program'),
+      args: [],
+      workers: workers(6, ''),
+      logDir,
+      timeoutS: 30,
+      report: (line) => lines.push(line),
+    });
+    assert.equal(status, 1, lines.join('\n'));
+    const errors = lines.filter((l) => l.includes('error: '));
+    assert.equal(errors.length, 1, lines.join('\n'));
+    assert.match(
+      errors[0] ?? '',
+      /rank 0 could not be started \(spawn .*no-such-program ENOENT\); 0 of 6 ranks had started/,
+    );
+    assert.deepEqual(readdirSync(logDir), []);
+  });
+
+  it('logs are appended to, never truncated (a second launch into a folder in use loses nothing)', async () => {
+    const result = await run('console.log("second run " + process.env.RANK)', {
+      onLogDir: (dir) => {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'rank0.log'), 'the first run wrote this\n');
+      },
+    });
+    assert.equal(result.status, 0, result.messages);
+    const log = readFileSync(join(result.logDir, 'rank0.log'), 'utf8');
+    assert.match(
+      log,
+      /^the first run wrote this\n== clusterfit launcher \(pid \d+\): rank 0, pid \d+, .*==\nsecond run 0/,
+    );
+  });
 });
 
 describe('launch plan', () => {
@@ -179,7 +215,7 @@ describe('launch plan', () => {
       nodeId: 1,
       numNodes: 2,
       procsPerNode: 2,
-      rendezvous: { masterAddr: 'node0.example', masterPort: 29500 },
+      rendezvous: { masterAddr: 'node0.example', masterPort: 29500, setBy: 'config.DISTRIBUTED.RUN_ID' },
     });
     if (agent.kind !== 'agent') return;
     assert.deepEqual(workerEnv(agent, 29500, 1, 8), {
@@ -233,6 +269,22 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
     }
   });
 
+  it('more GPU workers than this machine has GPUs is refused before any process starts', () => {
+    const out = mkdtempSync(join(tmpdir(), 'clusterfit-launch-'));
+    const run = clusterfit(
+      'config.MACHINE.DEVICE=gpu',
+      'config.DISTRIBUTED.NUM_PROC_PER_NODE=8',
+      `config.CHECKPOINT.DIR=${out}`,
+    );
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /error: config\.DISTRIBUTED\.NUM_PROC_PER_NODE is 8 with MACHINE\.DEVICE=gpu \(one GPU per worker\), but /,
+    );
+    assert.doesNotMatch(run.stderr, /started rank/);
+    assert.deepEqual(readdirSync(out), [], 'no logs, no files');
+  });
+
   it('a master address that does not resolve is named', () => {
     const run = clusterfit(
       'config.DISTRIBUTED.NUM_NODES=2',
@@ -243,6 +295,28 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
     assert.match(
       run.stderr,
       /error: config.DISTRIBUTED.RUN_ID: the master address 'no-such-host.invalid' does not resolve/,
+    );
+    // Under INIT_METHOD=env the address comes from MASTER_ADDR, and the message says so.
+    const env = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'run',
+        'config=demo/rotnet',
+        'config.DISTRIBUTED.NUM_NODES=2',
+        'config.DISTRIBUTED.INIT_METHOD=env',
+        'node_id=1',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30000,
+        env: { ...process.env, MASTER_ADDR: 'no-such-host.invalid', MASTER_PORT: '29500' },
+      },
+    );
+    assert.equal(env.status, 1, env.stderr);
+    assert.match(
+      env.stderr,
+      /error: MASTER_ADDR and MASTER_PORT \(config\.DISTRIBUTED\.INIT_METHOD=env\): the master address 'no-such-host.invalid' does not resolve/,
     );
   });
 });

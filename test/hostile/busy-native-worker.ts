@@ -12,12 +12,13 @@ if (parentPort) spin(parentPort);
 function spin(port: NonNullable<typeof parentPort>): never {
   const jpeg = workerData.jpeg as Uint8Array;
   const out = new Uint8Array(64 * 64 * 3);
+  const pixels = new Uint8Array(workerData.width * workerData.height * 3);
   port.postMessage('ready');
   for (;;) {
-    const decoded = imageAddon().decodeJpeg(jpeg, 1);
-    if (decoded)
+    const decoded = imageAddon().decodeJpeg(jpeg, 1, pixels);
+    if (decoded?.decoded)
       transformInto(
-        { data: decoded.pixels, width: decoded.width, height: decoded.height },
+        { data: pixels, width: decoded.width, height: decoded.height },
         [{ op: 'resize', width: 64, height: 64 }],
         out,
       );

@@ -223,3 +223,14 @@ test('a dict that refers to itself thousands of times gets a key-name hint at on
     model.dispose();
   }
 });
+
+test('torch.Size, OrderedDict and set reduced with an int are named, not a bare TypeError', BOUND, () => {
+  // GLOBAL torch.Size, (7,), REDUCE
+  const path = write('size.pt', checkpointZip(pickleOf('ctorch\nSize\n', 'K', [7], '\x85R')));
+  rejects(() => loadCheckpoint(path), /torch\.Size\(sizes\) must be a tuple of ints/, path);
+  // The same for OrderedDict and set given an int.
+  const dict = write('dict.pt', checkpointZip(pickleOf('ccollections\nOrderedDict\n', 'K', [7], '\x85R')));
+  rejects(() => loadCheckpoint(dict), /OrderedDict\(items\) takes a list, got number/, dict);
+  const set = write('set.pt', checkpointZip(pickleOf('c__builtin__\nset\n', 'K', [7], '\x85R')));
+  rejects(() => loadCheckpoint(set), /set\(items\) takes a list, got number/, set);
+});

@@ -15,7 +15,9 @@ test('workers terminated in the middle of native calls end alone, with exit code
   // Each round kills a fresh worker at a different point of its loop. Built without the fix, this
   // test aborted in 5 of 5 runs (the loader test that first showed it: 5 of 40).
   for (let round = 0; round < 40; round++) {
-    const worker = new Worker(new URL('./busy-native-worker.js', import.meta.url), { workerData: { jpeg } });
+    const worker = new Worker(new URL('./busy-native-worker.js', import.meta.url), {
+      workerData: { jpeg, width: 256, height: 256 },
+    });
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     // A worker that fails before it is busy is this test's failure, not a hang until the timeout.
     await new Promise((resolve, reject) => {

@@ -13,6 +13,23 @@ import { AGENT_PID_ENV, exitWhenAgentDies } from './worker.js';
 export { planLaunch, parseRunId, workerEnv, type LaunchPlan } from './plan.js';
 
 /**
+ * Each worker of a GPU run drives its own device (cuda:LOCAL_RANK): more workers than devices here
+ * cannot work, and is refused before any process starts (VISSL's default of 8 workers on a
+ * machine without a GPU, say).
+ */
+async function assertDevicesFor(cfg: Config, procsPerNode: number): Promise<void> {
+  if (cfg.MACHINE.DEVICE !== 'gpu') return;
+  const { cuda } = await import('../../torch/index.js');
+  const devices = cuda.deviceCount();
+  if (devices >= procsPerNode) return;
+  throw new Error(
+    `config.DISTRIBUTED.NUM_PROC_PER_NODE is ${procsPerNode} with MACHINE.DEVICE=gpu (one GPU per worker), but ` +
+      `${devices === 0 ? 'no CUDA device is available to this build here' : `this machine has ${devices} CUDA device(s)`}: ` +
+      `${devices > 0 ? `set config.DISTRIBUTED.NUM_PROC_PER_NODE=${devices}, or ` : ''}set config.MACHINE.DEVICE=cpu`,
+  );
+}
+
+/**
  * Runs `runHere` in this process when it is the whole run or one worker of it; otherwise starts
  * NUM_PROC_PER_NODE copies of this command as workers and sets the exit status from theirs. The
  * workers' logs go to `logDir` (default: `logs` in the config's output folder).
@@ -29,14 +46,15 @@ export async function launch(
     exitWhenAgentDies();
     return runHere();
   }
-  const { masterAddr, masterPort } = plan.rendezvous;
+  await assertDevicesFor(cfg, plan.procsPerNode);
+  const { masterAddr, masterPort, setBy } = plan.rendezvous;
   let port: number;
   if (masterPort === 'auto') {
     port = await freePort();
   } else {
     port = masterPort;
-    await assertResolves(masterAddr);
-    if (plan.nodeId === 0) await assertPortFree(port);
+    await assertResolves(masterAddr, setBy);
+    if (plan.nodeId === 0) await assertPortFree(port, setBy);
   }
   const cores = availableParallelism();
   const workers = Array.from({ length: plan.procsPerNode }, (_, localRank) => {

@@ -11,6 +11,8 @@ export type DistributedConfig = Config['DISTRIBUTED'];
 export interface Rendezvous {
   masterAddr: string;
   masterPort: number | 'auto';
+  /** Where the user set them, for messages: the config key or the environment variables. */
+  setBy: string;
 }
 
 export type LaunchPlan =
@@ -52,11 +54,11 @@ function rendezvousOf(dist: DistributedConfig, env: NodeJS.ProcessEnv): Rendezvo
               'give every node RUN_ID=<host of node 0>:<port> (e.g. config.DISTRIBUTED.RUN_ID=10.0.0.1:29500)',
           );
         }
-        return { masterAddr: '127.0.0.1', masterPort: 'auto' };
+        return { masterAddr: '127.0.0.1', masterPort: 'auto', setBy: 'config.DISTRIBUTED.RUN_ID' };
       }
       {
         const { host, port } = parseRunId(dist.RUN_ID);
-        return { masterAddr: host, masterPort: port };
+        return { masterAddr: host, masterPort: port, setBy: 'config.DISTRIBUTED.RUN_ID' };
       }
     case 'env': {
       const port = Number(env.MASTER_PORT);
@@ -67,7 +69,11 @@ function rendezvousOf(dist: DistributedConfig, env: NodeJS.ProcessEnv): Rendezvo
             'export both on every node, or use INIT_METHOD=tcp with RUN_ID=<host>:<port>',
         );
       }
-      return { masterAddr: env.MASTER_ADDR, masterPort: port };
+      return {
+        masterAddr: env.MASTER_ADDR,
+        masterPort: port,
+        setBy: 'MASTER_ADDR and MASTER_PORT (config.DISTRIBUTED.INIT_METHOD=env)',
+      };
     }
     case 'file':
       throw new Error(

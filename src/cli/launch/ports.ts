@@ -1,5 +1,5 @@
 // Checks the agent makes before it starts any worker, so the common mistakes (a port another run
-// holds, a RUN_ID host that does not resolve) end in one line naming the key instead of a c10d
+// holds, a node 0 host that does not resolve) end in one line naming the key instead of a c10d
 // socket error in a worker's log after the timeout.
 import { lookup } from 'node:dns/promises';
 import { createServer } from 'node:net';
@@ -22,8 +22,11 @@ export function freePort(): Promise<number> {
   return listenOnce(0, '127.0.0.1');
 }
 
-/** Throws when node 0 cannot listen on `port` (the TCP store listens on every interface). */
-export async function assertPortFree(port: number): Promise<void> {
+/**
+ * Throws when node 0 cannot listen on `port` (the TCP store listens on every interface); `setBy`
+ * names where the user set it.
+ */
+export async function assertPortFree(port: number, setBy: string): Promise<void> {
   try {
     await listenOnce(port);
   } catch (error) {
@@ -35,18 +38,18 @@ export async function assertPortFree(port: number): Promise<void> {
           ? 'needs privileges to listen on'
           : `cannot be listened on (${(error as Error).message})`;
     throw new Error(
-      `config.DISTRIBUTED.RUN_ID: port ${port} ${why}; pick another port, or RUN_ID=auto on a single machine`,
+      `${setBy}: port ${port} ${why}; pick another port, or config.DISTRIBUTED.RUN_ID=auto on a single machine`,
     );
   }
 }
 
-/** Throws when the RUN_ID host does not resolve (a typo is the usual cause). */
-export async function assertResolves(host: string): Promise<void> {
+/** Throws when node 0's host does not resolve (a typo is the usual cause); `setBy` names where it was set. */
+export async function assertResolves(host: string, setBy: string): Promise<void> {
   try {
     await lookup(host);
   } catch (error) {
     throw new Error(
-      `config.DISTRIBUTED.RUN_ID: the master address '${host}' does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
+      `${setBy}: the master address '${host}' does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
         'give the host name or IP address of node 0 as this machine can reach it',
     );
   }

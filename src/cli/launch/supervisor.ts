@@ -2,8 +2,10 @@
 // JavaScript, so it cannot answer a signal handler or a heartbeat: every limit is enforced from
 // here, with signals the kernel delivers whatever the worker is doing.
 //
-// - Each worker's stdout and stderr go to <run dir>/logs/rank{R}.log; the first local worker's also
-//   to this terminal.
+// - Each worker's stdout and stderr go to <run dir>/logs/rank{R}.log (made when the rank starts,
+//   appended to, never truncated); the first local worker's also to this terminal.
+// - A rank that cannot be started (a process limit: EAGAIN) ends the start there: the ranks already
+//   started are stopped, and the agent exits with one error naming the rank and the reason.
 // - A worker that exits with a failure (any status but 0, or 130/143 after a stop request) ends the
 //   run: the others get SIGTERM, and SIGKILL after FAILURE_GRACE_MS; the agent exits non-zero naming
 //   the rank, its exit status or signal, its log and the last error line in it.
@@ -45,7 +47,8 @@ export interface SuperviseOptions {
 interface Worker {
   spec: WorkerSpec;
   child: ChildProcess;
-  log: WriteStream;
+  /** Null until the worker has started (and after its log failed). */
+  log: WriteStream | null;
   logPath: string;
   /** The last few KB of the worker's stderr, to quote its error. */
   tail: string;
@@ -117,8 +120,11 @@ export function supervise(options: SuperviseOptions): Promise<number> {
     const fail = (worker: Worker, what: string, status: number): void => {
       if (failure !== null) return;
       const error = lastError(worker.tail);
+      const started = worker.child.pid !== undefined;
       failure =
-        `rank ${worker.spec.rank} (pid ${worker.child.pid}) ${what}; its log: ${worker.logPath}` +
+        (started
+          ? `rank ${worker.spec.rank} (pid ${worker.child.pid}) ${what}; its log: ${worker.logPath}`
+          : `rank ${worker.spec.rank} ${what}; ${workers.length - 1} of ${options.workers.length} ranks had started and were stopped`) +
         (error ? `\n  its last error: ${error}` : '') +
         stoppedNote(worker);
       failureStatus = status;
@@ -173,7 +179,7 @@ export function supervise(options: SuperviseOptions): Promise<number> {
       for (const t of [killTimer, finishDeadline]) if (t !== null) clearTimeout(t);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      Promise.all(workers.map((w) => new Promise((r) => w.log.end(r)))).then(
+      Promise.all(workers.map((w) => new Promise((r) => (w.log ? w.log.end(r) : r(null))))).then(
         () => {
           if (failure !== null) {
             report(`\nerror: ${failure}`);
@@ -188,8 +194,6 @@ export function supervise(options: SuperviseOptions): Promise<number> {
     };
 
     for (const spec of options.workers) {
-      const logPath = join(options.logDir, `rank${spec.rank}.log`);
-      const log = createWriteStream(logPath, { flags: 'w' });
       // Its own process group: a terminal's Ctrl-C reaches the agent only, which forwards it once
       // (a worker that saw it twice would quit without its checkpoint). stdin stays an open pipe the
       // worker watches, so workers leave when the agent dies without a word (SIGKILL).
@@ -198,22 +202,42 @@ export function supervise(options: SuperviseOptions): Promise<number> {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
       });
-      const worker: Worker = { spec, child, log, logPath, tail: '', exit: null, stoppedSince: null };
+      const logPath = join(options.logDir, `rank${spec.rank}.log`);
+      const worker: Worker = { spec, child, log: null, logPath, tail: '', exit: null, stoppedSince: null };
       workers.push(worker);
+      child.stdin?.on('error', () => {});
+      // Every error event is handled (a second one unhandled would end the agent with a stack).
+      child.on('error', (error) => {
+        if (worker.exit !== null) return;
+        worker.exit = { code: 1, signal: null };
+        fail(worker, `could not be started (${error.message})`, 1);
+        settle();
+      });
+      // No pid: the process could not be made (EAGAIN under a process limit, EMFILE, ENOENT). Its
+      // error event follows; starting the remaining ranks would only fail the same way.
+      if (child.pid === undefined) break;
+      // The log is made once its rank has started, and appended to: a log of an earlier (or, if
+      // the run folder is in use, a running) job is never truncated.
+      const log = createWriteStream(logPath, { flags: 'a' });
+      log.on('error', (error) => {
+        if (worker.log === null) return;
+        worker.log = null;
+        report(
+          `clusterfit launcher: cannot write ${logPath} (${error.message}); rank ${spec.rank}'s output is not logged`,
+        );
+      });
+      log.write(
+        `== clusterfit launcher (pid ${process.pid}): rank ${spec.rank}, pid ${child.pid}, ${new Date().toISOString()} ==\n`,
+      );
+      worker.log = log;
       child.stdout?.on('data', (chunk: Buffer) => {
-        log.write(chunk);
+        worker.log?.write(chunk);
         if (spec.echo) process.stdout.write(chunk);
       });
       child.stderr?.on('data', (chunk: Buffer) => {
-        log.write(chunk);
+        worker.log?.write(chunk);
         if (spec.echo) process.stderr.write(chunk);
         worker.tail = (worker.tail + chunk.toString('utf8')).slice(-4096);
-      });
-      child.stdin?.on('error', () => {});
-      child.once('error', (error) => {
-        worker.exit ??= { code: 1, signal: null };
-        fail(worker, `could not be started (${error.message})`, 1);
-        settle();
       });
       child.once('close', (code, signal) => {
         worker.exit = { code, signal };
@@ -232,8 +256,10 @@ export function supervise(options: SuperviseOptions): Promise<number> {
       });
     }
     report(
-      `clusterfit launcher: started ${workers.map((w) => `rank ${w.spec.rank} (pid ${w.child.pid})`).join(', ')}; ` +
-        `logs in ${options.logDir}`,
+      `clusterfit launcher: started ${workers
+        .filter((w) => w.child.pid !== undefined)
+        .map((w) => `rank ${w.spec.rank} (pid ${w.child.pid})`)
+        .join(', ')}; ` + `logs in ${options.logDir}`,
     );
   });
 }

@@ -2,7 +2,8 @@
 // scipy.io.savemat): a 128-byte header, then one data element per variable, each an miMATRIX
 // (array flags, dimensions, name, real part) or an miCOMPRESSED zlib stream holding one. MATLAB
 // 7.3 files are HDF5 and are refused. Arrays are column-major; the caller reads them as such.
-import { inflateSync } from 'node:zlib';
+// Compressed variables are inflated only when asked for, and only as far as their tags say.
+import { inflateBounded, inflateHead } from './inflate.js';
 
 const MI_INT8 = 1;
 const MI_UINT8 = 2;
@@ -96,8 +97,11 @@ class Reader {
   }
 }
 
-/** A variable's name and, when it is a real numeric array, the array. */
-function readMatrix(reader: Reader, data: Uint8Array): { name: string; array: MatArray | null } {
+/** The array flags, dimensions and name at the start of an miMATRIX's data, and where its real part starts. */
+function matrixHeader(
+  reader: Reader,
+  data: Uint8Array,
+): { name: string; className: string | undefined; complex: boolean; shape: number[]; next: number; inner: Reader } {
   const inner = new Reader(data, reader.source, reader.littleEndian);
   const flags = inner.element(0);
   const dims = inner.element(flags.next);
@@ -105,13 +109,22 @@ function readMatrix(reader: Reader, data: Uint8Array): { name: string; array: Ma
   if (flags.type !== MI_UINT32 || dims.type !== MI_INT32 || (name.type !== MI_INT8 && name.type !== MI_UINT8))
     inner.truncated();
   const flagWord = new Reader(flags.data, reader.source, reader.littleEndian).u32(0);
-  const variable = Buffer.from(name.data).toString('latin1');
-  const className = NUMERIC_CLASSES[flagWord & 0xff];
-  const complex = (flagWord & 0x800) !== 0;
-  if (className === undefined || complex) return { name: variable, array: null };
   const dimReader = new Reader(dims.data, reader.source, reader.littleEndian);
-  const shape = Array.from({ length: dims.data.length / 4 }, (_, i) => dimReader.u32(i * 4));
-  const real = inner.element(name.next);
+  return {
+    name: Buffer.from(name.data).toString('latin1'),
+    className: NUMERIC_CLASSES[flagWord & 0xff],
+    complex: (flagWord & 0x800) !== 0,
+    shape: Array.from({ length: Math.floor(dims.data.length / 4) }, (_, i) => dimReader.u32(i * 4)),
+    next: name.next,
+    inner,
+  };
+}
+
+/** A variable's name and, when it is a real numeric array, the array. */
+function readMatrix(reader: Reader, data: Uint8Array): { name: string; array: MatArray | null } {
+  const { name: variable, className, complex, shape, next, inner } = matrixHeader(reader, data);
+  if (className === undefined || complex) return { name: variable, array: null };
+  const real = inner.element(next);
   const size = TYPE_SIZES[real.type];
   if (size === undefined || real.data.length !== shape.reduce((a, b) => a * b, size))
     throw new Error(
@@ -121,6 +134,23 @@ function readMatrix(reader: Reader, data: Uint8Array): { name: string; array: Ma
     name: variable,
     array: { className, dims: shape, type: real.type, data: real.data, littleEndian: reader.littleEndian },
   };
+}
+
+/**
+ * The miMATRIX inside a compressed element, or null when it is another element or a variable not
+ * in `names`. Its header comes from the first inflated bytes, so a variable that is not needed is
+ * never inflated, and one that is inflates no further than its own tag's size.
+ */
+function inflateMatrix(reader: Reader, data: Uint8Array, names: readonly string[]): Uint8Array | null {
+  // The tag, the array flags, up to 100 dimensions and a name of up to 63 characters.
+  const head = inflateHead(data, 'zlib', 8 + 16 + 8 + 400 + 8 + 64, reader.source);
+  const tag = new Reader(head, reader.source, reader.littleEndian);
+  if (tag.u32(0) !== MI_MATRIX) return null;
+  const size = tag.u32(4);
+  const { name } = matrixHeader(reader, head.subarray(8, Math.min(head.length, 8 + size)));
+  if (!names.includes(name)) return null;
+  const inflated = inflateBounded(data, 'zlib', 8 + size, reader.source);
+  return new Reader(inflated, reader.source, reader.littleEndian).element(0).data;
 }
 
 /**
@@ -143,18 +173,10 @@ export function readMatFile(bytes: Uint8Array, source: string, names: readonly s
     const element = reader.element(at);
     // Top-level elements follow each other without padding (compressed ones are not 8-byte sized).
     at += 8 + element.data.length;
-    let matrix = element;
-    if (element.type === MI_COMPRESSED) {
-      let inflated: Buffer;
-      try {
-        inflated = inflateSync(element.data);
-      } catch (error) {
-        throw new Error(`${source}: a compressed variable does not inflate (${(error as Error).message})`);
-      }
-      matrix = new Reader(inflated, source, reader.littleEndian).element(0);
-    }
-    if (matrix.type !== MI_MATRIX) continue;
-    const { name, array } = readMatrix(reader, matrix.data);
+    let matrix: Uint8Array | null = element.type === MI_MATRIX ? element.data : null;
+    if (element.type === MI_COMPRESSED) matrix = inflateMatrix(reader, element.data, names);
+    if (matrix === null) continue;
+    const { name, array } = readMatrix(reader, matrix);
     if (array !== null && names.includes(name)) found.set(name, array);
   }
   return found;

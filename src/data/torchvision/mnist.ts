@@ -5,15 +5,14 @@
 // the unpacked files only; here a file missing unpacked is read from its .gz (as downloaded) instead.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { inflateBounded, inflateHead } from './inflate.js';
 import { requireDatasetFile, type ImageFile } from './store.js';
 
 const UNSIGNED_BYTE = 0x08;
 const URL = 'https://ossci-datasets.s3.amazonaws.com/mnist/';
 
-/** An idx file of unsigned bytes: its dimensions and values. */
-function readIdx(path: string, dimensions: number): { shape: number[]; values: Uint8Array } {
-  const bytes = path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path);
+/** An idx header: the dimensions, and how many bytes the header and the values take. */
+function idxHeader(bytes: Buffer, path: string, dimensions: number): { shape: number[]; header: number; size: number } {
   const header = 4 + 4 * dimensions;
   if (bytes.length < header || bytes[0] !== 0 || bytes[1] !== 0)
     throw new Error(`${path}: not an idx file (it does not start with the idx magic 00 00)`);
@@ -24,7 +23,25 @@ function readIdx(path: string, dimensions: number): { shape: number[]; values: U
     );
   }
   const shape = Array.from({ length: dimensions }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
-  const size = shape.reduce((a, b) => a * b, 1);
+  return { shape, header, size: shape.reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * The bytes of an idx file; a .gz is inflated no further than its header (read from the first
+ * bytes inflated) says the file holds.
+ */
+function idxBytes(path: string, dimensions: number): Buffer {
+  if (!path.endsWith('.gz')) return readFileSync(path);
+  const compressed = readFileSync(path);
+  const head = inflateHead(compressed, 'gzip', 4 + 4 * dimensions, path);
+  const { header, size } = idxHeader(head, path, dimensions);
+  return inflateBounded(compressed, 'gzip', header + size, path);
+}
+
+/** An idx file of unsigned bytes: its dimensions and values. */
+function readIdx(path: string, dimensions: number): { shape: number[]; values: Uint8Array } {
+  const bytes = idxBytes(path, dimensions);
+  const { shape, header, size } = idxHeader(bytes, path, dimensions);
   if (bytes.length - header !== size) {
     throw new Error(
       `${path}: the header declares ${shape.join(' x ')} = ${size} values but the file holds ${bytes.length - header}; the file is damaged`,
@@ -35,9 +52,10 @@ function readIdx(path: string, dimensions: number): { shape: number[]; values: U
 
 /** The unpacked file, else its .gz. */
 function fileOf(raw: string, root: string): string {
-  if (!existsSync(raw) && existsSync(`${raw}.gz`)) return `${raw}.gz`;
-  requireDatasetFile(raw, 'MNIST', root, URL);
-  return raw;
+  // existsSync follows links: a .gz linked to a device or a FIFO is refused below, not read.
+  const file = !existsSync(raw) && existsSync(`${raw}.gz`) ? `${raw}.gz` : raw;
+  requireDatasetFile(file, 'MNIST', root, URL);
+  return file;
 }
 
 function prefixOf(root: string, train: boolean): string {

@@ -45,6 +45,12 @@ export function inMemoryDataset(files: readonly ImageFile[]): Dataset {
   const { height, width } = first.images;
   const imageBytes = height * width * 3;
   const total = files.reduce((n, f) => n + f.images.count, 0);
+  // Zero images would run every stage on nothing and exit 0.
+  if (total === 0)
+    throw new Error(
+      `${files.map((f) => f.path).join(', ')}: no images (the ${files.length === 1 ? 'file holds' : 'files hold'} 0); ` +
+        'the dataset files are empty or damaged: download them again',
+    );
   const pixels = new Uint8Array(new SharedArrayBuffer(total * imageBytes));
   const samples: Sample[] = [];
   for (const { path, images, labels } of files) {

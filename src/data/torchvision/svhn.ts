@@ -25,7 +25,12 @@ export function readSvhn(root: string, train: boolean): ImageFile[] {
   if (x.dims.length !== 4 || channels !== 3 || x.className !== 'uint8' || x.type !== MI_UINT8)
     throw new Error(`${path}: X is ${x.className} of ${x.dims.join('x')}, not uint8 images of 32x32x3xN`);
   // loadmat(...)['y'].astype(np.int64).squeeze(): truncated to integers, 10 meaning the digit 0.
-  const labels = Array.from(matValues(y), (label) => (Math.trunc(label) === 10 ? 0 : Math.trunc(label)));
+  // A NaN or infinite label has no integer (NumPy makes it -2^63): refused, naming it.
+  const labels = Array.from(matValues(y), (label, i) => {
+    if (!Number.isFinite(label))
+      throw new Error(`${path}: label y[${i}] is ${label}, not a digit class (1..10); the file is damaged`);
+    return Math.trunc(label) === 10 ? 0 : Math.trunc(label);
+  });
   return [
     {
       path,

@@ -69,6 +69,13 @@ function makeCallable(
   return { qualifiedName, call, build } satisfies PickleCallable;
 }
 
+/** The optional list argument of a constructor: an error naming it when a pickle gives anything else. */
+function listArgument(args: readonly unknown[], name: string): unknown[] {
+  const value = args[0] ?? [];
+  if (!Array.isArray(value)) throw new Error(`${name} takes a list, got ${typeof value}`);
+  return value;
+}
+
 /** Globals every pickle of plain data may use; protocol 2 spells them with Python 2 module names. */
 export const STANDARD_GLOBALS: ReadonlyMap<string, PickleCallable> = new Map(
   [
@@ -76,11 +83,18 @@ export const STANDARD_GLOBALS: ReadonlyMap<string, PickleCallable> = new Map(
     // state dicts) describes module versions only and is dropped.
     makeCallable(
       'collections.OrderedDict',
-      (args) => new Map((args[0] as Iterable<[unknown, unknown]>) ?? []),
+      (args) =>
+        new Map(
+          listArgument(args, 'OrderedDict(items)').map((item) => {
+            if (!Array.isArray(item) || item.length !== 2)
+              throw new Error('OrderedDict(items) takes (key, value) pairs');
+            return item as [unknown, unknown];
+          }),
+        ),
       () => {},
     ),
-    makeCallable('builtins.set', (args) => new Set((args[0] as Iterable<unknown>) ?? [])),
-    makeCallable('builtins.frozenset', (args) => new Set((args[0] as Iterable<unknown>) ?? [])),
+    makeCallable('builtins.set', (args) => new Set(listArgument(args, 'set(items)'))),
+    makeCallable('builtins.frozenset', (args) => new Set(listArgument(args, 'frozenset(items)'))),
     makeCallable(
       'builtins.bytearray',
       (args) => new Uint8Array(Buffer.from(typeof args[0] === 'string' ? args[0] : '', 'latin1')),

@@ -97,7 +97,8 @@ export const TORCH_GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unkno
   callable('torch._utils._rebuild_tensor_v2', rebuildTensor),
   callable('torch._utils._rebuild_parameter', rebuildParameter),
   callable('torch._utils._rebuild_parameter_with_state', rebuildParameter),
-  callable('torch.Size', (args) => tuple([...((args[0] as unknown[]) ?? [])])),
+  // torch.Size(sizes): a tuple of ints, as Python's own constructor insists.
+  callable('torch.Size', (args) => tuple(asIntList(args[0] ?? [], 'torch.Size(sizes)'))),
   callable('torch.device', (args) => args.join(':')),
 ]);
 
