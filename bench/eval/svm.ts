@@ -53,9 +53,7 @@ function makeSplit(n: number): { x: torch.Tensor; y: torch.Tensor } {
       : torch.rand([n, classes]).lt(0.15).to('float32');
     const x = torch.relu(torch.mm(presence, prototypes).add(torch.randn([n, d])));
     const difficult = torch.rand([n, classes]).lt(0.05).to('float32').mul(presence);
-    const y = single
-      ? torch.argmax(presence, 1, true).to('int32')
-      : presence.sub(difficult.mul(2)).to('int32');
+    const y = single ? torch.argmax(presence, 1, true).to('int32') : presence.sub(difficult.mul(2)).to('int32');
     return { x, y };
   });
 }
@@ -113,13 +111,20 @@ try {
       maxBuffer: 16 << 20,
     });
     if (run.status !== 0) throw new Error(`sklearn_svm.py failed:\n${run.stderr}`);
-    const theirs = JSON.parse(run.stdout.trim().split('\n').pop()!) as { seconds: number; mAP: number; chosen_cost: number[]; sklearn: string };
+    const theirs = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
+      seconds: number;
+      mAP: number;
+      chosen_cost: number[];
+      sklearn: string;
+    };
     console.log(
       `scikit-learn ${theirs.sklearn} (VISSL's thread per class): ${theirs.seconds.toFixed(1)} s, mAP ${theirs.mAP.toFixed(2)}; ` +
         `chosen costs ${theirs.chosen_cost.join(',')}`,
     );
     const same = theirs.chosen_cost.filter((c, i) => c === ours.chosenCost[i]).length;
-    console.log(`ratio ours/scikit-learn: ${(oursSeconds / theirs.seconds).toFixed(2)}; same chosen cost for ${same}/${classes} classes`);
+    console.log(
+      `ratio ours/scikit-learn: ${(oursSeconds / theirs.seconds).toFixed(2)}; same chosen cost for ${same}/${classes} classes`,
+    );
   }
   for (const t of [train.x, train.y, test.x, test.y]) t.dispose();
 } finally {

@@ -126,6 +126,18 @@ export function findFeatureShards(dir: string, split: string, layer: string): Fe
   return prefixes.map((prefix) => shardFiles(dir, prefix, split, layer));
 }
 
+/** The layers with `split` features in a folder of shards, sorted (none: an empty list). */
+export function featureLayers(dir: string, split: string): string[] {
+  if (!existsSync(dir)) return [];
+  const pattern = new RegExp(`^rank\\d+_chunk\\d+_${split}_(.+)_features\\.npy$`);
+  const layers = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    const match = pattern.exec(name);
+    if (match) layers.add(match[1]!);
+  }
+  return [...layers].sort();
+}
+
 export interface LoadedFeatures {
   /**
    * Rows [rows[0], rows[1]) of the merged order (all of them unless asked otherwise), flattened to

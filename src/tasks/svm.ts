@@ -2,7 +2,7 @@
 // Features come from SVM_FEATURES_PATH (a folder of VISSL-layout shards: VISSL's own extraction, or
 // ours, e.g. an `evaluate` run's features/), or are extracted first into {CHECKPOINT.DIR}/features.
 // The layers are those of MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP (VISSL's
-// get_trunk_output_feature_names), or `heads` when it is empty; each layer's results go to
+// get_trunk_output_feature_names; see svmLayers when it is empty); each layer's results go to
 // {CHECKPOINT.DIR}/{layer}/ as VISSL writes them (src/engine/svm/), and a summary of every layer
 // to {CHECKPOINT.DIR}/svm.json or low_shot_svm.json (ours: VISSL only logs it).
 // Targets: VOC07's multi-label {-1, 0, 1} rows as VISSL reads them, or single-label class ids
@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { isMainRank } from '../engine/distributed-ranks.js';
-import { loadFeatures } from '../engine/feature-files.js';
+import { featureLayers, loadFeatures } from '../engine/feature-files.js';
 import { svmFeatures, type SvmSettings } from '../engine/svm/config.js';
 import { liblinearAvailable, liblinearVersion } from '../engine/svm/liblinear.js';
 import { lowShotSvms, type LowShotLayerResult } from '../engine/svm/low-shot.js';
@@ -28,10 +28,16 @@ export interface SvmResult {
   layers: Record<string, SvmLayerResult | LowShotLayerResult>;
 }
 
-/** VISSL's get_trunk_output_feature_names, with its fallback to the model's output. */
+/**
+ * VISSL's get_trunk_output_feature_names, with its fallback to the model's output (`heads`); but
+ * with SVM_FEATURES_PATH given and no pool map, every layer that folder has train features of
+ * (ours: VISSL would look for `heads` there), so an evaluate run's features/ need no layer list.
+ */
 export function svmLayers(cfg: Config): string[] {
   const map = cfg.MODEL.FEATURE_EVAL_SETTINGS.LINEAR_EVAL_FEAT_POOL_OPS_MAP as [string, unknown][];
-  return map.length > 0 ? map.map(([name]) => name) : ['heads'];
+  if (map.length > 0) return map.map(([name]) => name);
+  const found = cfg.SVM_FEATURES_PATH === '' ? [] : featureLayers(cfg.SVM_FEATURES_PATH, 'train');
+  return found.length > 0 ? found : ['heads'];
 }
 
 function split(dir: string, name: 'train' | 'test', layer: string, normalize: boolean): SvmSplit {
