@@ -37,6 +37,8 @@ export class FeatureShardWriter {
   #features: NpyWriter | null = null;
   #inds: number[] = [];
   #targets: number[] = [];
+  /** Values per target row: 1 for labels, C for multi-label targets. */
+  #targetWidth = 1;
   #images: string[] = [];
 
   constructor(
@@ -48,15 +50,30 @@ export class FeatureShardWriter {
     readonly rank = 0,
   ) {}
 
-  /** Appends a batch: features N x ..., with each row's dataset index, label and image path. */
-  append(features: Tensor, indices: ArrayLike<number>, labels: ArrayLike<number>, paths: readonly string[]): void {
+  /**
+   * Appends a batch: features N x ..., with each row's dataset index, label (or multi-label targets
+   * row) and image path.
+   */
+  append(
+    features: Tensor,
+    indices: ArrayLike<number>,
+    labels: ArrayLike<number> | readonly (readonly number[])[],
+    paths: readonly string[],
+  ): void {
     if (this.#features === null) {
       const files = shardFiles(this.dir, `rank${this.rank}_chunk${this.#chunk}`, this.split, this.layer);
       this.#features = new NpyWriter(files.features, 'float32', features.shape.slice(1));
     }
     tidy(() => this.#features?.append(features.to('float32').to('cpu')));
     this.#inds.push(...Array.from(indices));
-    this.#targets.push(...Array.from(labels));
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i] as number | readonly number[];
+      const row = typeof label === 'number' ? [label] : label;
+      if (this.#targets.length > 0 && row.length !== this.#targetWidth)
+        throw new Error(`targets of ${row.length} values among rows of ${this.#targetWidth}`);
+      this.#targetWidth = row.length;
+      this.#targets.push(...row);
+    }
     this.#images.push(...paths);
     if (this.chunkThreshold > 0 && this.#inds.length >= this.chunkThreshold) this.#finishChunk();
   }
@@ -77,7 +94,7 @@ export class FeatureShardWriter {
     const files = shardFiles(this.dir, `rank${this.rank}_chunk${this.#chunk}`, this.split, this.layer);
     tidy(() => {
       writeNpy(files.inds, tensor(this.#inds, { dtype: 'int64' }));
-      writeNpy(files.targets, tensor(this.#targets, { dtype: 'int64' }).reshape(-1, 1));
+      writeNpy(files.targets, tensor(this.#targets, { dtype: 'int64' }).reshape(-1, this.#targetWidth));
     });
     writeNpy(files.images, this.#images);
     // The features file appears last: a shard with features is complete.
