@@ -172,33 +172,45 @@ test('train_svm on VOC07-layout features matches scikit-learn LinearSVC', { skip
   assert.deepEqual(again.testAp, ours.testAp);
 });
 
-test('train_svm on single-label features is one-vs-rest per class, as scikit-learn', { skip }, async () => {
-  const dir = tempDir();
-  const features = join(dir, 'features');
-  const train = writeSplit(features, 'train', 'res5', makeSplit(300, 16, 3, false, 3));
-  const testSplit = writeSplit(features, 'test', 'res5', makeSplit(150, 16, 3, false, 4));
-  const costs = [0.1, 1.0, 10];
-  // The shipped config for an evaluate run's features/: the layers are found in the folder.
-  const result = await run('benchmark/svm/svm_on_features', 'train_svm', [
-    `config.SVM_FEATURES_PATH=${features}`,
-    `config.CHECKPOINT.DIR=${join(dir, 'out')}`,
-    `config.SVM.costs.costs_list=[${costs.join(', ')}]`,
-  ]);
-  assert.deepEqual(Object.keys(result.layers), ['res5']);
-  const ours = result.layers.res5 as SvmLayerResult;
-  const python = reference<{
-    classes: number[];
-    chosen_cost: number[];
-    test_ap: number[];
-    weights: Record<string, number[]>;
-  }>('train_svm', { train_x: train.x, train_y: train.y, test_x: testSplit.x, test_y: testSplit.y, costs, folds: 3 });
-  assert.deepEqual(ours.classes, [0, 1, 2]);
-  assert.deepEqual(ours.chosenCost, python.chosen_cost);
-  ours.testAp.forEach((ap, i) => assert.ok(Math.abs(ap - python.test_ap[i]!) < 1e-3, `test AP class ${i}`));
-  const chosen = costs.indexOf(ours.chosenCost[0]!);
-  const weights = readNumbers(join(dir, 'out', 'res5', `cls0_cost${pythonFloat(costs[chosen]!)}.npy`));
-  assert.ok(relativeDistance(weights, python.weights[`0_${chosen}`]!) < 1e-3);
-});
+test(
+  'train_svm on single-label features is one-vs-rest per class, as scikit-learn (the shipped config: primal solver)',
+  { skip },
+  async () => {
+    const dir = tempDir();
+    const features = join(dir, 'features');
+    const train = writeSplit(features, 'train', 'res5', makeSplit(300, 16, 3, false, 3));
+    const testSplit = writeSplit(features, 'test', 'res5', makeSplit(150, 16, 3, false, 4));
+    const costs = [0.1, 1.0, 10];
+    // The shipped config for an evaluate run's features/: the layers are found in the folder.
+    const result = await run('benchmark/svm/svm_on_features', 'train_svm', [
+      `config.SVM_FEATURES_PATH=${features}`,
+      `config.CHECKPOINT.DIR=${join(dir, 'out')}`,
+      `config.SVM.costs.costs_list=[${costs.join(', ')}]`,
+    ]);
+    assert.deepEqual(Object.keys(result.layers), ['res5']);
+    const ours = result.layers.res5 as SvmLayerResult;
+    const python = reference<{
+      classes: number[];
+      chosen_cost: number[];
+      test_ap: number[];
+      weights: Record<string, number[]>;
+    }>('train_svm', {
+      train_x: train.x,
+      train_y: train.y,
+      test_x: testSplit.x,
+      test_y: testSplit.y,
+      costs,
+      folds: 3,
+      dual: false,
+    });
+    assert.deepEqual(ours.classes, [0, 1, 2]);
+    assert.deepEqual(ours.chosenCost, python.chosen_cost);
+    ours.testAp.forEach((ap, i) => assert.ok(Math.abs(ap - python.test_ap[i]!) < 1e-3, `test AP class ${i}`));
+    const chosen = costs.indexOf(ours.chosenCost[0]!);
+    const weights = readNumbers(join(dir, 'out', 'res5', `cls0_cost${pythonFloat(costs[chosen]!)}.npy`));
+    assert.ok(relativeDistance(weights, python.weights[`0_${chosen}`]!) < 1e-3);
+  },
+);
 
 test('low-shot subsets: k positives and (C - 1) k negatives per VOC class, k images per single-label class', () => {
   const voc = makeSplit(200, 4, 4, true, 5);
