@@ -178,11 +178,17 @@ export async function lowShotSvms(
   for (const s of samples) {
     for (const k of ks) {
       const classes = classesOf.get(`${s}/${k}`) as number[];
-      const row = costs.map((cost) => {
-        const models = classes.map((cls) => jobs.get(key(s, k, cls, cost))?.model as LinearModel);
-        const ap = testModels(test, classes, models);
-        return ap.reduce((a, b) => a + b, 0) / ap.length;
-      });
+      const models = costs.flatMap((cost) =>
+        classes.map((cls) => jobs.get(key(s, k, cls, cost))?.model as LinearModel),
+      );
+      const ap = testModels(
+        test,
+        costs.flatMap(() => classes),
+        models,
+      );
+      const row = costs.map(
+        (_, j) => ap.slice(j * classes.length, (j + 1) * classes.length).reduce((a, b) => a + b, 0) / classes.length,
+      );
       writeMatrix(join(outputDir, `test_ap_sample${s}_k${k}.npy`), row, [1, costs.length]);
       byK.set(k, [...(byK.get(k) ?? []), row]);
     }

@@ -196,7 +196,10 @@ export async function trainAndTestSvms(
   return { classes, costs, crossvalAp, chosenCost, testAp, meanAp, notConverged };
 }
 
-/** VISSL's AP of each class's model on the test split (multi-label -1 rows left out). */
+/**
+ * VISSL's AP of each model on the test split (multi-label -1 rows left out): model m is class
+ * classes[m]'s (a class may have several models, e.g. one per cost). One GEMM scores them all.
+ */
 export function testModels(test: SvmSplit, classes: readonly number[], models: readonly LinearModel[]): number[] {
   if (isMultiLabel(test.targets) && test.targets.columns <= Math.max(...classes)) {
     throw new Error(
@@ -204,8 +207,10 @@ export function testModels(test: SvmSplit, classes: readonly number[], models: r
     );
   }
   const scores = decisionValues(test.x, test.n, test.d, models);
+  const targetsOf = new Map<number, ReturnType<typeof binaryTargets>>();
   return classes.map((cls, m) => {
-    const { rows, labels } = binaryTargets(test.targets, cls, false);
+    if (!targetsOf.has(cls)) targetsOf.set(cls, binaryTargets(test.targets, cls, false));
+    const { rows, labels } = targetsOf.get(cls)!;
     const positive = Array.from(labels, (l) => l === 1);
     const values = Array.from(rows, (row) => scores[row * models.length + m] as number);
     return visslAveragePrecision(positive, values);
