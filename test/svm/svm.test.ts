@@ -305,3 +305,44 @@ test("VISSL's SVM tools run from the command line under their names", { skip }, 
   assert.notEqual(wrongKey.status, 0);
   assert.match(wrongKey.stderr, /SVM\.cost/);
 });
+
+test(
+  'train_svm_low_shot on single-label features (the shipped config): k images per class, one-vs-rest',
+  { skip },
+  async () => {
+    const dir = tempDir();
+    const features = join(dir, 'features');
+    const train = makeSplit(240, 12, 3, false, 12);
+    writeSplit(features, 'train', 'res5', train);
+    writeSplit(features, 'test', 'res5', makeSplit(120, 12, 3, false, 13));
+    const result = await run('benchmark/svm/low_shot_svm_on_features', 'train_svm_low_shot', [
+      `config.SVM_FEATURES_PATH=${features}`,
+      `config.CHECKPOINT.DIR=${join(dir, 'out')}`,
+      'config.SVM.costs.costs_list=[0.1, 1.0]',
+      'config.SVM.low_shot.sample_inds=[1, 2]',
+      'config.SVM.low_shot.k_values=[2, 5, 500]',
+    ]);
+    const ours = result.layers.res5 as LowShotLayerResult;
+    assert.deepEqual(ours.skipped, [500], 'k above the smallest class (80 images) is skipped, as VISSL skips it');
+    const layerDir = join(dir, 'out', 'res5');
+    const python = reference<Record<string, unknown>>('low_shot_aggregate', {
+      dir: layerDir,
+      k_values: [2, 5],
+      sample_inds: [1, 2],
+    });
+    assert.deepEqual(ours.results, python);
+    // The subset holds 5 images of each class; class 2's SVM is one-vs-rest on those 15 rows.
+    const subset = readNumbers(join(dir, 'out', 'res5_sample1_k5.npy'));
+    const rows = subset.flatMap((v, i) => (v === -1 ? [] : [i]));
+    assert.equal(rows.length, 15);
+    const normalized = join(dir, 'normalized.npy');
+    torch.tidy(() => {
+      const x = torch.tensor(train.x, { shape: [240, 12] });
+      torch.io.writeNpy(normalized, x.div(x.norm(2, 1, true).add(1e-5)));
+    });
+    const labels = rows.map((r) => (subset[r] === 2 ? 1 : -1));
+    const python1 = reference<{ weights: number[] }>('fit', { x: normalized, rows, labels, cost: 1.0 });
+    const weights = readNumbers(join(layerDir, 'cls2_cost1.0_sample1_k5.npy'));
+    assert.ok(relativeDistance(weights, python1.weights) < 1e-3);
+  },
+);
