@@ -90,10 +90,13 @@ try {
       `costs ${costs.join(',')}, ${folds} folds, ${threads} threads`,
   );
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const ours = await trainAndTestSvms(split(train), split(test), { settings, outputDir: join(dir, 'ours'), threads });
   const oursSeconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const oursCpu = (cpu.user + cpu.system) / 1e6;
   console.log(
-    `ours (liblinear addon): ${oursSeconds.toFixed(1)} s, mAP ${ours.meanAp.toFixed(2)}, ` +
+    `ours (liblinear addon): ${oursSeconds.toFixed(1)} s (CPU ${oursCpu.toFixed(1)} s), mAP ${ours.meanAp.toFixed(2)}, ` +
       `${ours.notConverged} fits at liblinear's iteration cap; chosen costs ${ours.chosenCost.join(',')}`,
   );
   if (!values['no-peer'] && !single) {
@@ -113,17 +116,19 @@ try {
     if (run.status !== 0) throw new Error(`sklearn_svm.py failed:\n${run.stderr}`);
     const theirs = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
       seconds: number;
+      cpu: number;
       mAP: number;
       chosen_cost: number[];
       sklearn: string;
     };
     console.log(
-      `scikit-learn ${theirs.sklearn} (VISSL's thread per class): ${theirs.seconds.toFixed(1)} s, mAP ${theirs.mAP.toFixed(2)}; ` +
+      `scikit-learn ${theirs.sklearn} (VISSL's thread per class): ${theirs.seconds.toFixed(1)} s (CPU ${theirs.cpu.toFixed(1)} s), mAP ${theirs.mAP.toFixed(2)}; ` +
         `chosen costs ${theirs.chosen_cost.join(',')}`,
     );
     const same = theirs.chosen_cost.filter((c, i) => c === ours.chosenCost[i]).length;
     console.log(
-      `ratio ours/scikit-learn: ${(oursSeconds / theirs.seconds).toFixed(2)}; same chosen cost for ${same}/${classes} classes`,
+      `ratio ours/scikit-learn: ${(oursSeconds / theirs.seconds).toFixed(2)} wall, ${(oursCpu / theirs.cpu).toFixed(2)} CPU; ` +
+        `same chosen cost for ${same}/${classes} classes`,
     );
   }
   for (const t of [train.x, train.y, test.x, test.y]) t.dispose();

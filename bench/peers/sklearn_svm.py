@@ -2,6 +2,7 @@
 as VISSL runs it, one Python thread per class, each running cross_val_score and fit for every cost with
 VISSL's LinearSVC arguments. Usage: sklearn_svm.py <job.json>; prints one JSON object."""
 import json
+import resource
 import sys
 import threading
 import time
@@ -43,18 +44,21 @@ def main():
             models[(c, j)] = clf
 
     start = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     threads = [threading.Thread(target=train_cls, args=(c,)) for c in range(classes)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     chosen = np.argmax(crossval, axis=1)
     aps = []
     for c in range(classes):
         keep = yte[:, c] != -1
         aps.append(voc07_ap(yte[keep, c], models[(c, int(chosen[c]))].decision_function(xte[keep])))
-    print(json.dumps({"seconds": seconds, "mAP": 100 * float(np.mean(aps)),
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "mAP": 100 * float(np.mean(aps)),
                       "chosen_cost": [costs[i] for i in chosen], "sklearn": sklearn.__version__}))
 
 
