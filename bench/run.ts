@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark in turn with its defaults, each side by side with its PyTorch,
-// torchvision or FAISS peer. Each prints its own figures and ratios; run one alone to pass options.
+// torchvision, FAISS or scikit-learn peer. Each prints its own figures and ratios; run one alone to pass options.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ const BENCHMARKS = [
   ['data/loader.js', 'image loader vs torchvision DataLoader'],
   ['cluster/kmeans.js', 'k-means vs FAISS'],
   ['tasks/extract.js', 'ResNet-50 feature extraction vs PyTorch'],
+  ['eval/svm.js', "VISSL's VOC07 SVM protocol vs scikit-learn"],
   ['distributed/allreduce.js', 'Gloo all-reduce bandwidth vs torch.distributed'],
   ['distributed/ddp-step.js', '2-process DDP ResNet-18 train step vs PyTorch DDP'],
 ];

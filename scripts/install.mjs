@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// npm's install step when clusterfit is installed as a package: puts the three native addons in
+// npm's install step when clusterfit is installed as a package: puts the native addons in
 // build/Release. It uses the prebuilt ones shipped in prebuilds/<platform>-<arch>/ (node-gyp-build's
 // layout) when they load here and were built against the libtorch version found here; otherwise it
 // builds them from native/ against the libtorch it finds (scripts/libtorch.mjs's search order).
 //
-// Something missing (libtorch, TurboJPEG, FAISS, a compiler, Node's headers) is never a stack trace:
+// Something missing (libtorch, TurboJPEG, FAISS, liblinear, a compiler, Node's headers) is never a stack trace:
 // it prints what is missing and the one command that fixes it, records that in
 // build/install-report.json (the CLI's --help repeats it), and the install still succeeds, so the
 // CLI is there to say it (npm removes a package whose install fails, and hides the output of one
@@ -17,8 +17,9 @@ import { addonApiIncludeDir, findLibrary, nodeIncludeDir, root } from './addon-b
 import { LIBRARIES } from './libraries.mjs';
 import { findLibtorch, LibtorchMissing } from './libtorch.mjs';
 
-const ADDONS = ['native', 'image', 'faiss'];
-const OPTIONAL = new Set(['faiss']);
+const ADDONS = ['native', 'image', 'faiss', 'liblinear'];
+// Optional: only CLUSTER_BACKEND faiss needs FAISS, only the SVM tools need liblinear.
+const OPTIONAL = new Set(['faiss', 'liblinear']);
 const REBUILD = 'npm rebuild clusterfit';
 const release = join(root, 'build', 'Release');
 const file = (name) => join(release, `clusterfit_${name}.node`);

@@ -21,4 +21,14 @@ export const LIBRARIES = {
     },
     install: 'apt-get install libfaiss-dev',
   },
+  liblinear: {
+    libraryName: 'liblinear',
+    search: {
+      envVar: 'LIBLINEAR_HOME',
+      prefixes: ['/usr', '/usr/local'],
+      header: 'linear.h',
+      libFiles: ['liblinear.so'],
+    },
+    install: 'apt-get install liblinear-dev',
+  },
 };

@@ -16,7 +16,7 @@ if (!existsSync(join(release, 'clusterfit_native.node'))) {
 rmSync(target, { recursive: true, force: true });
 mkdirSync(target, { recursive: true });
 copyFileSync(join(root, 'build', 'native-config.json'), join(target, 'native-config.json'));
-for (const name of ['native', 'image', 'faiss']) {
+for (const name of ['native', 'image', 'faiss', 'liblinear']) {
   const file = join(release, `clusterfit_${name}.node`);
   if (existsSync(file)) copyFileSync(file, join(target, `clusterfit_${name}.node`));
 }

@@ -42,6 +42,8 @@ const FAMILIES = [
   'benchmark/linear_image_classification',
   'benchmark/nearest_neighbor',
   'benchmark/fulltune',
+  // Only its SVM configs (train_svm_low_shot): the others fine-tune or run logistic regression.
+  'benchmark/low_shot_transfer',
 ];
 
 /** Folders of Hydra group fragments (composed with +config/<group>=<name>), not configs of their own. */
@@ -92,6 +94,7 @@ function isResNetConfig(path: string, text: string): boolean {
   if (folders.some((folder) => GROUP_FOLDERS.has(folder))) return false;
   // The ViT fine-tuning config takes its trunk from a models/ group file; its name says which.
   if (/(^|\/)eval_vit_/.test(path)) return false;
+  if (path.startsWith('benchmark/low_shot_transfer/') && !path.endsWith('_svm.yaml')) return false;
   const doc = YAML.parse(text) as { config?: { MODEL?: { TRUNK?: { NAME?: string } } } } | null;
   const trunk = doc?.config?.MODEL?.TRUNK?.NAME ?? 'resnet';
   return trunk === 'resnet';
@@ -100,6 +103,8 @@ function isResNetConfig(path: string, text: string): boolean {
 /** The VISSL tool a config was written for, and its engine. */
 function toolFor(path: string): string[] {
   if (path.startsWith('benchmark/nearest_neighbor/')) return ['nearest_neighbor_test'];
+  if (path.endsWith('_low_shot_svm.yaml')) return ['train_svm_low_shot'];
+  if (path.endsWith('_svm.yaml')) return ['train_svm'];
   if (path.startsWith('pretrain/clusterfit/cluster_features')) return ['cluster_features_and_label'];
   return ['run_distributed_engines'];
 }
@@ -185,6 +190,9 @@ function smallRunOverrides(data: SmallData, text: string, out: string, weights: 
     set('CLUSTERFIT.FEATURES.PATH', features),
     set('NEAREST_NEIGHBOR.TOPK', 2),
   );
+  // 2 images per class cannot be split in VISSL's 3 cross-validation folds.
+  if ((YAML.parse(text) as { config?: { SVM?: unknown } } | null)?.config?.SVM !== undefined)
+    words.push(set('SVM.cross_val_folds', 2));
   return words;
 }
 

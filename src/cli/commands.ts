@@ -95,7 +95,7 @@ export const COMMANDS: Command[] = [
     summary: 'Runs one stage: the engine the config names (as VISSL run_distributed_engines).',
     usage: 'config=<name or path> [config.KEY.SUB=value ...] [node_id=K]',
     description:
-      'ENGINE_NAME picks the stage: train, extract_features, cluster_features, evaluate, nearest_neighbor.\n' +
+      'ENGINE_NAME picks the stage: train, extract_features, cluster_features, evaluate, nearest_neighbor, svm, svm_low_shot.\n' +
       'Outputs go where the config says (CHECKPOINT.DIR, CLUSTERFIT.OUTPUT_DIR). Values are YAML:\n' +
       'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.\n' +
       'DISTRIBUTED.NUM_PROC_PER_NODE=N starts N worker processes here (logs in <run dir>/logs); with\n' +

@@ -8,12 +8,17 @@ import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-export type AddonName = 'native' | 'image' | 'faiss';
+export type AddonName = 'native' | 'image' | 'faiss' | 'liblinear';
 
 const ADDONS: Record<AddonName, { env: string; file: string; purpose: string }> = {
   native: { env: 'CLUSTERFIT_NATIVE', file: 'clusterfit_native.node', purpose: 'libtorch (every training command)' },
   image: { env: 'CLUSTERFIT_IMAGE', file: 'clusterfit_image.node', purpose: 'TurboJPEG image decoding (data loading)' },
   faiss: { env: 'CLUSTERFIT_FAISS', file: 'clusterfit_faiss.node', purpose: 'FAISS (CLUSTER_BACKEND faiss, optional)' },
+  liblinear: {
+    env: 'CLUSTERFIT_LIBLINEAR',
+    file: 'clusterfit_liblinear.node',
+    purpose: "liblinear (VISSL's SVM tools train_svm and train_svm_low_shot, optional)",
+  },
 };
 
 interface InstallReport {

@@ -25,7 +25,7 @@ function usage(): string {
     overview(COMMANDS),
     '',
     '`clusterfit <command> --help` shows its options and an example. --version prints the version.',
-    "VISSL's tools run too: clusterfit run_distributed_engines | cluster_features_and_label | nearest_neighbor_test config=...",
+    "VISSL's tools run too: clusterfit run_distributed_engines | cluster_features_and_label | nearest_neighbor_test | train_svm | train_svm_low_shot config=...",
     'Ctrl-C stops cleanly; the same command resumes. CLUSTERFIT_DEBUG=1 shows stack traces.',
     ...(missing.length > 0 ? ['', 'unavailable in this installation:', ...missing.map((m) => `  ${m}`)] : []),
   ].join('\n');

@@ -36,7 +36,7 @@ export interface Command {
   /** One or more example command lines. */
   example: string | string[];
   /** Native addons it needs (shown in --help when they are missing). */
-  needs?: readonly ('native' | 'image' | 'faiss')[];
+  needs?: readonly ('native' | 'image' | 'faiss' | 'liblinear')[];
   handler(args: ParsedArgs): Promise<void> | void;
 }
 

@@ -45,6 +45,7 @@ const LIST_ELEMENTS: Readonly<Record<string, ScalarKind>> = {
   'DATA.*.LABEL_SOURCES': 'string',
   'DATA.*.LABEL_PATHS': 'string',
   'METERS.accuracy_list_meter.meter_names': 'string',
+  'SVM.cls_list': 'int',
   'METERS.names': 'string',
   'OPTIMIZER.param_schedulers.*.interval_scaling': 'string',
   'OPTIMIZER.param_schedulers.*.lengths': 'float',
@@ -52,7 +53,9 @@ const LIST_ELEMENTS: Readonly<Record<string, ScalarKind>> = {
 
 /** Keys (or list elements) with a fixed set of values: what the stages implement. */
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
-  ENGINE_NAME: ['train', 'extract_features', 'cluster_features', 'evaluate', 'nearest_neighbor'],
+  ENGINE_NAME: ['train', 'extract_features', 'cluster_features', 'evaluate', 'nearest_neighbor', 'svm', 'svm_low_shot'],
+  'SVM.loss': ['hinge', 'squared_hinge'],
+  'SVM.penalty': ['l1', 'l2'],
   'DATA.*.DATA_SOURCES': ['disk_folder', 'disk_filelist', 'torchvision_dataset'],
   'DATA.*.LABEL_SOURCES': ['disk_folder', 'disk_filelist', 'torchvision_dataset'],
   'DATA.*.LABEL_TYPE': ['standard', 'sample_index', 'zero'],
@@ -130,6 +133,12 @@ const RANGES: Readonly<Record<string, NumberRange>> = {
   'CLUSTERFIT.FEATURES.DIMENSIONALITY_REDUCTION': NON_NEGATIVE,
   'NEAREST_NEIGHBOR.SIGMA': POSITIVE,
   'NEAREST_NEIGHBOR.TOPK': AT_LEAST_1,
+  'SVM.cls_list': NON_NEGATIVE,
+  'SVM.max_iter': AT_LEAST_1,
+  'SVM.cross_val_folds': { min: 2 },
+  'SVM.costs.costs_list': POSITIVE,
+  'SVM.low_shot.k_values': AT_LEAST_1,
+  'SVM.NUM_THREADS': NON_NEGATIVE,
   'CHECKPOINT.CHECKPOINT_FREQUENCY': AT_LEAST_1,
   'CHECKPOINT.CHECKPOINT_ITER_FREQUENCY': ALL_OR_COUNT,
   'DISTRIBUTED.NUM_NODES': AT_LEAST_1,

@@ -5,7 +5,8 @@ import type { TransformConfig } from '../data/transforms.js';
 import type { LrSchedulerConfig, UpdateInterval } from '../engine/lr-schedule.js';
 import type { IntervalScaling } from '../torch/optim/lr-scheduler.js';
 
-export type EngineName = 'train' | 'extract_features' | 'cluster_features' | 'evaluate' | 'nearest_neighbor';
+export type EngineName =
+  'train' | 'extract_features' | 'cluster_features' | 'evaluate' | 'nearest_neighbor' | 'svm' | 'svm_low_shot';
 export type DataSource = 'disk_folder' | 'disk_filelist' | 'torchvision_dataset';
 export type Partition = 'TRAIN' | 'TEST';
 
@@ -220,6 +221,29 @@ export interface Config {
     readonly OPTIMIZE_MEMORY: boolean;
     readonly FEATURES: { readonly PATH: string };
   };
+  readonly SVM: {
+    readonly normalize: boolean;
+    readonly cls_list: readonly number[];
+    readonly loss: 'hinge' | 'squared_hinge';
+    readonly penalty: 'l1' | 'l2';
+    readonly dual: boolean;
+    readonly max_iter: number;
+    readonly cross_val_folds: number;
+    readonly costs: {
+      readonly costs_list: readonly number[];
+      readonly base: number;
+      readonly power_range: readonly number[];
+    };
+    readonly force_retrain: boolean;
+    readonly low_shot: {
+      readonly dataset_name: string;
+      readonly sample_inds: readonly number[];
+      readonly k_values: readonly number[];
+    };
+    /** Ours: threads training SVMs in parallel; 0 = one per core. */
+    readonly NUM_THREADS: number;
+  };
+  readonly SVM_FEATURES_PATH: string;
   readonly CHECKPOINT: {
     readonly DIR: string;
     readonly AUTO_RESUME: boolean;

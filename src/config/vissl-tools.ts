@@ -6,14 +6,24 @@ import { isPlainObject } from './schema.js';
 import type { EngineName } from './types.js';
 
 /** VISSL's command-line tools (tools/*.py), under the names VISSL users type. */
-export type VisslTool = 'run_distributed_engines' | 'cluster_features_and_label' | 'nearest_neighbor_test';
+export type VisslTool =
+  | 'run_distributed_engines'
+  | 'cluster_features_and_label'
+  | 'nearest_neighbor_test'
+  | 'train_svm'
+  | 'train_svm_low_shot';
 
 /** The engines each VISSL tool runs; the first is its default. */
 export const TOOL_ENGINES: Readonly<Record<VisslTool, readonly EngineName[]>> = {
   run_distributed_engines: ['train', 'extract_features'],
   cluster_features_and_label: ['cluster_features'],
   nearest_neighbor_test: ['nearest_neighbor'],
+  train_svm: ['svm'],
+  train_svm_low_shot: ['svm_low_shot'],
 };
+
+/** VISSL's two SVM tools read the same SVM section, so either runs a file written for the other. */
+const SVM_TOOLS: readonly Command[] = ['train_svm', 'train_svm_low_shot'];
 
 /** The command that runs a file: a VISSL tool, or `run` for engines only this project has. */
 export type Command = VisslTool | 'run';
@@ -30,6 +40,11 @@ export function commandFor(fileTree: Readonly<Record<string, unknown>>): { comma
   if (isPlainObject(fileTree.CLUSTERFIT)) return { command: 'cluster_features_and_label', why: 'it sets CLUSTERFIT' };
   if (isPlainObject(fileTree.NEAREST_NEIGHBOR))
     return { command: 'nearest_neighbor_test', why: 'it sets NEAREST_NEIGHBOR' };
+  if (isPlainObject(fileTree.SVM)) {
+    return isPlainObject(fileTree.SVM.low_shot)
+      ? { command: 'train_svm_low_shot', why: 'it sets SVM.low_shot' }
+      : { command: 'train_svm', why: 'it sets SVM' };
+  }
   return { command: 'run_distributed_engines', why: 'it is a training config' };
 }
 
@@ -44,6 +59,7 @@ export function wrongCommand(
 ): string | null {
   const intended = commandFor(fileTree);
   if (intended.command === command) return null;
+  if (SVM_TOOLS.includes(intended.command) && SVM_TOOLS.includes(command)) return null;
   if (command === 'run' && (typeof fileTree.ENGINE_NAME === 'string' || intended.command === 'run_distributed_engines'))
     return null;
   const usage =

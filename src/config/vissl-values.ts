@@ -30,11 +30,6 @@ const UNREADABLE_SOURCES: Readonly<Record<string, string>> = {
   synthetic: "VISSL's generated test images",
 };
 
-/** Top-level VISSL keys of features this project does not have. */
-const UNSUPPORTED_KEYS: Readonly<Record<string, string>> = {
-  SVM: "VISSL's SVM benchmark (tools/train_svm.py) is not part of this project; the linear benchmarks are",
-};
-
 function at(tree: Tree, path: readonly string[]): { parent: Tree; key: string } | null {
   let node: unknown = tree;
   for (const key of path.slice(0, -1)) {
@@ -80,11 +75,6 @@ export function visslValues(tree: Tree, origin: (path: string) => string, warn: 
         check.reported.add(`${dotted}[${i}]`);
       });
     }
-  }
-  for (const [key, why] of Object.entries(UNSUPPORTED_KEYS)) {
-    if (!(key in tree)) continue;
-    check.errors.push(`${key} (in ${origin(key)}): ${why}`);
-    check.reported.add(key);
   }
   const train = transformNames(tree, 'TRAIN');
   const rotate = train.indexOf('ImgRotatePil');

@@ -9,6 +9,11 @@ export interface Sample {
   /** The image file; for an image held in the dataset's store, the file it was read from and its place there. */
   readonly path: string;
   readonly label: number;
+  /**
+   * Multi-label targets, when the labels file has one column per class (VOC07's {-1, 0, 1}: present,
+   * absent, difficult); `label` is then -1. Only feature extraction carries them (to the SVM benchmark).
+   */
+  readonly targets?: readonly number[];
   /** The image's position in the dataset's store, for images held in memory. */
   readonly record?: number;
 }
@@ -140,8 +145,40 @@ export function diskFilelist(imagesNpy: string, labelsNpy?: string): Dataset {
   return labelsNpy === undefined ? { samples } : withLabels({ samples }, labelsNpy);
 }
 
-/** The dataset with its labels replaced by those in a .npy (ClusterFit's cluster ids). */
+/** Rows of an N x C integer labels file with C > 1 (multi-label), or null for any other file. */
+function readLabelRows(path: string): number[][] | null {
+  const content = readNpy(path);
+  if (Array.isArray(content)) return null;
+  try {
+    const { shape, dtype } = content;
+    if (shape.length !== 2 || (shape[1] as number) < 2 || (shape[0] as number) < 2) return null;
+    if (!INTEGER_DTYPES.has(dtype)) throw new Error(`${path}: multi-label targets must be integers, found ${dtype}`);
+    const values = content.toArray();
+    const columns = shape[1] as number;
+    return Array.from({ length: shape[0] as number }, (_, r) => values.slice(r * columns, (r + 1) * columns));
+  } finally {
+    content.dispose();
+  }
+}
+
+/**
+ * The dataset with its labels replaced by those in a .npy (ClusterFit's cluster ids), or with
+ * multi-label targets when the file is N x C (VOC07's, as VISSL's disk_filelist reads them).
+ */
 export function withLabels(dataset: Dataset, labelsNpy: string): Dataset {
+  const rows = readLabelRows(labelsNpy);
+  if (rows !== null) {
+    if (rows.length !== dataset.samples.length) {
+      throw new Error(
+        `${labelsNpy} has ${rows.length} rows of targets but the dataset has ${dataset.samples.length} images; ` +
+          `the targets must be aligned with the image list (one row per image, same order)`,
+      );
+    }
+    return {
+      samples: dataset.samples.map((s, i) => ({ ...s, label: -1, targets: rows[i] as number[] })),
+      ...(dataset.store ? { store: dataset.store } : {}),
+    };
+  }
   const labels = readLabels(labelsNpy);
   if (labels.length !== dataset.samples.length) {
     throw new Error(

@@ -1,6 +1,7 @@
 // Extracted features on disk, in VISSL's file layout so VISSL's ExtractedFeaturesLoader and numpy
 // read them too: per shard `{prefix}_{split}_{layer}_features.npy` (float32, N x D), `_inds.npy`
-// (dataset indices, int64), `_targets.npy` (labels, int64 N x 1), plus our `_images.npy` (image
+// (dataset indices, int64), `_targets.npy` (labels, int64 N x 1; N x C for multi-label datasets such
+// as VOC07), plus our `_images.npy` (image
 // paths), with prefix `rank{R}_chunk{C}`. Shards are written streaming, so memory stays at one
 // batch whatever the dataset size; a new chunk starts every CHUNK_THRESHOLD rows when it is set.
 // Reading merges the shards into dataset-index order, and can read just one block of that order
@@ -36,6 +37,8 @@ export class FeatureShardWriter {
   #features: NpyWriter | null = null;
   #inds: number[] = [];
   #targets: number[] = [];
+  /** Values per target row: 1 for labels, C for multi-label targets. */
+  #targetWidth = 1;
   #images: string[] = [];
 
   constructor(
@@ -47,15 +50,30 @@ export class FeatureShardWriter {
     readonly rank = 0,
   ) {}
 
-  /** Appends a batch: features N x ..., with each row's dataset index, label and image path. */
-  append(features: Tensor, indices: ArrayLike<number>, labels: ArrayLike<number>, paths: readonly string[]): void {
+  /**
+   * Appends a batch: features N x ..., with each row's dataset index, label (or multi-label targets
+   * row) and image path.
+   */
+  append(
+    features: Tensor,
+    indices: ArrayLike<number>,
+    labels: ArrayLike<number> | readonly (readonly number[])[],
+    paths: readonly string[],
+  ): void {
     if (this.#features === null) {
       const files = shardFiles(this.dir, `rank${this.rank}_chunk${this.#chunk}`, this.split, this.layer);
       this.#features = new NpyWriter(files.features, 'float32', features.shape.slice(1));
     }
     tidy(() => this.#features?.append(features.to('float32').to('cpu')));
     this.#inds.push(...Array.from(indices));
-    this.#targets.push(...Array.from(labels));
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i] as number | readonly number[];
+      const row = typeof label === 'number' ? [label] : label;
+      if (this.#targets.length > 0 && row.length !== this.#targetWidth)
+        throw new Error(`targets of ${row.length} values among rows of ${this.#targetWidth}`);
+      this.#targetWidth = row.length;
+      this.#targets.push(...row);
+    }
     this.#images.push(...paths);
     if (this.chunkThreshold > 0 && this.#inds.length >= this.chunkThreshold) this.#finishChunk();
   }
@@ -76,7 +94,7 @@ export class FeatureShardWriter {
     const files = shardFiles(this.dir, `rank${this.rank}_chunk${this.#chunk}`, this.split, this.layer);
     tidy(() => {
       writeNpy(files.inds, tensor(this.#inds, { dtype: 'int64' }));
-      writeNpy(files.targets, tensor(this.#targets, { dtype: 'int64' }).reshape(-1, 1));
+      writeNpy(files.targets, tensor(this.#targets, { dtype: 'int64' }).reshape(-1, this.#targetWidth));
     });
     writeNpy(files.images, this.#images);
     // The features file appears last: a shard with features is complete.
@@ -125,6 +143,18 @@ export function findFeatureShards(dir: string, split: string, layer: string): Fe
   return prefixes.map((prefix) => shardFiles(dir, prefix, split, layer));
 }
 
+/** The layers with `split` features in a folder of shards, sorted (none: an empty list). */
+export function featureLayers(dir: string, split: string): string[] {
+  if (!existsSync(dir)) return [];
+  const pattern = new RegExp(`^rank\\d+_chunk\\d+_${split}_(.+)_features\\.npy$`);
+  const layers = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    const match = pattern.exec(name);
+    if (match) layers.add(match[1]!);
+  }
+  return [...layers].sort();
+}
+
 export interface LoadedFeatures {
   /**
    * Rows [rows[0], rows[1]) of the merged order (all of them unless asked otherwise), flattened to
@@ -135,8 +165,14 @@ export interface LoadedFeatures {
   rows: [number, number];
   /** The N dataset indices of the whole split, ascending (duplicates, i.e. sampler padding, removed). */
   indices: number[];
-  /** The N labels of the whole split, in `indices`' order. */
+  /** The N labels of the whole split, in `indices`' order (the first column of multi-label targets). */
   targets: number[];
+  /**
+   * Every target column: N x `targetColumns`, row-major. One column for single-label datasets;
+   * VOC07's multi-label targets (VISSL's {-1, 0, 1} per class) have one per class.
+   */
+  targetMatrix: Int32Array;
+  targetColumns: number;
   /** Image path per row of the whole split, when the shards have them. */
   images: string[] | null;
 }
@@ -157,6 +193,8 @@ interface MergedIndex {
   shard: Int32Array;
   row: Int32Array;
   targets: number[];
+  targetMatrix: Int32Array;
+  targetColumns: number;
   images: string[] | null;
 }
 
@@ -165,12 +203,19 @@ function mergeIndices(shards: FeatureShard[]): MergedIndex {
   const entryOf = new Map<number, number>();
   const shardOf: number[] = [];
   const rowOf: number[] = [];
-  const targets: number[] = [];
+  const targetRows: number[][] = [];
   const images: string[] = [];
   let haveImages = true;
+  let columns = -1;
   shards.forEach((shard, s) => {
     const inds = readIntColumn(shard.inds);
-    const labels = readIntColumn(shard.targets);
+    const labels = readIntRows(shard.targets);
+    if (columns >= 0 && labels.columns !== columns) {
+      throw new Error(
+        `${shard.targets} has ${labels.columns} target columns but ${shards[0]?.targets} has ${columns}: the shards are of different extractions`,
+      );
+    }
+    columns = labels.columns;
     const paths = existsSync(shard.images) ? readStrings(shard.images) : null;
     haveImages &&= paths !== null;
     inds.forEach((index, row) => {
@@ -178,17 +223,22 @@ function mergeIndices(shards: FeatureShard[]): MergedIndex {
       entryOf.set(index, shardOf.length);
       shardOf.push(s);
       rowOf.push(row);
-      targets.push(labels[row] as number);
+      targetRows.push(labels.values.slice(row * columns, (row + 1) * columns));
       if (paths) images.push(paths[row] as string);
     });
   });
   const indices = [...entryOf.keys()].sort((a, b) => a - b);
   const entries = indices.map((i) => entryOf.get(i) as number);
+  const width = Math.max(columns, 1);
+  const targetMatrix = new Int32Array(entries.length * width);
+  entries.forEach((e, p) => targetMatrix.set(targetRows[e] as number[], p * width));
   return {
     indices,
     shard: Int32Array.from(entries, (e) => shardOf[e] as number),
     row: Int32Array.from(entries, (e) => rowOf[e] as number),
-    targets: entries.map((e) => targets[e] as number),
+    targets: entries.map((e) => (targetRows[e] as number[])[0] as number),
+    targetMatrix,
+    targetColumns: width,
     images: haveImages ? entries.map((e) => images[e] as string) : null,
   };
 }
@@ -274,6 +324,8 @@ export function loadFeatures(
     rows: [start, end],
     indices: merged.indices,
     targets: merged.targets,
+    targetMatrix: merged.targetMatrix,
+    targetColumns: merged.targetColumns,
     images: merged.images,
   };
 }
@@ -282,6 +334,17 @@ function readIntColumn(path: string): number[] {
   const reader = new NpyReader(path);
   try {
     return tidy(() => reader.read().reshape(-1).toArray());
+  } finally {
+    reader.close();
+  }
+}
+
+/** An N x C (or N) integer file as its column count and row-major values. */
+function readIntRows(path: string): { columns: number; values: number[] } {
+  const reader = new NpyReader(path);
+  try {
+    const columns = reader.rowShape.reduce((a, b) => a * b, 1);
+    return { columns, values: tidy(() => reader.read().reshape(-1).toArray()) };
   } finally {
     reader.close();
   }

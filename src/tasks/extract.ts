@@ -102,7 +102,10 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
                   : new Map([[HEADS, modelOutput(model, images)]]),
               );
               const paths = Array.from(batch.indices, (i) => dataset.samples[i]?.path ?? '');
-              const labels = Array.from(batch.indices, (i) => dataset.samples[i]?.label ?? -1);
+              const labels = Array.from(batch.indices, (i) => {
+                const sample = dataset.samples[i];
+                return sample?.targets ?? [sample?.label ?? -1];
+              });
               layers.forEach((layer, i) =>
                 writers[i]?.append((features.get(layer) as Tensor).float(), batch.indices, labels, paths),
               );

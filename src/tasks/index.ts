@@ -4,6 +4,7 @@ import { releaseRunFolders } from '../engine/run-lock.js';
 import type { TaskOptions } from './context.js';
 import { clusterTask } from './cluster.js';
 import { evaluateTask } from './evaluate.js';
+import { svmTask, type SvmResult } from './svm.js';
 import { extractTask } from './extract.js';
 import { trainTask, type TrainResult } from './train.js';
 import type { ExtractResult } from './extract.js';
@@ -20,6 +21,7 @@ export {
   type ClusterStats,
 } from './cluster.js';
 export { evaluateTask, formatScores, type EvaluateOptions, type EvaluateResult, type LayerScores } from './evaluate.js';
+export { svmTask, svmLayers, type SvmResult } from './svm.js';
 export { runPipeline, PIPELINE_PRESETS, type PipelineOptions, type PipelineResult } from './pipeline.js';
 export { assignTask, type AssignOptions, type AssignResult } from './assign.js';
 export { runStatus, formatStatus, type StageStatus, type StageState } from './status.js';
@@ -27,7 +29,7 @@ export type { TaskOptions } from './context.js';
 export type { ProgressEvent } from '../engine/run-logger.js';
 
 /** What runConfig returns, by ENGINE_NAME. */
-export type TaskResult = TrainResult | ExtractResult | ClusterResult | EvaluateResult;
+export type TaskResult = TrainResult | ExtractResult | ClusterResult | EvaluateResult | SvmResult;
 
 /** Runs the engine the config names (ENGINE_NAME). */
 export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise<TaskResult> {
@@ -43,6 +45,10 @@ export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise
         return await evaluateTask(cfg, options);
       case 'nearest_neighbor':
         return await evaluateTask(cfg, { ...options, knnOnly: true });
+      case 'svm':
+        return await svmTask(cfg, options);
+      case 'svm_low_shot':
+        return await svmTask(cfg, { ...options, lowShot: true });
     }
   } finally {
     releaseRunFolders();

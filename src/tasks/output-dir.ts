@@ -11,6 +11,8 @@ export function taskOutputDir(cfg: Config): string {
     case 'train':
     case 'evaluate':
     case 'nearest_neighbor':
+    case 'svm':
+    case 'svm_low_shot':
       return cfg.CHECKPOINT.DIR;
   }
 }

@@ -157,7 +157,8 @@ describe("VISSL's keys and values", () => {
     const lines = failure({ config: file }).split('\n').slice(1);
     assert.equal(lines.length, 3, lines.join('\n'));
     assert.match(lines.join('\n'), /DATA\.TEST\.DATA_SOURCES\[0\] .* 'synthetic'/);
-    assert.match(lines.join('\n'), /SVM .* SVM benchmark/);
+    // VISSL's SVM benchmark runs here (test/svm): its section is checked like any other.
+    assert.match(lines.join('\n'), /SVM\.cost/);
   });
 
   it('LOSS.name CrossEntropyLoss (VISSL default), METERS names, NEAREST_NEIGHBOR lists and paths load', () => {
