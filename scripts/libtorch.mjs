@@ -1,6 +1,6 @@
 // Where libtorch is, for the native addon's build and for the install script's check. Looked for,
 // in order, in:
-//   1. LIBTORCH               a folder with include/ and lib/ (the zip from pytorch.org)
+//   1. LIBTORCH               a folder with include/ and lib/ (the zip from pytorch.org) or lib/<arch>
 //   2. LIBTORCH_USE_PYTORCH=1 the copy inside the Python `torch` package (python3, or $PYTHON)
 //   3. the system             Debian/Ubuntu `libtorch-dev` (/usr/include/torch, /usr/lib/<arch>)
 // A libtorch that is not there throws a LibtorchMissing error whose message says how to install one.
@@ -15,12 +15,17 @@ export const INSTALL_HELP = `Install it one of these ways, then build again:
 
 export class LibtorchMissing extends Error {}
 
+const ARCH = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? '';
+
+// A zip's folder has lib/; a Debian-layout prefix (Debian's libtorch packages unpacked with
+// dpkg-deb -x, LIBTORCH=<dir>/usr) has lib/<arch>.
 function fromFolder(folder, origin) {
   const include = join(folder, 'include');
-  const lib = join(folder, 'lib');
+  const lib = [join(folder, 'lib', ARCH), join(folder, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
   if (!existsSync(join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'))) {
     throw new LibtorchMissing(`${origin}=${folder} has no include/torch/csrc/api/include/torch/version.h`);
   }
+  if (!lib) throw new LibtorchMissing(`${origin}=${folder} has no lib/libtorch.so (nor lib/${ARCH}/libtorch.so)`);
   return { origin, includes: [include, join(include, 'torch', 'csrc', 'api', 'include')], lib };
 }
 
@@ -48,10 +53,9 @@ function fromPython() {
 }
 
 function fromSystem() {
-  const arch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? '';
   for (const prefix of ['/usr', '/usr/local']) {
     const version = join(prefix, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-    const lib = [join(prefix, 'lib', arch), join(prefix, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
+    const lib = [join(prefix, 'lib', ARCH), join(prefix, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
     if (existsSync(version) && lib) {
       return {
         origin: `system (${prefix})`,
