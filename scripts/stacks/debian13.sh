@@ -37,14 +37,6 @@ started=$(date +%s)
 stack_root trixie "$root"
 echo "debian13: root ready in $(($(date +%s) - started)) s"
 
-# What each leg ran on, for its summary line: the libtorch the build found (build/native-config.json).
-built_with() {
-  stack_run "$root" "cd $1 && node -e '
-    const c = JSON.parse(require(\"fs\").readFileSync(\"build/native-config.json\", \"utf8\"));
-    console.log(\`libtorch \${c.torchVersion} (\${c.origin}), CUDA \${c.cuda ? \"on\" : \"off\"}\` +
-      (c.c10d ? \`, distributed \${c.c10d.backends.join(\"+\") || \"off\"}\` : \"\"));'"
-}
-
 summary=()
 run_leg() {
   local leg=$1 dir=/work/$1 start status=0 what
@@ -56,7 +48,7 @@ run_leg() {
     pip) stack_run "$root" "cd $dir && export LIBTORCH_USE_PYTORCH=1 && bash scripts/setup.sh && npm test" || status=$? ;;
     cuda) stack_run "$root" "cd $dir && bash scripts/stacks/cuda-compile.sh" || status=$? ;;
   esac
-  what=$(built_with "$dir" 2>/dev/null || echo "no build")
+  what=$(stack_run "$root" "cd $dir && node scripts/stacks/built-with.mjs" 2>/dev/null || echo "no build")
   summary+=("debian13 $leg: $( ((status == 0)) && echo passed || echo "FAILED (exit $status)"), $what, $(($(date +%s) - start)) s")
   echo "${summary[-1]}"
   return "$status"

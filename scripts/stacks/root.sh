@@ -77,17 +77,10 @@ EOF
   cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 }
 
-# stack_copy_tree ROOT DEST: copy the working tree (tracked and untracked files git does not ignore) to ROOT/DEST.
-# build/ is kept from the last run (the native build is mtime- and flags-based, so only changed sources recompile);
-# everything else, node_modules and dist included, is made afresh.
+# stack_copy_tree ROOT DEST: bring ROOT/DEST up to date with the working tree, by content (sync-tree.mjs), so the
+# root's build/ from the last run recompiles only what changed.
 stack_copy_tree() {
-  local root=$1 dest=$2 repo
-  repo=$(git rev-parse --show-toplevel)
-  mkdir -p "$root$dest"
-  find "$root$dest" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
-  git -C "$repo" ls-files -z --cached --others --exclude-standard |
-    (cd "$repo" && xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) |
-    tar -C "$repo" --null -T - -cf - | tar -C "$root$dest" -xf -
+  node "$(git rev-parse --show-toplevel)/scripts/stacks/sync-tree.mjs" "$1$2"
 }
 
 # stack_run ROOT COMMAND: run COMMAND (a bash script) as root inside ROOT, in private mount and pid namespaces.
