@@ -84,10 +84,15 @@ stack_copy_tree() {
 }
 
 # stack_run ROOT COMMAND: run COMMAND (a bash script) as root inside ROOT, in private mount and pid namespaces.
+# unshare --fork ignores SIGINT and SIGTERM while it waits, and the namespace's first process (its pid 1) gets
+# only the signals it has a handler for, so both sides forward them: here a trap passes INT, TERM or HUP to that
+# pid 1, whose own trap stops every process in the namespace (kill -1 there reaches only the namespace) and
+# exits; the namespace, and with it every mount, is then gone. A signal stops the whole script (exit 130).
 stack_run() {
-  local root=$1 command=$2
+  local root=$1 command=$2 pid status=0 stopped=0
   unshare --mount --propagation private --pid --fork --kill-child -- bash -euo pipefail -c '
     root=$1; command=$2
+    trap "kill -TERM -1 2>/dev/null || true; sleep 2; kill -KILL -1 2>/dev/null || true; exit 130" INT TERM HUP
     mount -t proc proc "$root/proc"
     mount -t sysfs sysfs "$root/sys"
     mount -t tmpfs -o mode=0755,nosuid,size=64m tmpfs "$root/dev"
@@ -103,10 +108,22 @@ stack_run() {
     ln -s /proc/self/fd/0 "$root/dev/stdin"
     ln -s /proc/self/fd/1 "$root/dev/stdout"
     ln -s /proc/self/fd/2 "$root/dev/stderr"
-    exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive CI="${CI:-}" JOBS="${JOBS:-}" \
       NODE_EXTRA_CA_CERTS=/etc/clusterfit-host-ca.crt npm_config_cafile=/etc/clusterfit-host-ca.crt \
       npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
-      bash -euo pipefail -c "$command"
-  ' stack-run "$root" "$command"
+      bash -euo pipefail -c "$command" &
+    wait $!
+  ' stack-run "$root" "$command" &
+  pid=$!
+  trap 'stopped=1; kill -TERM $(cat /proc/$pid/task/$pid/children 2>/dev/null) 2>/dev/null || true' INT TERM HUP
+  while kill -0 "$pid" 2>/dev/null; do
+    wait "$pid" && status=0 || status=$?
+  done
+  trap - INT TERM HUP
+  if ((stopped)); then
+    echo "stack: stopped; the root's namespace and its mounts are gone" >&2
+    exit 130
+  fi
+  return "$status"
 }
