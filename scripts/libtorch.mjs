@@ -31,11 +31,16 @@ function fromFolder(folder, origin) {
 
 function fromPython() {
   const python = process.env.PYTHON || 'python3';
+  // The folders torch.utils.cpp_extension's include_paths() and library_paths() name, found without
+  // importing it: it imports setuptools, which Python 3.12+ virtual environments and Debian 13's
+  // python3-torch (setuptools only recommended) do not have.
   const script = [
-    'import json, torch',
-    'from torch.utils import cpp_extension as c',
-    'print(json.dumps({"includes": c.include_paths(), "lib": c.library_paths()[0],',
-    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__.split("+")[0]}))',
+    'import json, os, torch',
+    'root = os.path.dirname(torch.__file__)',
+    'include = os.path.join(root, "include")',
+    'print(json.dumps({"includes": [include, os.path.join(include, "torch", "csrc", "api", "include")],',
+    ' "lib": os.path.join(root, "lib"), "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI),',
+    ' "version": torch.__version__.split("+")[0]}))',
   ].join('\n');
   let found;
   try {
