@@ -76,7 +76,7 @@ async function main() {
       .filter((dir) => !['/usr/include', '/usr/local/include'].includes(dir))
       .map((dir) => `-isystem${dir}`),
   ];
-  if (cuda) flags.push(...cudaHeaderFlags(libtorch.lib, flags));
+  if (cuda) flags.push(...cudaHeaderFlags(libtorch, flags));
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
   const c10d = await probeC10d({ root, flags, libtorch, cuda });
   flags.push(...c10d.flags);
@@ -132,7 +132,19 @@ async function main() {
   }
   writeFileSync(
     join(root, 'build', 'native-config.json'),
-    JSON.stringify({ torchVersion: version, origin: libtorch.origin, lib: libtorch.lib, cuda, cxx11Abi: abi }, null, 2),
+    JSON.stringify(
+      {
+        torchVersion: version,
+        origin: libtorch.origin,
+        lib: libtorch.lib,
+        cuda,
+        cudaHeaders: flags.includes('-DCLUSTERFIT_WITH_CUDA_HEADERS'),
+        cxx11Abi: abi,
+        c10d: { backends: c10d.backends, summary: c10d.summary },
+      },
+      null,
+      2,
+    ),
   );
   console.log(`build-native: ${outputStale ? 'built' : 'up to date'} ${outputFile}`);
 }

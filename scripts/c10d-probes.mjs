@@ -6,8 +6,9 @@
 // CLUSTERFIT_DISTRIBUTED=0 builds without c10d (every distributed call then says so).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { cudaIncludeDirs, firstCompileError, folderWith, includeFlags, notFound } from './cuda-headers.mjs';
 
 const HEADERS = `
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -40,40 +41,13 @@ function compile(flags, source, scratch) {
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', (error) => resolve({ ok: false, error: error.message }));
-    child.on('exit', (code) => {
-      const firstError = stderr.split('\n').find((line) => line.includes('error')) ?? stderr.split('\n')[0];
-      resolve({ ok: code === 0, error: firstError?.trim() });
-    });
+    child.on('exit', (code) => resolve({ ok: code === 0, error: code === 0 ? undefined : firstCompileError(stderr) }));
   });
 }
 
 /** The first folder (of `candidates`) holding every file of `files`, or undefined. */
-function folderWith(candidates, files) {
+function folderWithAll(candidates, files) {
   return candidates.find((dir) => dir && files.every((f) => existsSync(join(dir, f))));
-}
-
-function subfolders(dir) {
-  try {
-    return readdirSync(dir).map((name) => join(dir, name));
-  } catch {
-    return [];
-  }
-}
-
-// nccl.h and the CUDA runtime headers: a CUDA toolkit, or PyTorch's nvidia-* wheels beside torch.
-function cudaHeaderFolders(libtorch) {
-  const sitePackages = join(libtorch.lib, '..', '..');
-  const nvidia = subfolders(join(sitePackages, 'nvidia')).flatMap((d) => [join(d, 'include'), ...subfolders(d)]);
-  const candidates = [
-    process.env.NCCL_INCLUDE,
-    process.env.CUDA_HOME && join(process.env.CUDA_HOME, 'include'),
-    '/usr/local/cuda/include',
-    '/usr/include',
-    ...nvidia.map((d) => (d.endsWith('include') ? d : join(d, 'include'))),
-  ];
-  const nccl = folderWith(candidates, ['nccl.h']);
-  const runtime = folderWith(candidates, ['cuda_runtime_api.h']);
-  return nccl && runtime ? [...new Set([nccl, runtime])] : undefined;
 }
 
 /**
@@ -102,7 +76,11 @@ export async function probeC10d({ root, flags, libtorch, cuda }) {
   const unavailable = (reason) => {
     save();
     const quoted = reason.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-    return { flags: [`-DCF_C10D_UNAVAILABLE="${quoted}"`], summary: `distributed unavailable: ${reason}` };
+    return {
+      flags: [`-DCF_C10D_UNAVAILABLE="${quoted}"`],
+      backends: [],
+      summary: `distributed unavailable: ${reason}`,
+    };
   };
 
   if (process.env.CLUSTERFIT_DISTRIBUTED === '0') {
@@ -121,7 +99,7 @@ export async function probeC10d({ root, flags, libtorch, cuda }) {
   if (!reducer) return unavailable('no known c10d::Reducer constructor compiles against this libtorch');
 
   // Gloo: Debian's libgloo-dev in /usr/include, $GLOO_INCLUDE, or a libtorch that ships them.
-  const glooDir = folderWith(
+  const glooDir = folderWithAll(
     [process.env.GLOO_INCLUDE, ...libtorch.includes, '/usr/include', '/usr/local/include'],
     [join('gloo', 'config.h')],
   );
@@ -140,18 +118,19 @@ void f() {
       )
     : { ok: false, error: "Gloo's headers (gloo/config.h) were not found: install libgloo-dev or set GLOO_INCLUDE" };
 
-  const cudaDirs = cuda ? cudaHeaderFolders(libtorch) : undefined;
-  const ncclFlags = cudaDirs ? ['-DUSE_C10D_NCCL', ...cudaDirs.map((d) => `-isystem${d}`)] : undefined;
-  const ncclProbe = ncclFlags
-    ? await probe(
-        [...base, ...ncclFlags],
-        `#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+  // NCCL: nccl.h and the CUDA headers ProcessGroupNCCL.hpp includes (cuda-headers.mjs says where from).
+  const cudaDirs = cuda ? cudaIncludeDirs(libtorch) : [];
+  const missingNccl = cuda ? ['nccl.h', 'cuda_runtime_api.h'].find((h) => !folderWith(cudaDirs, h)) : undefined;
+  const ncclFlags = ['-DUSE_C10D_NCCL', ...includeFlags(cudaDirs)];
+  const ncclProbe = !cuda
+    ? { ok: false, error: 'CPU libtorch' }
+    : missingNccl
+      ? { ok: false, error: notFound(missingNccl, cudaDirs) }
+      : await probe(
+          [...base, ...ncclFlags],
+          `#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 void f() { auto options = c10d::ProcessGroupNCCL::Options::create(); options->timeout = std::chrono::milliseconds(1); }`,
-      )
-    : {
-        ok: false,
-        error: cuda ? 'nccl.h or cuda_runtime_api.h not found (set NCCL_INCLUDE or CUDA_HOME)' : 'CPU libtorch',
-      };
+        );
 
   if (!glooProbe.ok && !ncclProbe.ok) {
     return unavailable(
@@ -188,7 +167,7 @@ void f() { auto options = c10d::ProcessGroupNCCL::Options::create(); options->ti
   if (pgIsBackend) out.push('-DCF_PG_IS_BACKEND');
   if (pgHasOptions) out.push('-DCF_PG_HAS_OPTIONS');
   if (libuv) out.push('-DCF_TCPSTORE_HAS_LIBUV');
-  const backends = [glooProbe.ok && 'gloo', ncclProbe.ok && 'nccl'].filter(Boolean).join('+');
+  const backends = [glooProbe.ok && 'gloo', ncclProbe.ok && 'nccl'].filter(Boolean);
   const notes = [
     !glooProbe.ok && `no Gloo (${glooProbe.error})`,
     cuda && !ncclProbe.ok && `no NCCL (${ncclProbe.error})`,
@@ -197,8 +176,9 @@ void f() { auto options = c10d::ProcessGroupNCCL::Options::create(); options->ti
     .join('; ');
   return {
     flags: out,
+    backends,
     summary:
-      `distributed ${backends}, Reducer constructor v${reducer}, ProcessGroup ${pgIsBackend ? 'with backends' : 'is the backend'}` +
+      `distributed ${backends.join('+')}, Reducer constructor v${reducer}, ProcessGroup ${pgIsBackend ? 'with backends' : 'is the backend'}` +
       `${pgHasOptions ? ' (with Options)' : ''}, TCPStore libuv option ${libuv ? 'yes' : 'no'}${notes ? `; ${notes}` : ''}`,
   };
 }

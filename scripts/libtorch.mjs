@@ -1,6 +1,6 @@
 // Where libtorch is, for the native addon's build and for the install script's check. Looked for,
 // in order, in:
-//   1. LIBTORCH               a folder with include/ and lib/ (the zip from pytorch.org)
+//   1. LIBTORCH               a folder with include/ and lib/ (the zip from pytorch.org) or lib/<arch>
 //   2. LIBTORCH_USE_PYTORCH=1 the copy inside the Python `torch` package (python3, or $PYTHON)
 //   3. the system             Debian/Ubuntu `libtorch-dev` (/usr/include/torch, /usr/lib/<arch>)
 // A libtorch that is not there throws a LibtorchMissing error whose message says how to install one.
@@ -15,22 +15,32 @@ export const INSTALL_HELP = `Install it one of these ways, then build again:
 
 export class LibtorchMissing extends Error {}
 
+const ARCH = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? '';
+
+// A zip's folder has lib/; a Debian-layout prefix (Debian's libtorch packages unpacked with
+// dpkg-deb -x, LIBTORCH=<dir>/usr) has lib/<arch>.
 function fromFolder(folder, origin) {
   const include = join(folder, 'include');
-  const lib = join(folder, 'lib');
+  const lib = [join(folder, 'lib', ARCH), join(folder, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
   if (!existsSync(join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'))) {
     throw new LibtorchMissing(`${origin}=${folder} has no include/torch/csrc/api/include/torch/version.h`);
   }
+  if (!lib) throw new LibtorchMissing(`${origin}=${folder} has no lib/libtorch.so (nor lib/${ARCH}/libtorch.so)`);
   return { origin, includes: [include, join(include, 'torch', 'csrc', 'api', 'include')], lib };
 }
 
 function fromPython() {
   const python = process.env.PYTHON || 'python3';
+  // The folders torch.utils.cpp_extension's include_paths() and library_paths() name, found without
+  // importing it: it imports setuptools, which Python 3.12+ virtual environments and Debian 13's
+  // python3-torch (setuptools only recommended) do not have.
   const script = [
-    'import json, torch',
-    'from torch.utils import cpp_extension as c',
-    'print(json.dumps({"includes": c.include_paths(), "lib": c.library_paths()[0],',
-    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__.split("+")[0]}))',
+    'import json, os, torch',
+    'root = os.path.dirname(torch.__file__)',
+    'include = os.path.join(root, "include")',
+    'print(json.dumps({"includes": [include, os.path.join(include, "torch", "csrc", "api", "include")],',
+    ' "lib": os.path.join(root, "lib"), "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI),',
+    ' "version": torch.__version__.split("+")[0]}))',
   ].join('\n');
   let found;
   try {
@@ -48,10 +58,9 @@ function fromPython() {
 }
 
 function fromSystem() {
-  const arch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? '';
   for (const prefix of ['/usr', '/usr/local']) {
     const version = join(prefix, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-    const lib = [join(prefix, 'lib', arch), join(prefix, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
+    const lib = [join(prefix, 'lib', ARCH), join(prefix, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')));
     if (existsSync(version) && lib) {
       return {
         origin: `system (${prefix})`,

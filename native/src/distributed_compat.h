@@ -138,11 +138,11 @@ inline std::unique_ptr<c10d::Reducer> makeReducer(std::vector<at::Tensor> params
   std::vector<bool> expectSparse(params.size(), false);
   std::unordered_map<size_t, std::string> names;  // only used in error messages
   const bool gradientAsBucketView = false;
-#if CF_REDUCER_CTOR == 1  // 1.11 .. 1.13: per-bucket size limits
+#if CF_REDUCER_CTOR == 1  // 1.11 .. at least 2.6 (built against 1.13 and 2.6): per-bucket size limits
   return std::make_unique<c10d::Reducer>(std::move(params), std::move(bucketIndices), std::move(bucketSizeLimits),
                                          group, std::move(expectSparse), bucketBytesCap, findUnusedParameters,
                                          gradientAsBucketView, std::move(names), firstBucketBytesCap);
-#elif CF_REDUCER_CTOR == 2  // 2.x: limits dropped
+#elif CF_REDUCER_CTOR == 2  // after 2.6: per_bucket_size_limits dropped
   (void)bucketSizeLimits;
   return std::make_unique<c10d::Reducer>(std::move(params), std::move(bucketIndices), group, std::move(expectSparse),
                                          bucketBytesCap, findUnusedParameters, gradientAsBucketView,

@@ -12,7 +12,12 @@ import { findFeatureShards, loadFeatures, type FeatureShard } from '../engine/fe
 import { all, arange, keep, maxDim, tensor, tidy, topk, type Tensor } from '../torch/index.js';
 import { NpyReader, readNpy } from '../torch/io/index.js';
 import { clusterStats, type ClusterStats } from '../tasks/cluster.js';
+import { breakNearTies, nearTieTolerance } from './near-ties.js';
 import { clusterScores, contingency, type ClusterScores } from './scores.js';
+
+// Candidates fetched beyond the k asked for, so that a run of near ties at the k-th neighbour
+// usually ends inside the first top-k (one matrix product per batch).
+const TIE_MARGIN = 8;
 
 export interface ClusteringInfo {
   id: string;
@@ -284,33 +289,50 @@ export class Clustering {
     return this.neighboursOfMany([index], k)[0] as NeighbourAnswer;
   }
 
-  /** `neighbours` for many images at once: one matrix product and one top-k per batch of 64 queries. */
+  /**
+   * `neighbours` for many images at once: one matrix product and one top-k per batch of 64 queries.
+   * Near ties (near-ties.ts) are listed by image index; a run of them that reaches past the top-k
+   * fetched asks for a larger top-k.
+   */
   neighboursOfMany(indices: number[], k = 12): NeighbourAnswer[] {
     indices.forEach((index) => this.#checkImage(index));
     const features = this.#loadFeatures();
-    const count = Math.min(k + 1, features.shape[0] as number);
+    const [rows, dim] = features.shape as [number, number];
+    const tolerance = nearTieTolerance(dim);
     const answers: NeighbourAnswer[] = [];
     for (let start = 0; start < indices.length; start += 64) {
       const batch = indices.slice(start, start + 64);
-      const found = tidy(() => {
-        const queries = features.indexSelect(0, tensor(batch, { dtype: 'int64' }));
-        const best = topk(features.mm(queries.t()), count, { dim: 0 });
-        return { values: best.values.t().contiguous().toArray(), indices: best.indices.t().contiguous().toArray() };
-      });
-      batch.forEach((index, q) => {
-        const neighbours: Neighbour[] = [];
-        for (let i = q * count; i < (q + 1) * count && neighbours.length < k; i++) {
-          const other = found.indices[i] as number;
-          if (other === index) continue;
-          neighbours.push({
-            index: other,
-            cluster: this.labels[other] as number,
-            distance: Math.max(0, 2 - 2 * (found.values[i] as number)),
-            className: this.className(other),
+      for (let count = Math.min(k + 1 + TIE_MARGIN, rows); ; count = Math.min(rows, 2 * count)) {
+        const found = tidy(() => {
+          const queries = features.indexSelect(0, tensor(batch, { dtype: 'int64' }));
+          const best = topk(features.mm(queries.t()), count, { dim: 0 });
+          return { values: best.values.t().contiguous().toArray(), indices: best.indices.t().contiguous().toArray() };
+        });
+        const ranked = batch.map((index, q) => {
+          const neighbours: Neighbour[] = [];
+          for (let i = q * count; i < (q + 1) * count; i++) {
+            const other = found.indices[i] as number;
+            if (other === index) continue;
+            neighbours.push({
+              index: other,
+              cluster: this.labels[other] as number,
+              distance: Math.max(0, 2 - 2 * (found.values[i] as number)),
+              className: this.className(other),
+            });
+          }
+          return { index, neighbours, settled: breakNearTies(neighbours, tolerance) };
+        });
+        if (count < rows && ranked.some(({ settled }) => settled < k)) continue;
+        for (const { index, neighbours } of ranked) {
+          answers.push({
+            index,
+            cluster: this.labels[index] as number,
+            className: this.className(index),
+            neighbours: neighbours.slice(0, k),
           });
         }
-        answers.push({ index, cluster: this.labels[index] as number, className: this.className(index), neighbours });
-      });
+        break;
+      }
     }
     return answers;
   }

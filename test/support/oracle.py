@@ -79,7 +79,7 @@ def handle(request):
 
 
 def main():
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # ORACLE_THREADS in oracle.ts
     for line in sys.stdin:
         try:
             reply = handle(json.loads(line))

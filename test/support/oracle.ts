@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { fromBytes, type DType, Tensor } from '../../src/torch/index.js';
+import { fromBytes, getNumThreads, setNumThreads, type DType, Tensor } from '../../src/torch/index.js';
 
 interface EncodedTensor {
   dtype: DType;
@@ -35,6 +35,25 @@ export interface OracleRequest {
   /** Python statements run before `code`, sharing its namespace. */
   setup?: string;
   device?: string;
+}
+
+/** The oracle's intra-op thread count (oracle.py sets it). */
+export const ORACLE_THREADS = 1;
+
+/**
+ * Runs `fn` with libtorch at the oracle's thread count. For long chains of reductions (a ResNet-50's
+ * convolutions) libtorch 2.x's oneDNN picks its blocking, and so its summation order, by thread
+ * count, which moves deep outputs by more than the float32 tolerance a same-order comparison can
+ * use; at one thread count both sides do the same arithmetic (1.13's kernels did at any count).
+ */
+export function atOracleThreads<T>(fn: () => T): T {
+  const threads = getNumThreads();
+  setNumThreads(ORACLE_THREADS);
+  try {
+    return fn();
+  } finally {
+    setNumThreads(threads);
+  }
 }
 
 /** The Python that has torch; Debian's python3-torch lives under /usr/bin/python3. */

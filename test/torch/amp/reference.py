@@ -1,8 +1,10 @@
 """PyTorch's own GradScaler, run on CPU tensors for the GradScaler test.
 
 libtorch 1.13 has CUDA kernels only for the two AMP operators, so they are replaced here by Python
-that does what AmpKernels.cu does, element for element; everything else (scale bookkeeping,
-skipped steps, update rules, state_dict) is torch.cuda.amp.GradScaler's own code.
+that does what AmpKernels.cu does, element for element (2.x has CPU kernels too, but the same
+replacement keeps one oracle for both); everything else (scale bookkeeping, skipped steps, update
+rules, state_dict) is PyTorch's own CUDA GradScaler code: torch.cuda.amp's in 1.13, torch.amp's
+(with device "cuda") in 2.x, where torch.cuda.amp.GradScaler is a deprecated alias of it.
 
 Command `sequence` (`sequences`: a list of them), input {"init_scale", "growth_factor", "backoff_factor", "growth_interval",
 "steps": ["finite" | "inf" | "nan", ...], "grad": [floats], "lr": float, "save_after": int}:
@@ -16,7 +18,17 @@ import json
 import sys
 
 import torch
-import torch.cuda.amp.grad_scaler as grad_scaler
+
+try:  # PyTorch >= 2.3: the scaler and its replicator moved to torch.amp.grad_scaler
+    import torch.amp.grad_scaler as grad_scaler
+
+    def cuda_scaler(**options):  # the device-generic scaler, without the old alias's deprecation warning
+        return grad_scaler.GradScaler("cuda", **options)
+except ImportError:  # 1.13 .. 2.2
+    import torch.cuda.amp.grad_scaler as grad_scaler
+
+    def cuda_scaler(**options):
+        return grad_scaler.GradScaler(**options)
 
 
 class CpuReplicator(grad_scaler._MultiDeviceReplicator):
@@ -55,7 +67,7 @@ def make_scaler(job):
     torch._amp_foreach_non_finite_check_and_unscale_ = unscale_
     torch._amp_update_scale_ = update_scale_
     grad_scaler._MultiDeviceReplicator = CpuReplicator
-    return torch.cuda.amp.GradScaler(
+    return cuda_scaler(
         init_scale=job["init_scale"], growth_factor=job["growth_factor"],
         backoff_factor=job["backoff_factor"], growth_interval=job["growth_interval"])
 
