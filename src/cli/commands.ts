@@ -7,7 +7,7 @@ import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
 import { EXPLORE_COMMANDS } from './explore.js';
 import { PACKAGE_ROOT } from './features.js';
-import type { Command } from './registry.js';
+import { STOPPED, type Command } from './registry.js';
 import { isTerminal } from '../engine/run-logger.js';
 
 const PRESETS = ['demo', 'cifar10'];
@@ -34,7 +34,7 @@ async function withStopSignal<T>(
   }
 }
 
-async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): Promise<void> {
+async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): Promise<number> {
   const out = args.options.get('out') ?? defaults.outputDir!;
   const options = {
     preset: args.options.get('preset') ?? defaults.preset!,
@@ -44,23 +44,22 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
     stageOverrides: Object.fromEntries(args.stageOverrides),
     log: CLI_LOG,
   };
-  const { runPipeline, pipelineLaunchConfig } = await import('../tasks/pipeline.js');
+  const { runPipeline, pipelineLaunchConfigs } = await import('../tasks/pipeline.js');
   const { launch } = await import('./launch/index.js');
   // As `clusterfit run`: NUM_PROC_PER_NODE workers here (each runs every stage), or one worker
   // under torchrun/srun; the workers' logs in <out>/logs.
-  const cfg = pipelineLaunchConfig(options);
-  await launch(
-    cfg,
+  return launch(
+    pipelineLaunchConfigs(options),
     args.options.get('node_id'),
     async () => {
       const result = await withStopSignal((stop) => runPipeline({ ...options, stop }));
-      if (!result.completed) {
-        process.exitCode = 130;
-      } else if (result.table && (await isMainProcess())) {
+      if (!result.completed) return STOPPED;
+      if (result.table && (await isMainProcess())) {
         process.stderr.write(
           `\n${result.table}\n\nfinished in ${(result.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`,
         );
       }
+      return 0;
     },
     join(resolve(out), 'logs'),
   );
@@ -116,10 +115,10 @@ export const COMMANDS: Command[] = [
     async handler(args) {
       const cfg = loadConfig({ config: args.config!, overrides: args.overrides, command: 'run' });
       const { launch } = await import('./launch/index.js');
-      await launch(cfg, args.options.get('node_id'), async () => {
+      return launch(cfg, args.options.get('node_id'), async () => {
         const { runConfig } = await import('../tasks/index.js');
         const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
-        if ('completed' in result && !result.completed) process.exitCode = 130;
+        return 'completed' in result && !result.completed ? STOPPED : 0;
       });
     },
   },

@@ -70,12 +70,19 @@ async function main(words: string[]): Promise<void> {
   }
   checkArgs(command, args);
   requireAddons(command.needs ?? []);
-  await command.handler(args);
+  // The status the command resolved with is the process's, whatever a library set before.
+  process.exitCode = (await command.handler(args)) ?? 0;
+}
+
+/** One line for any thrown value: an Error without a message still says what it was. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error) || 'an empty error was thrown (CLUSTERFIT_DEBUG=1 shows where)';
+  const message = error.message.trim();
+  return message !== '' ? message : `${error.name} without a message (CLUSTERFIT_DEBUG=1 shows where)`;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const err = error as Error;
-  process.stderr.write(`\nerror: ${err.message}\n`);
-  if (process.env.CLUSTERFIT_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+  process.stderr.write(`error: ${describeError(error)}\n`);
+  if (process.env.CLUSTERFIT_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   process.exit(1);
 });

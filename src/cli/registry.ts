@@ -6,6 +6,9 @@
 import { editDistance } from '../config/load.js';
 import type { ParsedArgs } from './args.js';
 
+/** The exit status of a run stopped on request (Ctrl-C), as a shell reports SIGINT: not finished, resumable. */
+export const STOPPED = 130;
+
 export interface CommandOption {
   /** The word before `=` (`out`), or `config`, or `config.KEY` for the override family. */
   name: string;
@@ -37,7 +40,8 @@ export interface Command {
   example: string | string[];
   /** Native addons it needs (shown in --help when they are missing). */
   needs?: readonly ('native' | 'image' | 'faiss')[];
-  handler(args: ParsedArgs): Promise<void> | void;
+  /** Runs the command; a number is the exit status (0 when nothing is returned). */
+  handler(args: ParsedArgs): Promise<number | void> | number | void;
 }
 
 /** The closest of `candidates` to `word`, when close enough to be a likely typo. */

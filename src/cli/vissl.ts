@@ -9,6 +9,7 @@
 // another tool is an error that names it.
 import { composeConfig, TOOL_ENGINES, type EngineName, type VisslTool } from '../config/index.js';
 import { isTerminal } from '../engine/run-logger.js';
+import { STOPPED } from './registry.js';
 
 export const VISSL_TOOLS = Object.keys(TOOL_ENGINES) as VisslTool[];
 
@@ -95,17 +96,15 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
   // As `clusterfit run`: several processes when DISTRIBUTED asks for them, Ctrl-C a clean stop,
   // JSON lines on stdout when it is piped.
   const { launch } = await import('./launch/index.js');
-  let code = 0;
-  await launch(config, args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined), async () => {
+  return launch(config, args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined), async () => {
     const { runConfig } = await import('../tasks/index.js');
     const { stopOnSignals } = await import('../engine/stop-signal.js');
     const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
     try {
       const result = await runConfig(config, { stop, log: { jsonToStdout: !isTerminal('stdout') } });
-      if ('completed' in result && !result.completed) code = 130;
+      return 'completed' in result && !result.completed ? STOPPED : 0;
     } finally {
       stop.dispose();
     }
   });
-  return code;
 }

@@ -112,24 +112,24 @@ function stageConfig(
 }
 
 /**
- * The config the launcher starts the pipeline's processes from: the first stage's. One set of
- * processes runs all four stages, so they must ask for the same layout; a stage override that
- * changes it is refused here, before any process starts, naming the stage.
+ * The configs the launcher starts the pipeline's processes from, one per stage: the first gives the
+ * layout. One set of processes runs all four stages, so they must ask for the same layout; a stage
+ * override that changes it is refused here, before any process starts, naming the stage.
  */
-export function pipelineLaunchConfig(options: PipelineOptions): Config {
+export function pipelineLaunchConfigs(options: PipelineOptions): Config[] {
   const layout = (cfg: Config): string => `${cfg.DISTRIBUTED.NUM_NODES} x ${cfg.DISTRIBUTED.NUM_PROC_PER_NODE}`;
-  const first = stageConfig(options, 'pretrain', []);
-  for (const stage of PIPELINE_STAGES.slice(1)) {
-    const cfg = stageConfig(options, stage, []);
+  const configs = PIPELINE_STAGES.map((stage) => stageConfig(options, stage, []));
+  const first = configs[0]!;
+  for (const [i, cfg] of configs.entries()) {
     if (layout(cfg) !== layout(first)) {
       throw new Error(
         `the pipeline runs every stage on the same processes, but DISTRIBUTED.NUM_NODES x NUM_PROC_PER_NODE is ` +
-          `${layout(cfg)} for the ${stage} stage and ${layout(first)} for the pretrain stage: set them for all stages ` +
+          `${layout(cfg)} for the ${PIPELINE_STAGES[i]} stage and ${layout(first)} for the pretrain stage: set them for all stages ` +
           '(config.DISTRIBUTED.KEY=value, without a stage prefix)',
       );
     }
   }
-  return first;
+  return configs;
 }
 
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {

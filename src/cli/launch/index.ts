@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../config/index.js';
 import { taskOutputDir } from '../../tasks/output-dir.js';
+import { checkDeviceLayout } from './layout.js';
 import { planLaunch, workerEnv } from './plan.js';
 import { assertPortFree, assertResolves, freePort } from './ports.js';
 import { supervise } from './supervisor.js';
@@ -14,21 +15,28 @@ export { planLaunch, parseRunId, workerEnv, type LaunchPlan } from './plan.js';
 
 /**
  * Runs `runHere` in this process when it is the whole run or one worker of it; otherwise starts
- * NUM_PROC_PER_NODE copies of this command as workers and sets the exit status from theirs. The
- * workers' logs go to `logDir` (default: `logs` in the config's output folder).
+ * NUM_PROC_PER_NODE copies of this command as workers. Resolves with the status the command must
+ * exit with: `runHere`'s, or the workers' (0 only when every worker finished; 130 when they stopped
+ * on request; otherwise the failed rank's). The workers' logs go to `logDir` (default: `logs` in the
+ * config's output folder). `cfg` may be several configs run on the same processes (the pipeline's
+ * stages): the first gives the layout, and each one's MACHINE.DEVICE must fit it.
  */
 export async function launch(
-  cfg: Config,
+  cfg: Config | readonly Config[],
   nodeIdWord: string | undefined,
-  runHere: () => Promise<void>,
-  logDir = join(taskOutputDir(cfg), 'logs'),
-): Promise<void> {
-  const plan = planLaunch(cfg.DISTRIBUTED, process.env, nodeIdWord);
-  if (plan.kind === 'single') return runHere();
+  runHere: () => Promise<number>,
+  logDir?: string,
+): Promise<number> {
+  const configs = Array.isArray(cfg) ? cfg : [cfg as Config];
+  const first = configs[0]!;
+  const plan = planLaunch(first.DISTRIBUTED, process.env, nodeIdWord);
   if (plan.kind === 'worker') {
     exitWhenAgentDies();
     return runHere();
   }
+  const { cuda } = await import('../../torch/index.js');
+  checkDeviceLayout(configs, plan.kind === 'single' ? 1 : plan.procsPerNode, cuda.deviceCount());
+  if (plan.kind === 'single') return runHere();
   const { masterAddr, masterPort } = plan.rendezvous;
   let port: number;
   if (masterPort === 'auto') {
@@ -56,11 +64,11 @@ export async function launch(
     `clusterfit launcher: node ${plan.nodeId} of ${plan.numNodes}, ${plan.procsPerNode} worker(s), ` +
       `rendezvous at ${masterAddr}:${port}\n`,
   );
-  process.exitCode = await supervise({
+  return supervise({
     command: process.execPath,
     args: [...process.execArgv, ...process.argv.slice(1)],
     workers,
-    logDir,
-    timeoutS: cfg.DISTRIBUTED.TIMEOUT_S,
+    logDir: logDir ?? join(taskOutputDir(first), 'logs'),
+    timeoutS: first.DISTRIBUTED.TIMEOUT_S,
   });
 }
