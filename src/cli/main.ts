@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from './args.js';
 import { COMMANDS } from './commands.js';
 import { PACKAGE_ROOT, requireAddons, unavailable, unavailableFeatures } from './features.js';
-import { checkArgs, closest, commandHelp, overview } from './registry.js';
+import { checkArgs, closest, commandHelp, overview, STOPPED } from './registry.js';
 import { isVisslTool, runVisslTool } from './vissl.js';
 
 function version(): string {
@@ -82,6 +82,11 @@ function describeError(error: unknown): string {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  // A stop the user asked for, where the work could not checkpoint: said calmly, status 130.
+  if (error instanceof Error && error.name === 'StopRequested') {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(STOPPED);
+  }
   process.stderr.write(`error: ${describeError(error)}\n`);
   if (process.env.CLUSTERFIT_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   process.exit(1);

@@ -123,6 +123,26 @@ function align(...series) {
 
 // ---- training stages -------------------------------------------------------------------------
 
+/** A stage's state in words, from its state record (the one `clusterfit status` reads). */
+function stateText(stage) {
+  const s = stage.state;
+  if (!s) return stage.finished ? 'finished' : 'not finished (this run folder predates state records)';
+  const of = s.epochs !== undefined ? ` of ${s.epochs}` : '';
+  const attempts = s.attempts.length > 1 ? ` · ${s.attempts.length} attempts` : '';
+  const words = {
+    done: `finished${s.epoch !== undefined ? ` (${s.epoch}${of} epochs)` : ''}`,
+    running: `running${s.epoch !== undefined ? `: epoch ${s.epoch}${of} done` : ''}`,
+    stopped: `stopped at epoch ${s.epoch ?? 0}${of}; the same command resumes it`,
+    failed: `failed: ${s.error ?? 'no error recorded'}`,
+  }[s.state];
+  return `${words}${attempts}`;
+}
+
+/** True while a stage runs (for folders without state records: while no summary closed it). */
+function isRunning(stage) {
+  return stage.state ? stage.state.state === 'running' : !stage.finished;
+}
+
 function renderStages(root, stages) {
   for (const stage of stages) {
     const id = `stage-${stage.name}`;
@@ -137,7 +157,9 @@ function renderStages(root, stages) {
       );
       root.append(section);
     }
-    section.querySelector('.stage-state').textContent = stage.finished ? 'finished' : 'in progress (or stopped)';
+    const state = section.querySelector('.stage-state');
+    state.textContent = stateText(stage);
+    state.dataset.state = stage.state?.state ?? (stage.finished ? 'done' : 'unknown');
     const box = section.querySelector('.charts');
     const epochs = (e) => e.epoch.map((x) => x + 1);
     chart(
@@ -495,7 +517,7 @@ async function main() {
 
 /** Curves of a run in progress: the server reads a metrics file again only when it has grown. */
 function poll(training, stages) {
-  const running = stages.some((s) => !s.finished);
+  const running = stages.some(isRunning);
   document.getElementById('live').textContent = running ? '● live' : '';
   setTimeout(async () => {
     try {
