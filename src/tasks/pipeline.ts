@@ -9,6 +9,7 @@
 // runs this same sequence: each stage joins the one process group and ends with its ranks in step
 // (rank 0's checkpoint, labels and summaries exist before any rank starts the next stage), and
 // only rank 0 logs to the run folder and prints the table.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config/index.js';
 import { distributed } from '../torch/index.js';
@@ -97,6 +98,20 @@ function presetConfigs(preset: string): Record<PipelineStage, string> {
   return configs;
 }
 
+/** A data root without train/ and test/ is refused before the run folder is made (or a worker starts). */
+function checkDataRoot(options: PipelineOptions): void {
+  if (options.dataRoot === undefined) return;
+  for (const split of ['train', 'test']) {
+    const folder = join(options.dataRoot, split);
+    if (!existsSync(folder)) {
+      throw new Error(
+        `data=${options.dataRoot}: '${folder}' does not exist; the pipeline reads <root>/train and <root>/test, ` +
+          'each holding <class>/<image> folders',
+      );
+    }
+  }
+}
+
 /** `stage`'s shipped config with the pipeline's wiring `words`, then the user's overrides. */
 function stageConfig(
   options: PipelineOptions,
@@ -118,6 +133,7 @@ function stageConfig(
  */
 export function pipelineLaunchConfigs(options: PipelineOptions): Config[] {
   const layout = (cfg: Config): string => `${cfg.DISTRIBUTED.NUM_NODES} x ${cfg.DISTRIBUTED.NUM_PROC_PER_NODE}`;
+  checkDataRoot(options);
   const configs = PIPELINE_STAGES.map((stage) => stageConfig(options, stage, []));
   const first = configs[0]!;
   for (const [i, cfg] of configs.entries()) {
@@ -132,8 +148,16 @@ export function pipelineLaunchConfigs(options: PipelineOptions): Config[] {
   return configs;
 }
 
+/**
+ * The whole method in one folder: RotNet pretraining (`<out>/rotnet`), its features and k-means
+ * (`rotnet_features`, `clusters`), ClusterFit training on the cluster labels (`clusterfit`), and the
+ * evaluation of a random-init, the RotNet and the ClusterFit model (`eval_*`), from the preset's
+ * shipped configs. Finished stages are skipped and a stopped one resumes when it is called again;
+ * `completed` is false when `options.stop` stopped it. Each stage records its state in its folder.
+ */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   presetConfigs(options.preset);
+  checkDataRoot(options);
   const started = performance.now();
   const out = resolve(options.outputDir);
   const logger = taskLogger(options, out, distributed.rendezvousFromEnv(process.env)?.rank ?? 0);

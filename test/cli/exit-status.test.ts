@@ -6,7 +6,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,17 +146,31 @@ describe('exit status of every command', { timeout: 300000 }, () => {
     }
   });
 
-  it('pipeline and demo: a failing stage is status 1 on 1 process and on 2; gpu x 2 is refused up front', () => {
+  it('pipeline and demo: a missing data root is refused up front, a failing stage is status 1 on 2 processes; gpu x 2 is refused', () => {
     const out = join(root, 'pipeline');
-    assertFails(clusterfit('pipeline', 'preset=demo', `out=${out}`, `data=${missing}`), /does not exist/);
+    for (const procs of [1, 2]) {
+      const refused = clusterfit(
+        'pipeline',
+        'preset=demo',
+        `out=${out}`,
+        `data=${missing}`,
+        `config.DISTRIBUTED.NUM_PROC_PER_NODE=${procs}`,
+      );
+      assertFails(refused, /data=\/nonexistent\/clusterfit-images: .*train' does not exist/);
+      assert.doesNotMatch(refused.stderr, /launcher: started/);
+      assert.ok(!existsSync(out), 'no run folder is left behind');
+    }
+    // A root with train/ and test/ but no class folders fails inside the workers.
+    const empty = join(root, 'empty');
+    for (const split of ['train', 'test']) mkdirSync(join(empty, split), { recursive: true });
     const two = clusterfit(
       'pipeline',
       'preset=demo',
       `out=${join(root, 'pipeline2')}`,
-      `data=${missing}`,
+      `data=${empty}`,
       'config.DISTRIBUTED.NUM_PROC_PER_NODE=2',
     );
-    assertFails(two, /rank [01] .* exited with status 1/);
+    assertFails(two, /rank [01] .* exited with status 1.*\n.*has no class sub-folders/);
     assert.equal(two.status, 1);
     if (cuda.deviceCount() < 2) {
       const gpu = clusterfit(
