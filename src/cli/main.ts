@@ -38,7 +38,7 @@ async function main(words: string[]): Promise<void> {
     console.log(topic ? commandHelp(topic, unavailable) : usage());
     return;
   }
-  if (name === '--version' || name === '-v' || name === 'version') {
+  if (name === '--version' || name === '-v' || name === '-V' || name === 'version') {
     console.log(version());
     return;
   }
@@ -62,10 +62,13 @@ async function main(words: string[]): Promise<void> {
     console.log(commandHelp(command, unavailable));
     return;
   }
-  const unknownFlag = rest.find((w) => w.startsWith('-') && !w.includes('='));
+  const unknownFlag = args.flags[0];
   if (unknownFlag !== undefined) {
+    const option = command.options.find((o) => `--${o.name}` === unknownFlag);
     throw new Error(
-      `${name} has no flag '${unknownFlag}' (options are name=value words; \`clusterfit ${name} --help\`)`,
+      option
+        ? `${name}: ${unknownFlag} needs a value: ${option.name}=${option.value} (or ${unknownFlag}=...)`
+        : `${name} has no flag '${unknownFlag}' (options are name=value words; \`clusterfit ${name} --help\`)`,
     );
   }
   checkArgs(command, args);

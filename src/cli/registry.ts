@@ -32,6 +32,8 @@ export interface Command {
   config?: boolean;
   /** Accepts `<stage>.config.KEY=value` words, for these stages. */
   stages?: readonly string[];
+  /** Takes `--json`: its run's JSON lines on stdout instead of its plain result. */
+  json?: boolean;
   /** Names of the positional words it takes, in order; a trailing `...` takes any number. */
   positional?: readonly string[];
   /** Unknown option names that users plausibly mean as something else, with what to write instead. */
@@ -66,8 +68,19 @@ export function checkArgs(command: Command, args: ParsedArgs): void {
     if (known.includes(name)) continue;
     const hint = command.hints?.[name];
     const near = closest(name, known);
-    const advice = hint ? `; write ${hint} instead` : near ? `; did you mean ${near}=...?` : '';
+    // VISSL's keys are upper-case (OPTIMIZER.num_epochs): a config key written without its prefix.
+    const configKey = command.config && /^[A-Z][A-Z0-9_]*(\.|$)/.test(name);
+    const advice = hint
+      ? `; write ${hint} instead`
+      : configKey
+        ? `; a config key takes the config. prefix: config.${name}=${args.options.get(name)}`
+        : near
+          ? `; did you mean ${near}=...?`
+          : '';
     throw new Error(`${command.name} has no option '${name}'${advice} (${help})`);
+  }
+  if (args.json && !command.json) {
+    throw new Error(`${command.name} takes no --json: it writes no JSON lines (${help})`);
   }
   if (!command.config && (args.config !== undefined || args.overrides.length > 0)) {
     throw new Error(`${command.name} takes no config= or config.KEY=value words (${help})`);
@@ -124,6 +137,7 @@ export function commandHelp(command: Command, unavailable: (need: string) => str
   if (command.stages) {
     rows.push([`<stage>.config.KEY=value`, `overrides a key for one stage (${command.stages.join(', ')})`]);
   }
+  if (command.json) rows.push(['--json', "the run's JSON lines on stdout (always in metrics.jsonl)"]);
   rows.push(['--help', 'this help']);
   const width = Math.max(...rows.map(([left]) => left.length));
   lines.push('', 'options:', ...rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`));

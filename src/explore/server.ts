@@ -144,7 +144,16 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
     });
   });
   await new Promise<void>((done, fail) => {
-    server.once('error', fail);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      run.dispose();
+      fail(
+        error.code === 'EADDRINUSE'
+          ? new Error(`port ${port} on 127.0.0.1 is in use: give another (port=<n>), or leave port out for a free one`)
+          : error.code === 'EACCES'
+            ? new Error(`port ${port} needs privileges this process lacks: give a port above 1023, or leave port out`)
+            : error,
+      );
+    });
     server.listen(port, '127.0.0.1', done);
   });
   const address = server.address() as AddressInfo;

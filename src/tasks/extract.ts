@@ -86,7 +86,8 @@ async function extractIn(ctx: TaskContext, options: ExtractOptions): Promise<Ext
   const result: ExtractResult = { dir, shards: {}, images: {} };
   try {
     if (!initWeightsFromConfig(model, cfg, logger)) {
-      logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
+      // A random-init baseline is a deliberate choice (the pipeline's eval_random), so a note, not a warning.
+      logger.info('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: features of a randomly initialised model');
     }
     model.eval();
     if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();

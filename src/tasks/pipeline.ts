@@ -134,7 +134,8 @@ function stageConfig(
 export function pipelineLaunchConfigs(options: PipelineOptions): Config[] {
   const layout = (cfg: Config): string => `${cfg.DISTRIBUTED.NUM_NODES} x ${cfg.DISTRIBUTED.NUM_PROC_PER_NODE}`;
   checkDataRoot(options);
-  const configs = PIPELINE_STAGES.map((stage) => stageConfig(options, stage, []));
+  // Silent: runPipeline reads the same configs and says their warnings through the run's logger.
+  const configs = PIPELINE_STAGES.map((stage) => stageConfig(options, stage, [], () => {}));
   const first = configs[0]!;
   for (const [i, cfg] of configs.entries()) {
     if (layout(cfg) !== layout(first)) {

@@ -2,7 +2,7 @@
 // node agent, checks the rendezvous address and starts and supervises this machine's workers.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../../config/index.js';
+import { CONFIG_WARNED_ENV, type Config } from '../../config/index.js';
 import { taskOutputDir } from '../../tasks/output-dir.js';
 import { checkDeviceLayout } from './layout.js';
 import { planLaunch, workerEnv } from './plan.js';
@@ -52,6 +52,7 @@ export async function launch(
     // A thread count the user chose wins, as under torchrun.
     if (process.env.OMP_NUM_THREADS) env.OMP_NUM_THREADS = process.env.OMP_NUM_THREADS;
     env[AGENT_PID_ENV] = String(process.pid);
+    env[CONFIG_WARNED_ENV] = '1'; // this agent said them when it read the config
     // The echoed worker writes into pipes, but for a person at a terminal: it should draw the
     // progress bar and keep the JSON lines in metrics.jsonl, as a single process would.
     if (localRank === 0) {

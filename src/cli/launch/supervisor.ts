@@ -176,7 +176,7 @@ export function supervise(options: SuperviseOptions): Promise<number> {
       Promise.all(workers.map((w) => new Promise((r) => w.log.end(r)))).then(
         () => {
           if (failure !== null) {
-            report(`\nerror: ${failure}`);
+            report(`error: ${failure}`);
             resolveStatus(failureStatus);
           } else {
             const stopped = interrupted || workers.some((w) => STOPPED_ON_REQUEST.has(w.exit?.code ?? 0));
