@@ -127,7 +127,7 @@ export const COMMANDS: Command[] = [
       return launch(cfg, args.options.get('node_id'), async () => {
         const { runConfig } = await import('../tasks/index.js');
         const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: cliLog(args) }));
-        return 'completed' in result && !result.completed ? STOPPED : 0;
+        return result.kind === 'train' && !result.completed ? STOPPED : 0;
       });
     },
   },

@@ -105,7 +105,7 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
     const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
     try {
       const result = await runConfig(config, { stop, log: { jsonToStdout: args.json } });
-      return 'completed' in result && !result.completed ? STOPPED : 0;
+      return result.kind === 'train' && !result.completed ? STOPPED : 0;
     } finally {
       stop.dispose();
     }
