@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ASSETS, PAGE_HTML } from './assets.js';
-import type { SortKey } from './clustering.js';
+import { SORT_KEYS, type SortKey } from './clustering.js';
 import { RunFolder } from './run.js';
 import { Thumbnails } from './thumbnails.js';
 
@@ -93,7 +93,7 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
     if (pathPart === '/api/clusters') {
       const clustering = run.clustering(params.get('clustering') ?? '');
       const sort = (params.get('sort') ?? 'size') as SortKey;
-      if (!['size', 'purity', 'id'].includes(sort)) throw new HttpError(400, 'sort is size, purity or id');
+      if (!SORT_KEYS.includes(sort)) throw new HttpError(400, `sort is one of ${SORT_KEYS.join(', ')}`);
       return json(
         res,
         clustering.page({
