@@ -1,6 +1,7 @@
 // Command-line words in VISSL's (Hydra's) style: `config=<name>` picks a config, and
 // `config.KEY.SUB=value` overrides one key. A `<stage>.` prefix (`train.config.X=1`) aims an
-// override at one pipeline stage. Plain `name=value` words are command options (`out=runs/x`).
+// override at one pipeline stage. Plain `name=value` words are command options (`out=runs/x`);
+// `--out=runs/x` and `--out runs/x` mean the same, as Node users type them.
 export interface ParsedArgs {
   /** `config=<name or path>`, when given. */
   config?: string;
@@ -12,7 +13,11 @@ export interface ParsedArgs {
   options: Map<string, string>;
   /** Words without `=`. */
   positional: string[];
+  /** Words starting with `-` that are neither --help nor `--name value`: an error for the command. */
+  flags: string[];
   help: boolean;
+  /** `--json`: the run's JSON lines on stdout (they always go to metrics.jsonl). */
+  json: boolean;
 }
 
 export function parseArgs(words: readonly string[]): ParsedArgs {
@@ -21,12 +26,30 @@ export function parseArgs(words: readonly string[]): ParsedArgs {
     stageOverrides: new Map(),
     options: new Map(),
     positional: [],
+    flags: [],
     help: false,
+    json: false,
   };
-  for (const word of words) {
+  for (let i = 0; i < words.length; i++) {
+    let word = words[i]!;
     if (word === '--help' || word === '-h') {
       parsed.help = true;
       continue;
+    }
+    if (word === '--json') {
+      parsed.json = true;
+      continue;
+    }
+    if (word.startsWith('-') && !word.includes('=')) {
+      const next = words[i + 1];
+      // `--name value`: the value is the next word, unless that is another flag.
+      if (/^--[A-Za-z_][\w.]*$/.test(word) && next !== undefined && !next.startsWith('-')) {
+        word = `${word}=${next}`;
+        i++;
+      } else {
+        parsed.flags.push(word);
+        continue;
+      }
     }
     const eq = word.indexOf('=');
     if (eq < 0) {

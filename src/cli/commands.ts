@@ -8,13 +8,21 @@ import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
 import { EXPLORE_COMMANDS } from './explore.js';
 import { PACKAGE_ROOT } from './features.js';
-import type { Command } from './registry.js';
-import { isTerminal } from '../engine/run-logger.js';
+import { STOPPED, type Command } from './registry.js';
 
 const PRESETS = Object.keys(PIPELINE_PRESETS);
-/** The command line's logging: JSON lines on stdout too when it is piped (`| jq`). */
-// JSON lines go to stdout when it is not a person's terminal (so `| jq` works).
-const CLI_LOG = { jsonToStdout: !isTerminal('stdout') };
+// Streams: stderr is for people (messages, warnings, the progress bar); stdout holds the command's
+// result (the results table, a file's path, status lines), so `clusterfit demo > results.txt`
+// keeps the table. With --json, stdout holds the run's JSON lines instead (`| jq`), and the plain
+// result goes to stderr, so the stream stays JSON.
+function cliLog(args: ParsedArgs): { jsonToStdout: boolean } {
+  return { jsonToStdout: args.json };
+}
+
+/** The command's result: stdout, or stderr when stdout carries JSON lines. */
+function result(args: ParsedArgs, text: string): void {
+  (args.json ? process.stderr : process.stdout).write(`${text}\n`);
+}
 const STAGES = PIPELINE_STAGES;
 const NODE_ID_OPTION = {
   name: 'node_id',
@@ -35,7 +43,7 @@ async function withStopSignal<T>(
   }
 }
 
-async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): Promise<void> {
+async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): Promise<number> {
   const out = args.options.get('out') ?? defaults.outputDir!;
   const options = {
     preset: args.options.get('preset') ?? defaults.preset!,
@@ -43,25 +51,23 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
     dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
     overrides: args.overrides,
     stageOverrides: Object.fromEntries(args.stageOverrides),
-    log: CLI_LOG,
+    log: cliLog(args),
   };
-  const { runPipeline, pipelineLaunchConfig } = await import('../tasks/pipeline.js');
+  const { runPipeline, pipelineLaunchConfigs } = await import('../tasks/pipeline.js');
   const { launch } = await import('./launch/index.js');
   // As `clusterfit run`: NUM_PROC_PER_NODE workers here (each runs every stage), or one worker
   // under torchrun/srun; the workers' logs in <out>/logs.
-  const cfg = pipelineLaunchConfig(options);
-  await launch(
-    cfg,
+  return launch(
+    pipelineLaunchConfigs(options),
     args.options.get('node_id'),
     async () => {
-      const result = await withStopSignal((stop) => runPipeline({ ...options, stop }));
-      if (!result.completed) {
-        process.exitCode = 130;
-      } else if (result.table && (await isMainProcess())) {
-        process.stderr.write(
-          `\n${result.table}\n\nfinished in ${(result.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`,
-        );
+      const outcome = await withStopSignal((stop) => runPipeline({ ...options, stop }));
+      if (!outcome.completed) return STOPPED;
+      if (outcome.table && (await isMainProcess())) {
+        result(args, outcome.table);
+        process.stderr.write(`finished in ${(outcome.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`);
       }
+      return 0;
     },
     join(resolve(out), 'logs'),
   );
@@ -76,6 +82,7 @@ async function isMainProcess(): Promise<boolean> {
 export const COMMANDS: Command[] = [
   {
     name: 'demo',
+    json: true,
     summary: 'The whole pipeline on the small CIFAR-10 subset shipped with the package (a few minutes on a CPU).',
     usage: '[out=<folder>] [config.KEY=value ...] [<stage>.config.KEY=value ...]',
     options: [{ name: 'out', value: '<folder>', description: 'the run folder (default runs/demo)' }, NODE_ID_OPTION],
@@ -92,6 +99,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'run',
+    json: true,
     summary: 'Runs one stage: the engine the config names (as VISSL run_distributed_engines).',
     usage: 'config=<name or path> [config.KEY.SUB=value ...] [node_id=K]',
     description:
@@ -117,15 +125,16 @@ export const COMMANDS: Command[] = [
     async handler(args) {
       const cfg = loadConfig({ config: args.config!, overrides: args.overrides, command: 'run' });
       const { launch } = await import('./launch/index.js');
-      await launch(cfg, args.options.get('node_id'), async () => {
+      return launch(cfg, args.options.get('node_id'), async () => {
         const { runConfig } = await import('../tasks/index.js');
-        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: CLI_LOG }));
-        if ('completed' in result && !result.completed) process.exitCode = 130;
+        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: cliLog(args) }));
+        return result.kind === 'train' && !result.completed ? STOPPED : 0;
       });
     },
   },
   {
     name: 'pipeline',
+    json: true,
     summary: 'RotNet pretraining -> features + k-means -> ClusterFit training -> evaluation, in one folder.',
     usage: `preset=<${PRESETS.join('|')}> out=<folder> [data=<root>] [config.KEY=value ...] [<stage>.config.KEY=value ...]`,
     description:
@@ -175,6 +184,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'assign',
+    json: true,
     summary: 'Labels new images with the nearest cluster of a finished run (the .npy files of the cluster stage).',
     usage: 'run=<run folder> images=<folder or .npy list> out=<folder>',
     description:
@@ -200,16 +210,16 @@ export const COMMANDS: Command[] = [
     needs: ['native', 'image'],
     async handler(args) {
       const { assignTask } = await import('../tasks/assign.js');
-      const result = await withStopSignal((stop) =>
+      const labels = await withStopSignal((stop) =>
         assignTask({
           run: args.options.get('run')!,
           images: args.options.get('images')!,
           outputDir: args.options.get('out')!,
-          log: CLI_LOG,
+          log: cliLog(args),
           stop,
         }),
       );
-      console.log(result.labels);
+      result(args, labels.labels);
     },
   },
   {

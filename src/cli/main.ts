@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from './args.js';
 import { COMMANDS } from './commands.js';
 import { PACKAGE_ROOT, requireAddons, unavailable, unavailableFeatures } from './features.js';
-import { checkArgs, closest, commandHelp, overview } from './registry.js';
+import { checkArgs, closest, commandHelp, overview, STOPPED } from './registry.js';
 import { isVisslTool, runVisslTool } from './vissl.js';
 
 function version(): string {
@@ -38,7 +38,7 @@ async function main(words: string[]): Promise<void> {
     console.log(topic ? commandHelp(topic, unavailable) : usage());
     return;
   }
-  if (name === '--version' || name === '-v' || name === 'version') {
+  if (name === '--version' || name === '-v' || name === '-V' || name === 'version') {
     console.log(version());
     return;
   }
@@ -62,20 +62,35 @@ async function main(words: string[]): Promise<void> {
     console.log(commandHelp(command, unavailable));
     return;
   }
-  const unknownFlag = rest.find((w) => w.startsWith('-') && !w.includes('='));
+  const unknownFlag = args.flags[0];
   if (unknownFlag !== undefined) {
+    const option = command.options.find((o) => `--${o.name}` === unknownFlag);
     throw new Error(
-      `${name} has no flag '${unknownFlag}' (options are name=value words; \`clusterfit ${name} --help\`)`,
+      option
+        ? `${name}: ${unknownFlag} needs a value: ${option.name}=${option.value} (or ${unknownFlag}=...)`
+        : `${name} has no flag '${unknownFlag}' (options are name=value words; \`clusterfit ${name} --help\`)`,
     );
   }
   checkArgs(command, args);
   requireAddons(command.needs ?? []);
-  await command.handler(args);
+  // The status the command resolved with is the process's, whatever a library set before.
+  process.exitCode = (await command.handler(args)) ?? 0;
+}
+
+/** One line for any thrown value: an Error without a message still says what it was. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error) || 'an empty error was thrown (CLUSTERFIT_DEBUG=1 shows where)';
+  const message = error.message.trim();
+  return message !== '' ? message : `${error.name} without a message (CLUSTERFIT_DEBUG=1 shows where)`;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const err = error as Error;
-  process.stderr.write(`\nerror: ${err.message}\n`);
-  if (process.env.CLUSTERFIT_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+  // A stop the user asked for, where the work could not checkpoint: said calmly, status 130.
+  if (error instanceof Error && error.name === 'StopRequested') {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(STOPPED);
+  }
+  process.stderr.write(`error: ${describeError(error)}\n`);
+  if (process.env.CLUSTERFIT_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   process.exit(1);
 });

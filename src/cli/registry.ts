@@ -6,6 +6,9 @@
 import { editDistance } from '../config/load.js';
 import type { ParsedArgs } from './args.js';
 
+/** The exit status of a run stopped on request (Ctrl-C), as a shell reports SIGINT: not finished, resumable. */
+export const STOPPED = 130;
+
 export interface CommandOption {
   /** The word before `=` (`out`), or `config`, or `config.KEY` for the override family. */
   name: string;
@@ -29,6 +32,8 @@ export interface Command {
   config?: boolean;
   /** Accepts `<stage>.config.KEY=value` words, for these stages. */
   stages?: readonly string[];
+  /** Takes `--json`: its run's JSON lines on stdout instead of its plain result. */
+  json?: boolean;
   /** Names of the positional words it takes, in order; a trailing `...` takes any number. */
   positional?: readonly string[];
   /** Unknown option names that users plausibly mean as something else, with what to write instead. */
@@ -37,7 +42,8 @@ export interface Command {
   example: string | string[];
   /** Native addons it needs (shown in --help when they are missing). */
   needs?: readonly ('native' | 'image' | 'faiss' | 'liblinear')[];
-  handler(args: ParsedArgs): Promise<void> | void;
+  /** Runs the command; a number is the exit status (0 when nothing is returned). */
+  handler(args: ParsedArgs): Promise<number | void> | number | void;
 }
 
 /** The closest of `candidates` to `word`, when close enough to be a likely typo. */
@@ -62,8 +68,19 @@ export function checkArgs(command: Command, args: ParsedArgs): void {
     if (known.includes(name)) continue;
     const hint = command.hints?.[name];
     const near = closest(name, known);
-    const advice = hint ? `; write ${hint} instead` : near ? `; did you mean ${near}=...?` : '';
+    // VISSL's keys are upper-case (OPTIMIZER.num_epochs): a config key written without its prefix.
+    const configKey = command.config && /^[A-Z][A-Z0-9_]*(\.|$)/.test(name);
+    const advice = hint
+      ? `; write ${hint} instead`
+      : configKey
+        ? `; a config key takes the config. prefix: config.${name}=${args.options.get(name)}`
+        : near
+          ? `; did you mean ${near}=...?`
+          : '';
     throw new Error(`${command.name} has no option '${name}'${advice} (${help})`);
+  }
+  if (args.json && !command.json) {
+    throw new Error(`${command.name} takes no --json: it writes no JSON lines (${help})`);
   }
   if (!command.config && (args.config !== undefined || args.overrides.length > 0)) {
     throw new Error(`${command.name} takes no config= or config.KEY=value words (${help})`);
@@ -120,6 +137,7 @@ export function commandHelp(command: Command, unavailable: (need: string) => str
   if (command.stages) {
     rows.push([`<stage>.config.KEY=value`, `overrides a key for one stage (${command.stages.join(', ')})`]);
   }
+  if (command.json) rows.push(['--json', "the run's JSON lines on stdout (always in metrics.jsonl)"]);
   rows.push(['--help', 'this help']);
   const width = Math.max(...rows.map(([left]) => left.length));
   lines.push('', 'options:', ...rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`));

@@ -9,7 +9,7 @@
 // the file, picks the engine (VISSL's cluster and kNN configs name none), and a file written for
 // another tool is an error that names it.
 import { composeConfig, TOOL_ENGINES, type EngineName, type VisslTool } from '../config/index.js';
-import { isTerminal } from '../engine/run-logger.js';
+import { STOPPED } from './registry.js';
 
 export const VISSL_TOOLS = Object.keys(TOOL_ENGINES) as VisslTool[];
 
@@ -26,6 +26,7 @@ export function visslUsage(tool: VisslTool): string {
     '  ~config.KEY               remove a key the file sets, so the default applies',
     '  +config/<group>=<name>    merge a group file, e.g. +config/feature_extraction/trunk_only=rn50_res5',
     "  hydra.searchpath=[dir]    folders with configs (VISSL's configs/ folder or a config tree), searched before ours",
+    "  --json                    the run's JSON lines on stdout (always in metrics.jsonl)",
     ...(tool === 'run_distributed_engines'
       ? ["  node_id=N                 this machine's index among DISTRIBUTED.NUM_NODES"]
       : []),
@@ -41,6 +42,8 @@ export interface VisslWords {
   /** `node_id=N`: this machine's index among DISTRIBUTED.NUM_NODES (VISSL's top-level node_id). */
   nodeId?: string;
   help: boolean;
+  /** `--json`: the run's JSON lines on stdout. */
+  json: boolean;
 }
 
 function searchFolders(value: string): string[] {
@@ -50,12 +53,13 @@ function searchFolders(value: string): string[] {
 
 /** Parses a VISSL tool's words; anything it does not understand is an error naming the word. */
 export function parseVisslWords(tool: VisslTool, words: readonly string[]): VisslWords {
-  const parsed: VisslWords = { overrides: [], searchPath: [], help: false };
+  const parsed: VisslWords = { overrides: [], searchPath: [], help: false, json: false };
   for (const word of words) {
     const eq = word.indexOf('=');
     const name = eq < 0 ? word : word.slice(0, eq);
     const value = word.slice(eq + 1);
     if (word === '--help' || word === '-h') parsed.help = true;
+    else if (word === '--json') parsed.json = true;
     else if (name === 'config' && eq > 0) parsed.config = value;
     else if (/^(\+\+|\+|~)?config[./]/.test(word)) parsed.overrides.push(word);
     else if ((name === 'hydra.searchpath' || name === '--config-dir') && eq > 0)
@@ -94,19 +98,17 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
     );
   }
   // As `clusterfit run`: several processes when DISTRIBUTED asks for them, Ctrl-C a clean stop,
-  // JSON lines on stdout when it is piped.
+  // JSON lines on stdout with --json.
   const { launch } = await import('./launch/index.js');
-  let code = 0;
-  await launch(config, args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined), async () => {
+  return launch(config, args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined), async () => {
     const { runConfig } = await import('../tasks/index.js');
     const { stopOnSignals } = await import('../engine/stop-signal.js');
     const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
     try {
-      const result = await runConfig(config, { stop, log: { jsonToStdout: !isTerminal('stdout') } });
-      if ('completed' in result && !result.completed) code = 130;
+      const result = await runConfig(config, { stop, log: { jsonToStdout: args.json } });
+      return result.kind === 'train' && !result.completed ? STOPPED : 0;
     } finally {
       stop.dispose();
     }
   });
-  return code;
 }

@@ -453,7 +453,8 @@ export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMean
       train = torch.indexSelect(x, 0, rowIndex(sample, x.device));
     } else if (n < k * params.minPointsPerCentroid) {
       warn(
-        `WARNING clustering ${n} points to ${k} centroids: please provide at least ${k * params.minPointsPerCentroid} training points`,
+        `clustering ${n} points to ${k} centroids: FAISS suggests at least ${k * params.minPointsPerCentroid} ` +
+          `training points (${params.minPointsPerCentroid} per centroid) for stable centroids`,
       );
     }
     const trainingPoints = shard?.total ?? train.shape[0]!;

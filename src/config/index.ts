@@ -9,6 +9,7 @@ export {
   lrRunSetup,
   ConfigError,
   SHIPPED_CONFIGS_DIR,
+  CONFIG_WARNED_ENV,
   type LoadOptions,
 } from './load.js';
 export { commandFor, wrongCommand, TOOL_ENGINES, type Command, type VisslTool } from './vissl-tools.js';

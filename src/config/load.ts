@@ -184,8 +184,18 @@ function resolveGroupPath(word: string, group: string, name: string, roots: read
   );
 }
 
+/** Set by the launcher in its workers: it has already said the config's warnings once. */
+export const CONFIG_WARNED_ENV = 'CLUSTERFIT_CONFIG_WARNED';
+
+/**
+ * A config warning, once per run: one line on stderr in the CLI's own style (not Node's
+ * `(node:PID) ...Warning` with its --trace-warnings hint), and not again from each worker.
+ */
 function defaultWarn(message: string): void {
-  process.emitWarning(message, { type: 'ConfigWarning' });
+  if (process.env[CONFIG_WARNED_ENV] === '1') return;
+  const rank = process.env.RANK;
+  if (rank !== undefined && rank !== '' && rank !== '0') return;
+  process.stderr.write(`warning: ${message}\n`);
 }
 
 /** The dotted path of `key` under `prefix`. */
@@ -629,6 +639,11 @@ export function composeConfig(options: LoadOptions): ComposedConfig {
             : edit.value;
         applyAt(user, defaults.tree, edit.path, structuredClone(value), edit.text);
         record(value, `override '${edit.text}'`, edit.path.join('.'));
+        // Keys the override creates on its way (a typo: config.OPTIMZER.x) are the override's, not the file's.
+        for (let i = 1; i < edit.path.length; i++) {
+          const prefix = edit.path.slice(0, i).join('.');
+          if (!setBy.has(prefix)) setBy.set(prefix, `override '${edit.text}'`);
+        }
       }
     } catch (error) {
       errors.push((error as Error).message);

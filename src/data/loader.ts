@@ -293,6 +293,11 @@ export class DataLoader {
     return this.batchesOf(epoch).length;
   }
 
+  /** Images per epoch on this rank (the last batch may be smaller than the others). */
+  imagesPerEpoch(epoch = 0): number {
+    return this.batchesOf(epoch).reduce((sum, batch) => sum + batch.length, 0);
+  }
+
   /** The batches of `epoch`, from `startStep` on (to resume mid-epoch). Dispose each batch. */
   async *epoch(epoch: number, { startStep = 0 } = {}): AsyncGenerator<Batch> {
     const batches = this.batchesOf(epoch).slice(startStep);

@@ -8,8 +8,10 @@ export interface RunProgressInput {
   step: number;
   stepsPerEpoch: number;
   numEpochs: number;
-  /** Mean images per step so far this epoch (the last batch of an epoch may be smaller). */
-  imagesPerStep: number;
+  /** Images in an epoch, exactly (its last batch may be smaller than the others). */
+  imagesPerEpoch: number;
+  /** Images in a full batch. */
+  batchSize: number;
   /** Images trained in this call (since it started or resumed) and the seconds it has taken. */
   imagesThisRun: number;
   seconds: number;
@@ -25,8 +27,12 @@ export interface RunProgress {
 }
 
 export function runProgress(p: RunProgressInput): RunProgress {
-  const imagesTotal = Math.round(p.numEpochs * p.stepsPerEpoch * p.imagesPerStep);
-  const imagesDone = Math.min(imagesTotal, Math.round((p.epoch * p.stepsPerEpoch + p.step) * p.imagesPerStep));
+  // Exact counts, so the total stays put and the bar ends on it (1400 images, not 44 x 32 = 1408).
+  const imagesTotal = p.numEpochs * p.imagesPerEpoch;
+  const imagesDone = Math.min(
+    imagesTotal,
+    p.epoch * p.imagesPerEpoch + Math.min(p.imagesPerEpoch, p.step * p.batchSize),
+  );
   const rate = p.seconds > 0 ? p.imagesThisRun / p.seconds : 0;
   return { imagesDone, imagesTotal, rate, etaSeconds: rate > 0 ? (imagesTotal - imagesDone) / rate : Infinity };
 }

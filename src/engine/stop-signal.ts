@@ -34,3 +34,14 @@ export function stopOnSignals(onFirst: (signal: string) => void = () => {}): Sto
 
 /** A stop signal that is never raised (library use without signal handling). */
 export const NEVER_STOP: StopSignal = { requested: false };
+
+/**
+ * Thrown by work that cannot checkpoint mid-way (feature extraction) when a stop is requested: a
+ * stop, not a failure (the stage is recorded as stopped, and the command exits with 130).
+ */
+export class StopRequested extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StopRequested';
+  }
+}

@@ -130,6 +130,8 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         resumed = undefined;
       }
       const stepsAtStart = stepsThisEpoch;
+      const imagesPerEpoch = trainLoader.imagesPerEpoch(position.epoch);
+      const batchSize = Math.ceil(imagesPerEpoch / stepsPerEpoch);
       const epochStarted = performance.now();
       let images = 0;
       perf?.resume();
@@ -173,7 +175,8 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
           ...position,
           stepsPerEpoch,
           numEpochs,
-          imagesPerStep: images / stepsThisEpoch,
+          imagesPerEpoch,
+          batchSize,
           imagesThisRun,
           seconds: (performance.now() - started) / 1000,
         });

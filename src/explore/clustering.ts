@@ -43,11 +43,15 @@ export interface Tile {
   /** Share of the cluster's images in its most common class (null without classes). */
   purity: number | null;
   majority: string | null;
+  /** Mean distance of its images to its centroid (the cluster stage's distances): near 0 for a
+   * degenerate cluster of near-identical features. */
+  spread: number;
   /** Image indices: the ones nearest the centroid first, then a random sample of the rest. */
   images: number[];
 }
 
-export type SortKey = 'size' | 'purity' | 'id';
+export type SortKey = 'size' | 'purity' | 'spread' | 'id';
+export const SORT_KEYS: readonly SortKey[] = ['size', 'purity', 'spread', 'id'];
 
 export interface NeighbourAnswer {
   index: number;
@@ -107,6 +111,8 @@ export class Clustering {
   readonly info: ClusteringInfo;
   readonly labels: Int32Array;
   readonly #distances: Float32Array;
+  /** Per cluster: the mean distance of its images to its centroid. */
+  readonly #spread: Float64Array;
   /** Members of cluster k are #members[#offsets[k] .. #offsets[k+1]). */
   readonly #offsets: Int32Array;
   readonly #members: Int32Array;
@@ -164,6 +170,11 @@ export class Clustering {
     });
     this.#sorted = new Uint8Array(k);
     const sizes = Array.from({ length: k }, (_, c) => (this.#offsets[c + 1] as number) - (this.#offsets[c] as number));
+    this.#spread = new Float64Array(k);
+    this.labels.forEach(
+      (label, i) => (this.#spread[label] = (this.#spread[label] as number) + (this.#distances[i] as number)),
+    );
+    for (let c = 0; c < k; c++) this.#spread[c] = sizes[c] ? (this.#spread[c] as number) / (sizes[c] as number) : 0;
 
     this.#images = new NpyReader(`${prefix}_images.npy`);
     if (this.#images.rows !== n) {
@@ -256,6 +267,7 @@ export class Clustering {
       size: members.length,
       purity: this.#purity ? (this.#purity[cluster] as number) : null,
       majority: majority === undefined || members.length === 0 ? null : (this.info.classes[majority] ?? null),
+      spread: this.#spread[cluster] as number,
       images,
     };
   }
@@ -381,7 +393,14 @@ export class Clustering {
     let order = this.#orders.get(sort);
     if (order === undefined) {
       const ids = Array.from({ length: this.info.numClusters }, (_, c) => c);
-      const key = sort === 'size' ? this.info.sizes : sort === 'purity' ? Array.from(this.#purity ?? []) : ids;
+      const key =
+        sort === 'size'
+          ? this.info.sizes
+          : sort === 'purity'
+            ? Array.from(this.#purity ?? [])
+            : sort === 'spread'
+              ? Array.from(this.#spread)
+              : ids;
       // Ascending by key, ties by id descending, so that the descending walk lists ties by id ascending.
       ids.sort((a, b) => (key[a] as number) - (key[b] as number) || b - a);
       order = Int32Array.from(ids);

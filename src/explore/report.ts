@@ -2,8 +2,8 @@
 // the page, uPlot and the run's data inlined, thumbnails as data URIs. A report holds a bounded part
 // of a large clustering, the `maxClusters` largest clusters with `perTile` images each and the
 // neighbours of every image shown, so the file stays a size that opens in a browser.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PAGE_HTML, readAsset } from './assets.js';
 import type { NeighbourAnswer } from './clustering.js';
 import { RunFolder } from './run.js';
@@ -22,12 +22,27 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
+function unwritable(outFile: string, error: unknown): Error {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return new Error(
+    code === 'ENOENT'
+      ? `out=${outFile}: the folder ${dirname(resolve(outFile))} does not exist; create it, or give another path`
+      : `out=${outFile}: the report cannot be written there (${message}); give another path`,
+  );
+}
+
 export async function writeReport(
   runFolder: string,
   outFile: string,
   options: ReportOptions = {},
 ): Promise<{ file: string; bytes: number; missing: string[] }> {
   const { maxClusters = 200, perTile = 8, neighbours = 12 } = options;
+  // Before the work: a report that cannot be written is said at once, not after the thumbnails.
+  try {
+    accessSync(dirname(resolve(outFile)), constants.W_OK);
+  } catch (error) {
+    throw unwritable(outFile, error);
+  }
   const run = new RunFolder(runFolder);
   const thumbnails = new Thumbnails(run.root);
   try {
@@ -82,7 +97,11 @@ export async function writeReport(
         `<script>window.CLUSTERFIT_REPORT = ${scriptJson(data)};</script>\n<script>\n${readAsset('app.js')}\n</script>`,
     );
     const file = resolve(outFile);
-    writeFileSync(file, html);
+    try {
+      writeFileSync(file, html);
+    } catch (error) {
+      throw unwritable(outFile, error);
+    }
     return { file, bytes: Buffer.byteLength(html), missing };
   } finally {
     run.dispose();

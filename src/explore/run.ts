@@ -4,11 +4,16 @@
 // so a page polling a run in progress sees it live.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { readStageState, type StageState } from '../tasks/stage-state.js';
 import { Clustering } from './clustering.js';
 
 export interface StageCurves {
   name: string;
-  /** False while no summary closes it: still running (or stopped). */
+  /** The task that wrote the curves: train, or evaluate (its linear probes). */
+  task: string;
+  /** The stage's state record (done / running / stopped at epoch e of n / failed), when it has one. */
+  state?: StageState;
+  /** True when it finished: its state record says done (for folders without one: a summary closed it). */
   finished: boolean;
   steps: { iteration: number[]; loss: number[]; lr: number[]; imagesPerSec: number[] };
   epochs: { epoch: number[]; loss: number[]; top1: (number | null)[] };
@@ -57,9 +62,10 @@ const top1 = (accuracy: unknown): number | null => {
   return typeof first?.top1 === 'number' ? first.top1 : null;
 };
 
-function emptyStage(name: string): StageCurves {
+function emptyStage(name: string, task = 'train'): StageCurves {
   return {
     name,
+    task,
     finished: false,
     steps: { iteration: [], loss: [], lr: [], imagesPerSec: [] },
     epochs: { epoch: [], loss: [], top1: [] },
@@ -81,7 +87,9 @@ function mergeSeries<T extends Record<string, (number | null)[]>>(a: T, b: T, ke
 
 /**
  * The training stages of one metrics.jsonl: a pipeline's file holds its stages one after another,
- * each closed by a `*_summary` line naming its checkpoint; a stage is named by its checkpoint folder.
+ * each opened by a `stage_start` line naming its folder (files from before it: named by the folder
+ * of its checkpoints) and closed by a `*_summary` line. The attempts of one stage (stopped, then
+ * resumed) are one stage.
  */
 export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
   const lines = readFileSync(metricsFile, 'utf8')
@@ -101,7 +109,8 @@ export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
   const stages: StageCurves[] = [];
   let current: StageCurves | null = null;
   let folder: string | null = null;
-  const open = (): StageCurves => (current ??= emptyStage(''));
+  let task = 'train';
+  const open = (): StageCurves => (current ??= emptyStage('', task));
   const close = (finished: boolean): void => {
     if (current === null) return;
     const fallback = relative(runRoot, dirname(metricsFile)) || basename(runRoot);
@@ -118,6 +127,7 @@ export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
     } else stages.push(current);
     current = null;
     folder = null;
+    task = 'train';
   };
   for (const line of lines) {
     const e = line.event;
@@ -142,6 +152,10 @@ export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
       s.epoch.push(line.epoch);
       s.loss.push(line.loss as number);
       s.top1.push(top1(line.accuracy));
+    } else if (e === 'stage_start' && typeof line.dir === 'string') {
+      close(false);
+      folder = line.dir;
+      task = typeof line.stage === 'string' ? line.stage : 'train';
     } else if (e === 'checkpoint' && typeof line.path === 'string') {
       folder = dirname(line.path);
     } else if (e.endsWith('_summary') && Array.isArray(line.train)) {
@@ -202,7 +216,7 @@ export class RunFolder {
   }
 
   stages(): StageCurves[] {
-    return findFiles(this.root, (name) => name === 'metrics.jsonl').flatMap((file) => {
+    const curves = findFiles(this.root, (name) => name === 'metrics.jsonl').flatMap((file) => {
       const stat = statSync(file);
       const key = `${stat.size}:${stat.mtimeMs}`;
       const cached = this.#stageCache.get(file);
@@ -210,6 +224,12 @@ export class RunFolder {
       const stages = stagesOf(file, this.root);
       this.#stageCache.set(file, { key, stages });
       return stages;
+    });
+    // The state record, read every time (it changes without the metrics file growing: a stop, a kill).
+    return curves.map((stage) => {
+      const dir = resolve(this.root, stage.name === basename(this.root) ? '.' : stage.name);
+      const state = readStageState(dir, stage.task);
+      return state === undefined ? stage : { ...stage, state, finished: state.state === 'done' };
     });
   }
 

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ASSETS, PAGE_HTML } from './assets.js';
-import type { SortKey } from './clustering.js';
+import { SORT_KEYS, type SortKey } from './clustering.js';
 import { RunFolder } from './run.js';
 import { Thumbnails } from './thumbnails.js';
 
@@ -94,7 +94,7 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
     if (pathPart === '/api/clusters') {
       const clustering = run.clustering(params.get('clustering') ?? '');
       const sort = (params.get('sort') ?? 'size') as SortKey;
-      if (!['size', 'purity', 'id'].includes(sort)) throw new HttpError(400, 'sort is size, purity or id');
+      if (!SORT_KEYS.includes(sort)) throw new HttpError(400, `sort is one of ${SORT_KEYS.join(', ')}`);
       return json(
         res,
         clustering.page({
@@ -151,7 +151,16 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
     });
   });
   await new Promise<void>((done, fail) => {
-    server.once('error', fail);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      run.dispose();
+      fail(
+        error.code === 'EADDRINUSE'
+          ? new Error(`port ${port} on 127.0.0.1 is in use: give another (port=<n>), or leave port out for a free one`)
+          : error.code === 'EACCES'
+            ? new Error(`port ${port} needs privileges this process lacks: give a port above 1023, or leave port out`)
+            : error,
+      );
+    });
     server.listen(port, '127.0.0.1', done);
   });
   const address = server.address() as AddressInfo;

@@ -163,10 +163,11 @@ function initFromCheckpoint(
     logger.info(summary(source, report, modelNames.length));
     if (report.missing.length > 0)
       warn(`${source}: ${report.missing.length} model tensors keep their initial values: ${sample(report.missing)}`);
-    if (report.unexpected.length > 0)
-      warn(
-        `${source}: ${report.unexpected.length} tensors in the file fit no model name: ${sample(report.unexpected)}`,
-      );
+    // A pretext task's head left out of a model with its own (or none) is the usual case, said in the
+    // summary line; file tensors of the trunk that fit nothing are worth a warning.
+    const unusedTrunk = report.unexpected.filter((name) => !isHead(name));
+    if (unusedTrunk.length > 0)
+      warn(`${source}: ${unusedTrunk.length} trunk tensors in the file fit no model name: ${sample(unusedTrunk)}`);
     return report;
   } finally {
     for (const t of Object.values(own)) t.dispose();
@@ -372,7 +373,9 @@ function summary(source: string, report: WeightsInitReport, total: number): stri
   const parts = [`loaded ${report.loaded.length} of ${total} model tensors from ${source}`];
   if (report.skipped.length > 0) parts.push(`skipped ${report.skipped.length}`);
   if (report.missing.length > 0) parts.push(`${report.missing.length} not in the file`);
-  if (report.unexpected.length > 0) parts.push(`${report.unexpected.length} file tensors unused`);
+  const heads = report.unexpected.filter(isHead).length;
+  if (heads > 0) parts.push(`the file's head (${heads} tensors) unused: this model has its own`);
+  if (report.unexpected.length > heads) parts.push(`${report.unexpected.length - heads} other file tensors unused`);
   return `MODEL.WEIGHTS_INIT: ${parts.join(', ')}`;
 }
 

@@ -26,7 +26,7 @@ import { barrier, isMainRank, sumOverRanks, worldSize } from '../engine/distribu
 import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
 import { bincount, indexSelect, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
 import { writeNpy } from '../torch/io/index.js';
-import { startTask, type TaskOptions } from './context.js';
+import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 
@@ -126,14 +126,28 @@ function checkLayerIsExtracted(cfg: Config, layer: string): void {
   );
 }
 
+/**
+ * VISSL's cluster_features_and_label: extracts CLUSTERFIT.FEATURES.LAYER_NAME features (unless
+ * FEATURES.EXTRACT is off and they are already in FEATURES.PATH), runs k-means into
+ * CLUSTERFIT.NUM_CLUSTERS clusters, and writes VISSL's label files (`*_N<K>_D<d>_labels.npy`, int64,
+ * aligned with the image list) with centroids and cluster sizes into CLUSTERFIT.OUTPUT_DIR. The
+ * stage's state is recorded in `cluster_state.json`.
+ */
 export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promise<ClusterResult> {
-  const cf = cfg.CLUSTERFIT;
-  const layer = cf.FEATURES.LAYER_NAME;
+  const layer = cfg.CLUSTERFIT.FEATURES.LAYER_NAME;
   if (layer === '')
     throw new Error('CLUSTERFIT.FEATURES.LAYER_NAME is empty: name the layer to cluster (e.g. res5 or flatten)');
   checkLayerIsExtracted(cfg, layer);
-  const ctx = startTask(cfg, cf.OUTPUT_DIR, 'CLUSTERFIT.OUTPUT_DIR', 'cluster', options);
-  const { device, dir, logger } = ctx;
+  const ctx = startTask(cfg, cfg.CLUSTERFIT.OUTPUT_DIR, 'CLUSTERFIT.OUTPUT_DIR', 'cluster', options);
+  return ctx.record.track(
+    () => clusterIn(ctx, layer, options),
+    () => ({ stopped: false }),
+  );
+}
+
+async function clusterIn(ctx: TaskContext, layer: string, options: TaskOptions): Promise<ClusterResult> {
+  const { cfg, device, dir, logger } = ctx;
+  const cf = cfg.CLUSTERFIT;
   const partitions = [cf.FEATURES.DATA_PARTITION as Partition];
   if (cf.FEATURES.TEST_PARTITION !== '' && cfg.DATA[cf.FEATURES.TEST_PARTITION as Partition].DATA_PATHS.length > 0) {
     partitions.push(cf.FEATURES.TEST_PARTITION as Partition);
@@ -205,7 +219,8 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
           points_searched: stats.searched,
           seconds: stats.time,
         }),
-      warn: (message: string) => logger.warn(message),
+      // FAISS's only warning (few points per centroid) is expected on small sets such as the demo's: a note.
+      warn: (message: string) => logger.info(`k-means: ${message}`),
     };
     if (cf.CLUSTER_BACKEND === 'faiss') {
       if (!faissAvailable()) {

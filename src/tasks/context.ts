@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { joinProcessGroup, type RankInfo } from './distributed-context.js';
 import { blasWarning, cuda, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 import { applyBackendSwitches } from './mixed-precision.js';
+import { StageRecorder } from './stage-state.js';
 
 export interface TaskOptions {
   /** A logger to use instead of the task's own (which appends to metrics.jsonl in the run folder). */
@@ -71,6 +72,8 @@ export interface TaskContext {
   ranks: RankInfo;
   dir: string;
   logger: RunLogger;
+  /** The stage's state record (`<name>_state.json`), which `status`, the explorer and the report read. */
+  record: StageRecorder;
 }
 
 /**
@@ -96,7 +99,11 @@ function warnOnceAboutSlowBlas(logger: RunLogger): void {
   if (warning !== null) logger.warn(warning);
 }
 
-/** Device, seed, CPU threads, output folder (with the resolved config saved as `<name>_config.yaml`) and logger. */
+/**
+ * Device, seed, CPU threads, output folder (with the resolved config saved as `<name>_config.yaml`),
+ * logger, and the stage's state record, which starts as running: the task ends it through
+ * `ctx.record.track`.
+ */
 export function startTask(cfg: Config, dir: string, dirKey: string, name: string, options: TaskOptions): TaskContext {
   const ranks = joinProcessGroup(cfg, deviceOf(cfg));
   const device = deviceOnRank(deviceOf(cfg), ranks);
@@ -105,9 +112,15 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   // One rank holds the folder's lock for the whole job; the others write only where it tells them.
   if (ranks.rank === 0) lockRunFolder(out, dirKey, (message) => logger.warn(message));
   if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
+  const record = new StageRecorder(out, name, {
+    writer: ranks.rank === 0,
+    ...(name === 'train' ? { epochs: cfg.OPTIMIZER.num_epochs } : {}),
+  });
+  // Tells readers of a shared metrics file (a pipeline's) whose lines follow, from the first one on.
+  logger.metrics('stage_start', { stage: name, dir: out });
   manualSeed(cfg.SEED_VALUE);
   setNumThreads(cpuThreads(ranks.localWorldSize));
   applyBackendSwitches(cfg);
   if (device === 'cpu') warnOnceAboutSlowBlas(logger);
-  return { cfg, device, ranks, dir: out, logger };
+  return { cfg, device, ranks, dir: out, logger, record };
 }

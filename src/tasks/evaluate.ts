@@ -14,7 +14,7 @@ import { linearProbe } from '../engine/linear-probe.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
 import { tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
-import { startTask, type TaskOptions } from './context.js';
+import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { extractTask } from './extract.js';
 
 export interface LayerScores {
@@ -49,6 +49,12 @@ export interface EvaluateOptions extends TaskOptions {
   knnOnly?: boolean;
 }
 
+/**
+ * Scores the representation of the model the config describes on frozen features: a linear probe
+ * per layer of MODEL.FEATURE_EVAL_SETTINGS and kNN (NEAREST_NEIGHBOR), trained on TRAIN and scored
+ * on TEST; `knnOnly` is VISSL's nearest_neighbor engine. Writes `evaluation.json` into
+ * CHECKPOINT.DIR, and the stage's state into `evaluate_state.json` (or `nearest_neighbor_state.json`).
+ */
 export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): Promise<EvaluateResult> {
   const ctx = startTask(
     cfg,
@@ -57,7 +63,14 @@ export async function evaluateTask(cfg: Config, options: EvaluateOptions = {}): 
     options.knnOnly ? 'nearest_neighbor' : 'evaluate',
     options,
   );
-  const { device, dir, logger } = ctx;
+  return ctx.record.track(
+    () => evaluateIn(ctx, options),
+    () => ({ stopped: false }),
+  );
+}
+
+async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<EvaluateResult> {
+  const { cfg, device, dir, logger } = ctx;
   if (cfg.DATA.TEST.DATA_PATHS.length === 0) throw new Error('evaluation needs test data: set DATA.TEST.DATA_PATHS');
   const stage = options.knnOnly ? 'nearest_neighbor' : 'evaluate';
   const fingerprint = stageFingerprint(cfg, stage);

@@ -5,10 +5,11 @@
 import type { Config, Partition } from '../config/index.js';
 import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-ranks.js';
 import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
+import { StopRequested } from '../engine/stop-signal.js';
 import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
-import { startTask, type TaskOptions } from './context.js';
+import { startTask, type TaskContext, type TaskOptions } from './context.js';
 import { datasetFromConfig, loaderFromConfig } from './data.js';
 import { mixedPrecisionForInference } from './mixed-precision.js';
 import { maybeAutocast } from '../engine/train-step.js';
@@ -51,10 +52,23 @@ function modelOutput(model: SSLModel, images: Tensor): Tensor {
   return (outputs[0] as Tensor).flatten(1);
 }
 
+/**
+ * Extracts features of the model the config describes (MODEL.WEIGHTS_INIT) at the layers of
+ * MODEL.FEATURE_EVAL_SETTINGS (or `options.layers`) for the TRAIN and TEST images, as `.npy` files
+ * VISSL and NumPy read, into EXTRACT_FEATURES.OUTPUT_DIR (or CHECKPOINT.DIR). A finished extraction
+ * with the same inputs is not redone. The stage's state is recorded in `extract_state.json`.
+ */
 export async function extractTask(cfg: Config, options: ExtractOptions = {}): Promise<ExtractResult> {
   const outputDir = options.outputDir ?? (cfg.EXTRACT_FEATURES.OUTPUT_DIR || cfg.CHECKPOINT.DIR);
   const ctx = startTask(cfg, outputDir, 'EXTRACT_FEATURES.OUTPUT_DIR', 'extract', options);
-  const { device, dir, logger } = ctx;
+  return ctx.record.track(
+    () => extractIn(ctx, options),
+    () => ({ stopped: false }),
+  );
+}
+
+async function extractIn(ctx: TaskContext, options: ExtractOptions): Promise<ExtractResult> {
+  const { cfg, device, dir, logger } = ctx;
   const poolOps = poolOpsOf(cfg);
   // As VISSL: without a pool map the feature is the whole model's output (trunk and heads), named
   // 'heads' (kNN on a projection head's output is this, with EVAL_TRUNK_AND_HEAD).
@@ -72,7 +86,8 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
   const result: ExtractResult = { dir, shards: {}, images: {} };
   try {
     if (!initWeightsFromConfig(model, cfg, logger)) {
-      logger.warn('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: extracting features of a randomly initialised model');
+      // A random-init baseline is a deliberate choice (the pipeline's eval_random), so a note, not a warning.
+      logger.info('MODEL.WEIGHTS_INIT.PARAMS_FILE is empty: features of a randomly initialised model');
     }
     model.eval();
     if (cfg.MODEL.CHANNELS_LAST) model.toChannelsLast();
@@ -115,7 +130,7 @@ export async function extractTask(cfg: Config, options: ExtractOptions = {}): Pr
           batch.dispose();
           logger.progress(`extract ${split}`, done, total, done / ((performance.now() - started) / 1000), 'img');
           if (options.stop?.requested)
-            throw new Error('feature extraction stopped (as asked); run it again to redo it');
+            throw new StopRequested('feature extraction stopped (as asked); run it again to redo it');
         }
       } catch (error) {
         writers.forEach((w) => w.abort());

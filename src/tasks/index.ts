@@ -28,27 +28,35 @@ export { runStatus, formatStatus, type StageStatus, type StageState } from './st
 export type { TaskOptions } from './context.js';
 export type { ProgressEvent } from '../engine/run-logger.js';
 
-/** What runConfig returns, by ENGINE_NAME. */
-export type TaskResult = TrainResult | ExtractResult | ClusterResult | EvaluateResult | SvmResult;
+/** What runConfig returns: the task's result, with `kind` (the ENGINE_NAME that ran) to tell them apart. */
+export type TaskResult =
+  | ({ kind: 'train' } & TrainResult)
+  | ({ kind: 'extract_features' } & ExtractResult)
+  | ({ kind: 'cluster_features' } & ClusterResult)
+  | ({ kind: 'evaluate' | 'nearest_neighbor' } & EvaluateResult)
+  | ({ kind: 'svm' | 'svm_low_shot' } & SvmResult);
 
-/** Runs the engine the config names (ENGINE_NAME). */
+/**
+ * Runs the engine the config names (ENGINE_NAME), as `clusterfit run` does; `result.kind` says
+ * which, e.g. `if (result.kind === 'train' && !result.completed)` for a stopped training.
+ */
 export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise<TaskResult> {
   try {
     switch (cfg.ENGINE_NAME) {
       case 'train':
-        return await trainTask(cfg, options);
+        return { kind: 'train', ...(await trainTask(cfg, options)) };
       case 'extract_features':
-        return await extractTask(cfg, options);
+        return { kind: 'extract_features', ...(await extractTask(cfg, options)) };
       case 'cluster_features':
-        return await clusterTask(cfg, options);
+        return { kind: 'cluster_features', ...(await clusterTask(cfg, options)) };
       case 'evaluate':
-        return await evaluateTask(cfg, options);
+        return { kind: 'evaluate', ...(await evaluateTask(cfg, options)) };
       case 'nearest_neighbor':
-        return await evaluateTask(cfg, { ...options, knnOnly: true });
+        return { kind: 'nearest_neighbor', ...(await evaluateTask(cfg, { ...options, knnOnly: true })) };
       case 'svm':
-        return await svmTask(cfg, options);
+        return { kind: 'svm', ...(await svmTask(cfg, options)) };
       case 'svm_low_shot':
-        return await svmTask(cfg, { ...options, lowShot: true });
+        return { kind: 'svm_low_shot', ...(await svmTask(cfg, { ...options, lowShot: true })) };
     }
   } finally {
     releaseRunFolders();

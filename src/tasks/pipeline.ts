@@ -9,6 +9,7 @@
 // runs this same sequence: each stage joins the one process group and ends with its ranks in step
 // (rank 0's checkpoint, labels and summaries exist before any rank starts the next stage), and
 // only rank 0 logs to the run folder and prints the table.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config/index.js';
 import { distributed } from '../torch/index.js';
@@ -81,6 +82,20 @@ function presetConfigs(preset: string): Record<PipelineStage, string> {
   return configs;
 }
 
+/** A data root without train/ and test/ is refused before the run folder is made (or a worker starts). */
+function checkDataRoot(options: PipelineOptions): void {
+  if (options.dataRoot === undefined) return;
+  for (const split of ['train', 'test']) {
+    const folder = join(options.dataRoot, split);
+    if (!existsSync(folder)) {
+      throw new Error(
+        `data=${options.dataRoot}: '${folder}' does not exist; the pipeline reads <root>/train and <root>/test, ` +
+          'each holding <class>/<image> folders',
+      );
+    }
+  }
+}
+
 /** `stage`'s shipped config with the pipeline's wiring `words`, then the user's overrides. */
 function stageConfig(
   options: PipelineOptions,
@@ -96,28 +111,38 @@ function stageConfig(
 }
 
 /**
- * The config the launcher starts the pipeline's processes from: the first stage's. One set of
- * processes runs all four stages, so they must ask for the same layout; a stage override that
- * changes it is refused here, before any process starts, naming the stage.
+ * The configs the launcher starts the pipeline's processes from, one per stage: the first gives the
+ * layout. One set of processes runs all four stages, so they must ask for the same layout; a stage
+ * override that changes it is refused here, before any process starts, naming the stage.
  */
-export function pipelineLaunchConfig(options: PipelineOptions): Config {
+export function pipelineLaunchConfigs(options: PipelineOptions): Config[] {
   const layout = (cfg: Config): string => `${cfg.DISTRIBUTED.NUM_NODES} x ${cfg.DISTRIBUTED.NUM_PROC_PER_NODE}`;
-  const first = stageConfig(options, 'pretrain', []);
-  for (const stage of PIPELINE_STAGES.slice(1)) {
-    const cfg = stageConfig(options, stage, []);
+  checkDataRoot(options);
+  // Silent: runPipeline reads the same configs and says their warnings through the run's logger.
+  const configs = PIPELINE_STAGES.map((stage) => stageConfig(options, stage, [], () => {}));
+  const first = configs[0]!;
+  for (const [i, cfg] of configs.entries()) {
     if (layout(cfg) !== layout(first)) {
       throw new Error(
         `the pipeline runs every stage on the same processes, but DISTRIBUTED.NUM_NODES x NUM_PROC_PER_NODE is ` +
-          `${layout(cfg)} for the ${stage} stage and ${layout(first)} for the pretrain stage: set them for all stages ` +
+          `${layout(cfg)} for the ${PIPELINE_STAGES[i]} stage and ${layout(first)} for the pretrain stage: set them for all stages ` +
           '(config.DISTRIBUTED.KEY=value, without a stage prefix)',
       );
     }
   }
-  return first;
+  return configs;
 }
 
+/**
+ * The whole method in one folder: RotNet pretraining (`<out>/rotnet`), its features and k-means
+ * (`rotnet_features`, `clusters`), ClusterFit training on the cluster labels (`clusterfit`), and the
+ * evaluation of a random-init, the RotNet and the ClusterFit model (`eval_*`), from the preset's
+ * shipped configs. Finished stages are skipped and a stopped one resumes when it is called again;
+ * `completed` is false when `options.stop` stopped it. Each stage records its state in its folder.
+ */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   presetConfigs(options.preset);
+  checkDataRoot(options);
   const started = performance.now();
   const out = resolve(options.outputDir);
   const logger = taskLogger(options, out, distributed.rendezvousFromEnv(process.env)?.rank ?? 0);

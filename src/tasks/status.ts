@@ -1,7 +1,9 @@
 // What a run folder holds, stage by stage, read from the files the stages leave (no libtorch
-// needed): the `<stage>_config.yaml` each task writes when it starts, the checkpoints, the
-// `<stage>_done.json` records of finished stages, and the metrics lines. A pipeline folder has one
-// stage per subfolder; a folder of a single `clusterfit run` is one stage.
+// needed): the `<stage>_config.yaml` each task writes when it starts, its `<stage>_state.json`
+// (done / running / stopped at epoch e of n / failed: the one source of truth, stage-state.ts), the
+// `<stage>_done.json` records of finished stages, and the metrics lines for the numbers. A pipeline
+// folder has one stage per subfolder; a folder of a single `clusterfit run` is one stage. Folders
+// written before state records existed are judged from their checkpoints and done records.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
@@ -9,8 +11,10 @@ import { requireRegularFile } from '../torch/io/file-bytes.js';
 import type { ClusterResult } from './cluster.js';
 import type { EvaluateResult } from './evaluate.js';
 import type { ExtractResult } from './extract.js';
+import { readStageState, type StageOutcome } from './stage-state.js';
 
-export type StageState = 'done' | 'running' | 'resumable' | 'started';
+/** A stage's outcome; `started` only for folders older than state records, with nothing finished. */
+export type StageState = StageOutcome | 'started';
 
 export interface StageStatus {
   /** The stage's folder. */
@@ -23,8 +27,6 @@ export interface StageStatus {
 }
 
 const STAGES = ['train', 'extract', 'cluster', 'evaluate', 'nearest_neighbor'];
-/** A stage whose metrics were written this recently, and that is not finished, is taken as running. */
-const RUNNING_WITHIN_MS = 120_000;
 
 function readJson<T>(file: string): T | undefined {
   try {
@@ -61,7 +63,11 @@ function metricsFileOf(dir: string): string | undefined {
   return [join(dir, 'metrics.jsonl'), join(dirname(dir), 'metrics.jsonl')].find(existsSync);
 }
 
-/** The last train epoch's loss and test top-1 before the newest checkpoint saved into `dir`. */
+/**
+ * The last train epoch's loss and test top-1 before the newest checkpoint saved into `dir`. A
+ * pipeline's file holds its stages one after another: what one stage logged is forgotten when the
+ * next starts (or the previous one's summary closes it), so a stage never shows another's numbers.
+ */
 function lastTrainNumbers(dir: string): { loss?: number; top1?: number } {
   const file = metricsFileOf(dir);
   if (!file) return {};
@@ -69,6 +75,10 @@ function lastTrainNumbers(dir: string): { loss?: number; top1?: number } {
   let test: { accuracy?: { top1?: number }[] } | undefined;
   let found: { loss?: number; top1?: number } = {};
   for (const record of metricsLines(file)) {
+    if (record.event === 'stage_start' || (typeof record.event === 'string' && record.event.endsWith('_summary'))) {
+      epoch = undefined;
+      test = undefined;
+    }
     if (record.event === 'train_epoch') epoch = record as { loss?: number };
     if (record.event === 'train_test') test = record as { accuracy?: { top1?: number }[] };
     if (record.event === 'checkpoint' && typeof record.path === 'string' && dirname(record.path) === dir) {
@@ -76,11 +86,6 @@ function lastTrainNumbers(dir: string): { loss?: number; top1?: number } {
     }
   }
   return found;
-}
-
-function recentlyActive(dir: string): boolean {
-  const file = metricsFileOf(dir);
-  return file !== undefined && Date.now() - statSync(file).mtimeMs < RUNNING_WITHIN_MS;
 }
 
 function trainStatus(dir: string): StageStatus {
@@ -98,25 +103,38 @@ function trainStatus(dir: string): StageStatus {
     top1 !== undefined ? `test top-1 ${top1.toFixed(2)}` : '',
   ].filter(Boolean);
   const tail = numbers.length > 0 ? `; ${numbers.join(', ')}` : '';
-  if (final >= 0) return { dir, stage: 'train', state: 'done', summary: `${final + 1}/${total} epochs${tail}` };
-  const state: StageState = recentlyActive(dir) ? 'running' : latest >= 0 ? 'resumable' : 'started';
-  const where = latest >= 0 ? `checkpoint of epoch ${latest + 1}/${total}` : `no checkpoint yet (0/${total} epochs)`;
-  return {
-    dir,
-    stage: 'train',
-    state,
-    summary: `${where}${tail}${state === 'resumable' ? '; the same command resumes it' : ''}`,
-  };
+  const recorded = readStageState(dir, 'train');
+  const status = (state: StageState, words: string): StageStatus => ({ dir, stage: 'train', state, summary: words });
+  if (recorded !== undefined) {
+    const epochs = `${recorded.epoch ?? 0}/${recorded.epochs ?? total} epochs`;
+    const resume = '; the same command resumes it';
+    switch (recorded.state) {
+      case 'done':
+        return status('done', `${epochs}${tail}`);
+      case 'running':
+        return status('running', `${epochs} done${tail}`);
+      case 'stopped':
+        return status('stopped', `at epoch ${recorded.epoch ?? 0} of ${recorded.epochs ?? total}${tail}${resume}`);
+      case 'failed':
+        return status('failed', `${recorded.error}; ${epochs} done${tail}${latest >= 0 ? resume : ''}`);
+    }
+  }
+  if (final >= 0) return status('done', `${final + 1}/${total} epochs${tail}`);
+  if (latest < 0) return status('started', `no checkpoint yet (0/${total} epochs)`);
+  return status('stopped', `checkpoint of epoch ${latest + 1}/${total}${tail}; the same command resumes it`);
 }
 
+/** A stage that has not recorded a result: where its state record says it stands. */
 function unfinished(dir: string, stage: string): StageStatus {
-  const state: StageState = recentlyActive(dir) ? 'running' : 'started';
-  return {
-    dir,
-    stage,
-    state,
-    summary: state === 'running' ? 'in progress' : 'not finished; the same command redoes it',
-  };
+  const recorded = readStageState(dir, stage);
+  const state = recorded?.state ?? 'started';
+  const summary =
+    state === 'running'
+      ? 'in progress'
+      : state === 'failed'
+        ? `${recorded?.error}; the same command redoes it`
+        : 'not finished; the same command redoes it';
+  return { dir, stage, state, summary };
 }
 
 function clusterStatus(dir: string): StageStatus {
@@ -197,6 +215,6 @@ export function formatStatus(runDir: string, stages: StageStatus[]): string {
   const width = Math.max(...stages.map((s) => name(s).length));
   const stageWidth = Math.max(...stages.map((s) => s.stage.length));
   return stages
-    .map((s) => `${name(s).padEnd(width)}  ${s.stage.padEnd(stageWidth)} ${s.state.padEnd(9)} ${s.summary}`)
+    .map((s) => `${name(s).padEnd(width)}  ${s.stage.padEnd(stageWidth)} ${s.state.padEnd(8)} ${s.summary}`)
     .join('\n');
 }

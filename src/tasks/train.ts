@@ -21,6 +21,7 @@ import { worldSize } from '../engine/distributed-ranks.js';
 import { agreedStop } from '../engine/distributed-stop.js';
 import { replicate, resumeStep, writeOnMainRank } from '../engine/distributed-train.js';
 import { train, type EpochState, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
+import type { Dataset } from '../data/index.js';
 import type { SSLModel } from '../models/index.js';
 import { LarcSGD, SGD } from '../torch/optim/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
@@ -107,9 +108,31 @@ function explainBadLabels(error: unknown, cfg: Config): unknown {
   );
 }
 
+/**
+ * Trains the model the config describes (ENGINE_NAME train: RotNet pretraining, ClusterFit on
+ * cluster labels, or any VISSL training config) in CHECKPOINT.DIR, resuming from the newest
+ * checkpoint there (AUTO_RESUME). `options.stop` stops it at the next step with a checkpoint; the
+ * result's `completed` is false then, and the same call resumes. The stage's state is recorded in
+ * `train_state.json` (see stage-state.ts).
+ */
 export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise<TrainResult> {
+  // The data first: a wrong path is an error before any run folder is made.
+  const trainData = datasetFromConfig(cfg.DATA.TRAIN, 'TRAIN');
+  const testData = cfg.TEST_MODEL ? datasetFromConfig(cfg.DATA.TEST, 'TEST') : null;
   const ctx = startTask(cfg, cfg.CHECKPOINT.DIR, 'CHECKPOINT.DIR', 'train', options);
-  const { device, dir, logger } = ctx;
+  return ctx.record.track(
+    () => trainIn(ctx, trainData, testData, options),
+    (result) => ({ stopped: !result.completed, epoch: result.position.epoch }),
+  );
+}
+
+async function trainIn(
+  ctx: TaskContext,
+  trainData: Dataset,
+  testData: Dataset | null,
+  options: TaskOptions,
+): Promise<TrainResult> {
+  const { cfg, device, dir, logger } = ctx;
   // AUTO_RESUME as VISSL: the final checkpoint if there is one (then there is nothing left to do,
   // unless OVERWRITE_EXISTING asks to train again from scratch), else the newest complete phase.
   const latest = cfg.CHECKPOINT.AUTO_RESUME ? findResumeCheckpoint(dir, (message) => logger.warn(message)) : null;
@@ -129,8 +152,6 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
     };
   }
 
-  const trainData = datasetFromConfig(cfg.DATA.TRAIN, 'TRAIN');
-  const testData = cfg.TEST_MODEL ? datasetFromConfig(cfg.DATA.TEST, 'TEST') : null;
   const model: SSLModel = modelFromConfig(cfg, device);
   const resume = latest !== null && !finished ? resumePoint(latest, logger) : null;
   if (resume !== null) {
@@ -211,7 +232,10 @@ export async function trainTask(cfg: Config, options: TaskOptions = {}): Promise
       topk: cfg.METERS.accuracy_list_meter.topk_values,
       device,
       channelsLast: cfg.MODEL.CHANNELS_LAST,
-      hooks: trainerHooks(cfg, dir),
+      hooks: [
+        ...trainerHooks(cfg, dir),
+        { onEpoch: ({ train, metrics }) => train && ctx.record.epoch(metrics.epoch + 1) },
+      ],
       mixedPrecision: mixed,
       testAutocast: mixedPrecisionForInference(cfg, device),
       perfStats: cfg.HOOKS.PERF_STATS.MONITOR_PERF_STATS,

@@ -279,7 +279,7 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
     assert.equal(run.status, 1, run.stderr);
     assert.match(
       run.stderr,
-      /error: config\.DISTRIBUTED\.NUM_PROC_PER_NODE is 8 with MACHINE\.DEVICE=gpu \(one GPU per worker\), but /,
+      /error: config\.MACHINE\.DEVICE is gpu on 8 processes \(DISTRIBUTED\.NUM_PROC_PER_NODE\), but this machine has /,
     );
     assert.doesNotMatch(run.stderr, /started rank/);
     assert.deepEqual(readdirSync(out), [], 'no logs, no files');

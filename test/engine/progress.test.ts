@@ -13,7 +13,8 @@ describe('runProgress', () => {
       step: 3,
       stepsPerEpoch: 44,
       numEpochs: 1,
-      imagesPerStep: 64,
+      imagesPerEpoch: 44 * 64,
+      batchSize: 64,
       imagesThisRun: 192,
       seconds: 192 / 122,
     });
@@ -30,11 +31,30 @@ describe('runProgress', () => {
       step: 5,
       stepsPerEpoch: 10,
       numEpochs: 4,
-      imagesPerStep: 10,
+      imagesPerEpoch: 100,
+      batchSize: 10,
       imagesThisRun: 50,
       seconds: 5,
     });
     assert.deepEqual(p, { imagesDone: 250, imagesTotal: 400, rate: 10, etaSeconds: 15 });
+  });
+
+  it('counts exactly when the last batch is smaller: 1400 images in 44 steps of 32 is 1400, not 1408', () => {
+    const at = (epoch: number, step: number) =>
+      runProgress({
+        epoch,
+        step,
+        stepsPerEpoch: 44,
+        numEpochs: 2,
+        imagesPerEpoch: 1400,
+        batchSize: 32,
+        imagesThisRun: 1,
+        seconds: 1,
+      });
+    assert.deepEqual([at(0, 43).imagesDone, at(0, 44).imagesDone, at(1, 0).imagesDone], [1376, 1400, 1400]);
+    assert.equal(at(1, 44).imagesDone, 2800);
+    // The total never moves within a run (it jumped from 42240 to 42000 at each epoch end).
+    assert.deepEqual(new Set([at(0, 1), at(0, 44), at(1, 3)].map((p) => p.imagesTotal)), new Set([2800]));
   });
 
   it('has no ETA before any time has passed', () => {
@@ -43,7 +63,8 @@ describe('runProgress', () => {
       step: 0,
       stepsPerEpoch: 1,
       numEpochs: 1,
-      imagesPerStep: 1,
+      imagesPerEpoch: 1,
+      batchSize: 1,
       imagesThisRun: 0,
       seconds: 0,
     });

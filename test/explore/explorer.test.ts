@@ -92,13 +92,37 @@ async function checkPage(context: BrowserContext, url: string, shots: string, na
       (await page.textContent('.clustering .stats')) ?? '',
       /purity \d\.\d{3}, NMI \d\.\d{3}, ARI -?\d\.\d{3}/,
     );
-    assert.equal(await page.locator('#evaluation tr').count(), 1 + 9);
+    // One row per layer with the three models side by side, in the method's order (as the CLI table).
+    assert.equal(await page.locator('#evaluation tr').count(), 2 + 3);
+    assert.deepEqual(await page.$$eval('#evaluation th.model', (ths) => ths.map((th) => th.textContent)), [
+      'random init',
+      'RotNet',
+      'ClusterFit',
+    ]);
 
     // Sorting by purity reorders the same clusters.
     await page.selectOption('.clustering select.sort', 'purity');
     await page.waitForFunction(`document.querySelectorAll('.tile').length === ${CLUSTERS}`, undefined, {
       timeout: TIMEOUT,
     });
+    // By spread, tightest first: the clusters a degenerate feature collapses, and the menu says so.
+    await page.selectOption('.clustering select.sort', 'spread');
+    await page.selectOption('.clustering select.order', 'asc');
+    assert.equal(
+      await page.$eval(
+        '.clustering select.order',
+        (s) => (s as unknown as { selectedOptions: { textContent: string }[] }).selectedOptions[0]?.textContent,
+      ),
+      'tightest first (degenerate clusters)',
+    );
+    await page.waitForFunction(
+      `(() => { const s = [...document.querySelectorAll('.tile')].map((t) => Number(t.dataset.spread));
+        return s.length === ${CLUSTERS} && s.every((v, i) => i === 0 || s[i - 1] <= v); })()`,
+      undefined,
+      { timeout: TIMEOUT },
+    );
+    await page.selectOption('.clustering select.sort', 'purity');
+    await page.selectOption('.clustering select.order', 'desc');
     await page.screenshot({ path: join(shots, `${name}-page.png`), fullPage: true });
 
     // A click on an image: its neighbours in feature space, with their clusters.
@@ -106,8 +130,14 @@ async function checkPage(context: BrowserContext, url: string, shots: string, na
     await page.waitForSelector('#neighbours .nb', { timeout: TIMEOUT });
     assert.equal(await page.locator('#neighbours .nb').count(), 12);
     assert.match((await page.textContent('#neighbours .query')) ?? '', /cluster #\d+ · class class\d/);
+    // Each neighbour: its cluster, its class and the cosine similarity, with the digits that tell them apart.
+    for (const text of await page.$$eval('#neighbours .nb', (nbs) => nbs.map((nb) => nb.textContent ?? '')))
+      assert.match(text, /^#\d+ · class\d · -?[01]\.\d{5}$/);
+    assert.match((await page.textContent('#neighbours')) ?? '', /cosine similarity/);
     await page.waitForFunction(allLoaded('#neighbours img'), undefined, { timeout: TIMEOUT });
     await page.screenshot({ path: join(shots, `${name}-neighbours.png`) });
+    await page.keyboard.press('Escape');
+    assert.equal(await page.isHidden('#neighbours'), true, 'Escape closes the panel');
     return errors;
   } finally {
     await page.close();

@@ -52,4 +52,28 @@ describe('stages from metrics.jsonl', () => {
     assert.deepEqual(rotnet.tests, { epoch: [0], loss: [2.7], top1: [35] });
     assert.deepEqual(stages[1]!.steps.loss, [9]);
   });
+
+  it('names a stage by its stage_start line from the first line: a live or stopped attempt is never a phantom stage', () => {
+    const root = mkdtempSync(join(tmpdir(), 'clusterfit-stages-'));
+    const step = (iteration: number): object => ({ event: 'train', iteration, lr: 0.1, loss: 1 / iteration });
+    const start = { event: 'stage_start', stage: 'train', dir: join(root, 'rotnet') };
+    // Three attempts of one stage, the first two stopped before any checkpoint; then the next stage, live.
+    const lines = [start, step(1), start, step(1), step(2), start, step(2), step(3)];
+    lines.push(
+      { event: 'train_summary', train: [] },
+      { event: 'stage_start', stage: 'train', dir: join(root, 'clusterfit') },
+      step(1),
+    );
+    const file = join(root, 'metrics.jsonl');
+    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n'));
+    const stages = stagesOf(file, root);
+    assert.deepEqual(
+      stages.map((s) => [s.name, s.finished]),
+      [
+        ['rotnet', true],
+        ['clusterfit', false],
+      ],
+    );
+    assert.deepEqual(stages[0]!.steps.iteration, [1, 2, 3]);
+  });
 });

@@ -8,7 +8,7 @@ import { memoryStats, tensor, type Tensor } from '../../src/torch/index.js';
 import { writeSafetensors } from '../../src/torch/io/index.js';
 import { initModelFromWeights, type Logger, type WeightsInitOptions } from '../../src/models/weights-init.js';
 import { python, tempFolder } from '../torch/io/python.js';
-import { ToyExtractorTrunk, ToySSLModel } from './toy-ssl-model.js';
+import { ToyExtractorTrunk, ToySSLModel, ToyTrunk } from './toy-ssl-model.js';
 
 const dir = tempFolder();
 // Each tensor gets distinct values so a tensor landing in the wrong place is seen.
@@ -156,6 +156,15 @@ describe('initModelFromWeights', () => {
     assert.deepEqual(frozen.report.skipped, [NBT, ...HEADS]);
     assert.deepEqual(frozen.report.loaded, TRUNK);
     for (const key of HEADS) assert.deepEqual(frozen.after[key], frozen.before[key], key);
+  });
+
+  it('a pretext head the model does not have is said calmly in the summary, not warned about', () => {
+    const headless = new nn.Module();
+    headless.registerModule('trunk', new ToyTrunk());
+    const { report, logger } = load({ PARAMS_FILE: file('vissl.torch') }, headless as ToySSLModel);
+    assert.deepEqual(report.unexpected, HEADS);
+    assert.deepEqual(logger.warns, [], 'the usual case: a trunk taken from a pretext model');
+    assert.match(logger.infos.join('\n'), /the file's head \(2 tensors\) unused: this model has its own/);
   });
 
   it('a shape mismatch names the tensor and both shapes, and copies nothing', () => {

@@ -43,6 +43,7 @@ np.save(sys.argv[1] + '/labels.npy', np.arange(len(paths), dtype=np.int64) % 3)`
       'config.MACHINE.DEVICE=cpu',
       'config.DATA.NUM_DATALOADER_WORKERS=1',
       `config.CHECKPOINT.DIR=${dir}`,
+      '--json',
     );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /training resnet-50 on 6 images for 1 epoch\(s\), 1 steps each/);

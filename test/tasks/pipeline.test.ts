@@ -114,7 +114,7 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     const assigned = join(root, 'assigned');
     const run = clusterfit('assign', `run=${out}`, `images=${join(root, 'train')}`, `out=${assigned}`);
     assert.equal(run.status, 0, run.stderr);
-    const labelsFile = run.stdout.trim().split('\n').pop()!; // after the JSON lines (stdout is piped)
+    const labelsFile = run.stdout.trim(); // the result alone on stdout (JSON lines only with --json)
     const same = execFileSync(PYTHON, [
       '-c',
       `import numpy as np, sys
@@ -152,9 +152,9 @@ print(a.dtype, len(a), all(a[i] == c[order[str(p)]] for i, p in enumerate(ai)))`
     });
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /clusterfit launcher: node 0 of 1, 2 worker\(s\)/);
-    // The table once (rank 0), each stage split in 2 x 3 = 6 images per step: 24 images, 4 steps.
-    assert.equal(run.stderr.match(/^features +linear top-1/gm)?.length, 1, run.stderr);
-    assert.match(run.stderr, /K=4 on 24 train images/);
+    // The table once (rank 0), on stdout (the result); each stage split in 2 x 3 = 6 images per step: 24 images, 4 steps.
+    assert.equal(run.stdout.match(/^features +linear top-1/gm)?.length, 1, run.stdout);
+    assert.match(run.stdout, /K=4 on 24 train images/);
     for (const r of [0, 1]) {
       const log = readFileSync(join(out, 'logs', `rank${r}.log`), 'utf8');
       assert.match(log, /on 24 images for 1 epoch\(s\), 4 steps each/, `rank ${r}`);

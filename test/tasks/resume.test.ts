@@ -19,7 +19,7 @@ interface Exit {
 }
 
 function start(words: string[]): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, [CLI, 'run', 'config=demo/rotnet', ...words], {
+  const child = spawn(process.execPath, [CLI, 'run', 'config=demo/rotnet', '--json', ...words], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

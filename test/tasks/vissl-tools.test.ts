@@ -103,7 +103,7 @@ describe("VISSL's tools", () => {
       '  OPTIMIZER: {num_epochs: 1}',
       ...SMALL,
     ]);
-    const run = clusterfit('run_distributed_engines', `config=${file}`, ...words(join(root, 'linear')));
+    const run = clusterfit('run_distributed_engines', `config=${file}`, ...words(join(root, 'linear')), '--json');
     assert.equal(run.status, 0, run.stderr);
     const [epoch] = events(run.stdout, 'train_epoch') as { accuracy: unknown[] }[];
     assert.equal(epoch?.accuracy.length, 2, 'one meter per pool-map entry');
@@ -119,7 +119,7 @@ describe("VISSL's tools", () => {
       '  OPTIMIZER: {num_epochs: 1, use_larc: True, larc_config: {clip: False, eps: 1.0e-08, trust_coefficient: 0.001}}',
       ...SMALL,
     ]);
-    const run = clusterfit('run_distributed_engines', `config=${file}`, ...words(join(root, 'supervised')));
+    const run = clusterfit('run_distributed_engines', `config=${file}`, ...words(join(root, 'supervised')), '--json');
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /on 5 images for 1 epoch\(s\), 2 steps each/);
     const [epoch] = events(run.stdout, 'train_epoch') as { loss: number }[];

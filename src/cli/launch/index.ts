@@ -2,8 +2,9 @@
 // node agent, checks the rendezvous address and starts and supervises this machine's workers.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../../config/index.js';
+import { CONFIG_WARNED_ENV, type Config } from '../../config/index.js';
 import { taskOutputDir } from '../../tasks/output-dir.js';
+import { checkDeviceLayout } from './layout.js';
 import { planLaunch, workerEnv } from './plan.js';
 import { assertPortFree, assertResolves, freePort } from './ports.js';
 import { supervise } from './supervisor.js';
@@ -13,40 +14,29 @@ import { AGENT_PID_ENV, exitWhenAgentDies } from './worker.js';
 export { planLaunch, parseRunId, workerEnv, type LaunchPlan } from './plan.js';
 
 /**
- * Each worker of a GPU run drives its own device (cuda:LOCAL_RANK): more workers than devices here
- * cannot work, and is refused before any process starts (VISSL's default of 8 workers on a
- * machine without a GPU, say).
- */
-async function assertDevicesFor(cfg: Config, procsPerNode: number): Promise<void> {
-  if (cfg.MACHINE.DEVICE !== 'gpu') return;
-  const { cuda } = await import('../../torch/index.js');
-  const devices = cuda.deviceCount();
-  if (devices >= procsPerNode) return;
-  throw new Error(
-    `config.DISTRIBUTED.NUM_PROC_PER_NODE is ${procsPerNode} with MACHINE.DEVICE=gpu (one GPU per worker), but ` +
-      `${devices === 0 ? 'no CUDA device is available to this build here' : `this machine has ${devices} CUDA device(s)`}: ` +
-      `${devices > 0 ? `set config.DISTRIBUTED.NUM_PROC_PER_NODE=${devices}, or ` : ''}set config.MACHINE.DEVICE=cpu`,
-  );
-}
-
-/**
  * Runs `runHere` in this process when it is the whole run or one worker of it; otherwise starts
- * NUM_PROC_PER_NODE copies of this command as workers and sets the exit status from theirs. The
- * workers' logs go to `logDir` (default: `logs` in the config's output folder).
+ * NUM_PROC_PER_NODE copies of this command as workers. Resolves with the status the command must
+ * exit with: `runHere`'s, or the workers' (0 only when every worker finished; 130 when they stopped
+ * on request; otherwise the failed rank's). The workers' logs go to `logDir` (default: `logs` in the
+ * config's output folder). `cfg` may be several configs run on the same processes (the pipeline's
+ * stages): the first gives the layout, and each one's MACHINE.DEVICE must fit it.
  */
 export async function launch(
-  cfg: Config,
+  cfg: Config | readonly Config[],
   nodeIdWord: string | undefined,
-  runHere: () => Promise<void>,
-  logDir = join(taskOutputDir(cfg), 'logs'),
-): Promise<void> {
-  const plan = planLaunch(cfg.DISTRIBUTED, process.env, nodeIdWord);
-  if (plan.kind === 'single') return runHere();
+  runHere: () => Promise<number>,
+  logDir?: string,
+): Promise<number> {
+  const configs = Array.isArray(cfg) ? cfg : [cfg as Config];
+  const first = configs[0]!;
+  const plan = planLaunch(first.DISTRIBUTED, process.env, nodeIdWord);
   if (plan.kind === 'worker') {
     exitWhenAgentDies();
     return runHere();
   }
-  await assertDevicesFor(cfg, plan.procsPerNode);
+  const { cuda } = await import('../../torch/index.js');
+  checkDeviceLayout(configs, plan.kind === 'single' ? 1 : plan.procsPerNode, cuda.deviceCount());
+  if (plan.kind === 'single') return runHere();
   const { masterAddr, masterPort, setBy } = plan.rendezvous;
   let port: number;
   if (masterPort === 'auto') {
@@ -62,6 +52,7 @@ export async function launch(
     // A thread count the user chose wins, as under torchrun.
     if (process.env.OMP_NUM_THREADS) env.OMP_NUM_THREADS = process.env.OMP_NUM_THREADS;
     env[AGENT_PID_ENV] = String(process.pid);
+    env[CONFIG_WARNED_ENV] = '1'; // this agent said them when it read the config
     // The echoed worker writes into pipes, but for a person at a terminal: it should draw the
     // progress bar and keep the JSON lines in metrics.jsonl, as a single process would.
     if (localRank === 0) {
@@ -74,11 +65,11 @@ export async function launch(
     `clusterfit launcher: node ${plan.nodeId} of ${plan.numNodes}, ${plan.procsPerNode} worker(s), ` +
       `rendezvous at ${masterAddr}:${port}\n`,
   );
-  process.exitCode = await supervise({
+  return supervise({
     command: process.execPath,
     args: [...process.execArgv, ...process.argv.slice(1)],
     workers,
-    logDir,
-    timeoutS: cfg.DISTRIBUTED.TIMEOUT_S,
+    logDir: logDir ?? join(taskOutputDir(first), 'logs'),
+    timeoutS: first.DISTRIBUTED.TIMEOUT_S,
   });
 }

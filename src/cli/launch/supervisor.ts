@@ -182,7 +182,7 @@ export function supervise(options: SuperviseOptions): Promise<number> {
       Promise.all(workers.map((w) => new Promise((r) => (w.log ? w.log.end(r) : r(null))))).then(
         () => {
           if (failure !== null) {
-            report(`\nerror: ${failure}`);
+            report(`error: ${failure}`);
             resolveStatus(failureStatus);
           } else {
             const stopped = interrupted || workers.some((w) => STOPPED_ON_REQUEST.has(w.exit?.code ?? 0));

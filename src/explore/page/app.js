@@ -29,7 +29,7 @@ function serverApi() {
 // The report holds a bounded set of clusters per clustering (their tiles, class counts and the
 // neighbours of every image shown); paging and sorting happen here, over those.
 function reportApi(report) {
-  const key = { size: (t) => t.size, purity: (t) => t.purity ?? 0, id: (t) => t.cluster };
+  const key = { size: (t) => t.size, purity: (t) => t.purity ?? 0, spread: (t) => t.spread, id: (t) => t.cluster };
   return {
     live: false,
     overview: async () => report.overview,
@@ -70,14 +70,15 @@ const COLOURS = ['#1e88e5', '#e53935', '#43a047', '#8e24aa'];
 const charts = new Map();
 
 /** A uPlot line (or bar) chart in `container`, kept by `id` so live updates only swap its data. */
-function chart(container, id, title, xLabel, series, data, { bars = false, width = 340 } = {}) {
+function chart(container, id, title, xLabel, series, data, { bars = false, width = 340, yLabel, integerX } = {}) {
   const existing = charts.get(id);
   if (existing && document.body.contains(existing.holder)) {
     existing.plot.setData(data);
     existing.holder.dataset.points = String(data[0].length);
     return;
   }
-  // data-points: how many x values the chart holds (tests watch it grow on a live run).
+  // data-points: how many x values the chart holds (tests watch it grow on a live run); an empty
+  // chart says so instead of showing bare axes.
   const holder = el('div', { class: 'chart', 'data-chart': id, 'data-points': data[0].length });
   container.append(holder);
   const plot = new uPlot(
@@ -86,7 +87,12 @@ function chart(container, id, title, xLabel, series, data, { bars = false, width
       width,
       height: 200,
       scales: { x: { time: false } },
-      axes: [{ label: xLabel }, {}],
+      axes: [
+        // Epochs are whole numbers: no 1.5 ticks.
+        { label: xLabel, ...(integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) },
+        // Enough significant digits that neighbouring ticks never read the same (0.1, 0.1).
+        { label: yLabel, values: (u, ticks) => ticks.map((v) => String(Number(v.toPrecision(4)))) },
+      ],
       series: [
         { label: xLabel },
         ...series.map((label, i) => ({
@@ -107,6 +113,16 @@ function chart(container, id, title, xLabel, series, data, { bars = false, width
   charts.set(id, { plot, holder });
 }
 
+/** Says "no data yet" over charts that have no point (a stage that has not logged them, or never will). */
+function markEmptyCharts(box) {
+  for (const holder of box.querySelectorAll('.chart')) {
+    const empty = holder.dataset.points === '0';
+    holder.classList.toggle('empty', empty);
+    if (empty && !holder.querySelector('.no-data')) holder.append(el('div', { class: 'no-data' }, 'no data yet'));
+    if (!empty) holder.querySelector('.no-data')?.remove();
+  }
+}
+
 /** Rows keyed by x from several series, merged on the union of their x values (nulls elsewhere). */
 function align(...series) {
   const xs = [...new Set(series.flatMap((s) => s.x))].sort((a, b) => a - b);
@@ -123,6 +139,26 @@ function align(...series) {
 
 // ---- training stages -------------------------------------------------------------------------
 
+/** A stage's state in words, from its state record (the one `clusterfit status` reads). */
+function stateText(stage) {
+  const s = stage.state;
+  if (!s) return stage.finished ? 'finished' : 'not finished (this run folder predates state records)';
+  const of = s.epochs !== undefined ? ` of ${s.epochs}` : '';
+  const attempts = s.attempts.length > 1 ? ` · ${s.attempts.length} attempts` : '';
+  const words = {
+    done: `finished${s.epoch !== undefined ? ` (${s.epoch}${of} epochs)` : ''}`,
+    running: `running${s.epoch !== undefined ? `: epoch ${s.epoch}${of} done` : ''}`,
+    stopped: `stopped at epoch ${s.epoch ?? 0}${of}; the same command resumes it`,
+    failed: `failed: ${s.error ?? 'no error recorded'}`,
+  }[s.state];
+  return `${words}${attempts}`;
+}
+
+/** True while a stage runs (for folders without state records: while no summary closed it). */
+function isRunning(stage) {
+  return stage.state ? stage.state.state === 'running' : !stage.finished;
+}
+
 function renderStages(root, stages) {
   for (const stage of stages) {
     const id = `stage-${stage.name}`;
@@ -137,7 +173,9 @@ function renderStages(root, stages) {
       );
       root.append(section);
     }
-    section.querySelector('.stage-state').textContent = stage.finished ? 'finished' : 'in progress (or stopped)';
+    const state = section.querySelector('.stage-state');
+    state.textContent = stateText(stage);
+    state.dataset.state = stage.state?.state ?? (stage.finished ? 'done' : 'unknown');
     const box = section.querySelector('.charts');
     const epochs = (e) => e.epoch.map((x) => x + 1);
     chart(
@@ -147,6 +185,7 @@ function renderStages(root, stages) {
       'epoch',
       ['train', 'test'],
       align({ x: epochs(stage.epochs), y: stage.epochs.loss }, { x: epochs(stage.tests), y: stage.tests.loss }),
+      { yLabel: 'loss', integerX: true },
     );
     chart(
       box,
@@ -155,6 +194,7 @@ function renderStages(root, stages) {
       'epoch',
       ['train', 'test'],
       align({ x: epochs(stage.epochs), y: stage.epochs.top1 }, { x: epochs(stage.tests), y: stage.tests.top1 }),
+      { yLabel: 'top-1 (%)', integerX: true },
     );
     const steps = stage.steps;
     chart(
@@ -164,37 +204,71 @@ function renderStages(root, stages) {
       'iteration',
       ['train'],
       [steps.iteration, steps.loss],
+      { yLabel: 'loss' },
     );
-    chart(box, `${id}-lr`, 'learning rate', 'iteration', ['lr'], [steps.iteration, steps.lr]);
-    chart(box, `${id}-speed`, 'images/s', 'iteration', ['images/s'], [steps.iteration, steps.imagesPerSec]);
+    chart(box, `${id}-lr`, 'learning rate', 'iteration', ['lr'], [steps.iteration, steps.lr], { yLabel: 'lr' });
+    chart(box, `${id}-speed`, 'images/s', 'iteration', ['images/s'], [steps.iteration, steps.imagesPerSec], {
+      yLabel: 'images/s',
+    });
+    markEmptyCharts(box);
   }
 }
 
+/** The models in the order the method runs them (the CLI table's): baseline, pretext, ClusterFit, then others. */
+const MODEL_ORDER = ['random init', 'RotNet', 'ClusterFit'];
+
+/** One row per layer, the models side by side: linear top-1 and kNN top-1 of each (top-5 in the tooltip). */
 function renderEvaluations(root, rows) {
   if (rows.length === 0) return;
+  const rank = (m) => (MODEL_ORDER.includes(m) ? MODEL_ORDER.indexOf(m) : MODEL_ORDER.length);
+  const models = [...new Set(rows.map((r) => r.model))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const layers = [...new Set(rows.map((r) => r.layer))];
+  const at = (model, layer) => rows.find((r) => r.model === model && r.layer === layer);
   root.append(
     el(
       'section',
       { id: 'evaluation' },
-      el('h2', {}, 'Evaluation: random init / RotNet / ClusterFit'),
+      el('h2', {}, `Evaluation: ${models.join(' / ')}`),
+      el('p', { class: 'muted' }, 'top-1 accuracy (%) on the test images of frozen features: linear probe and kNN'),
       el(
         'table',
         {},
         el(
           'tr',
           {},
-          ['model', 'layer', 'dim', 'linear top-1', 'top-5', 'kNN top-1'].map((h) => el('th', {}, h)),
+          el('th', { rowspan: 2 }, 'layer'),
+          el('th', { rowspan: 2 }, 'dim'),
+          models.map((m) => el('th', { colspan: 2, class: 'model' }, m)),
         ),
-        rows.map((r) =>
+        el(
+          'tr',
+          {},
+          models.flatMap(() => [el('th', {}, 'linear'), el('th', {}, 'kNN')]),
+        ),
+        layers.map((layer) =>
           el(
             'tr',
-            {},
-            el('td', { class: 'text' }, r.model),
-            el('td', { class: 'text' }, r.layer),
-            el('td', {}, r.dim),
-            el('td', {}, fmt(r.linearTop1)),
-            el('td', {}, fmt(r.linearTop5)),
-            el('td', {}, fmt(r.knnTop1)),
+            { 'data-layer': layer },
+            el('td', { class: 'text' }, layer),
+            el(
+              'td',
+              {},
+              at(
+                models.find((m) => at(m, layer)),
+                layer,
+              )?.dim ?? '',
+            ),
+            models.flatMap((m) => {
+              const r = at(m, layer);
+              return [
+                el(
+                  'td',
+                  { title: r?.linearTop5 != null ? `top-5 ${fmt(r.linearTop5)}` : '' },
+                  fmt(r?.linearTop1 ?? null),
+                ),
+                el('td', {}, fmt(r?.knnTop1 ?? null)),
+              ];
+            }),
           ),
         ),
       ),
@@ -267,14 +341,19 @@ function renderClustering(root, info) {
     { class: 'sort' },
     el('option', { value: 'size' }, 'by size'),
     ...(info.classes.length ? [el('option', { value: 'purity' }, 'by purity')] : []),
+    el('option', { value: 'spread' }, 'by spread (mean distance to centroid)'),
     el('option', { value: 'id' }, 'by id'),
   );
-  const orderSelect = el(
-    'select',
-    { class: 'order' },
-    el('option', { value: 'desc' }, 'largest first'),
-    el('option', { value: 'asc' }, 'smallest first'),
-  );
+  const orderSelect = el('select', { class: 'order' }, el('option', { value: 'desc' }), el('option', { value: 'asc' }));
+  // The order's words follow the sort, so the menu never says "largest first" over purities.
+  const ORDER_WORDS = {
+    size: ['largest first', 'smallest first'],
+    purity: ['purest first', 'least pure first'],
+    spread: ['widest first', 'tightest first (degenerate clusters)'],
+    id: ['highest id first', 'lowest id first'],
+  };
+  const nameOrders = () => ORDER_WORDS[state.sort].forEach((words, i) => (orderSelect.options[i].textContent = words));
+  nameOrders();
   const pageInfo = el('span', { class: 'page-info' });
   const grid = el('div', { class: 'grid' });
   const heat = el('div', { class: 'heat' });
@@ -317,6 +396,7 @@ function renderClustering(root, info) {
   );
   sortSelect.addEventListener('change', () => {
     state.sort = sortSelect.value;
+    nameOrders();
     state.offset = 0;
     load();
   });
@@ -351,12 +431,16 @@ function renderClustering(root, info) {
 function renderTile(info, tile) {
   return el(
     'div',
-    { class: 'tile', 'data-cluster': tile.cluster, 'data-size': tile.size },
+    { class: 'tile', 'data-cluster': tile.cluster, 'data-size': tile.size, 'data-spread': tile.spread },
     el(
       'div',
       { class: 'tile-head' },
       el('b', {}, `#${tile.cluster}`),
-      `${tile.size} images`,
+      el(
+        'span',
+        { title: 'mean distance of its images to the centroid' },
+        `${tile.size} images · ${fmt(tile.spread, 3)}`,
+      ),
       tile.purity === null
         ? ''
         : el('span', { title: 'most common class' }, `${tile.majority ?? ''} ${fmt(100 * tile.purity, 0)}%`),
@@ -408,6 +492,16 @@ function renderHeatmap(holder, heat) {
   holder.replaceChildren(canvas);
 }
 
+// Escape closes the neighbour panel, as any overlay.
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') document.getElementById('neighbours').hidden = true;
+});
+
+/** Cosine similarity from the squared L2 distance of unit vectors (d = 2 - 2 cos), as a researcher reads it. */
+function cosine(distance) {
+  return 1 - distance / 2;
+}
+
 async function showNeighbours(info, index) {
   const panel = document.getElementById('neighbours');
   panel.hidden = false;
@@ -439,6 +533,7 @@ async function showNeighbours(info, index) {
         ),
       ),
       el('h3', {}, `nearest ${found.neighbours.length} in feature space`),
+      el('p', { class: 'muted' }, 'cluster · class · cosine similarity of the L2-normalised features (Esc closes)'),
       el(
         'div',
         { class: 'nb-grid' },
@@ -451,7 +546,11 @@ async function showNeighbours(info, index) {
               alt: `image ${n.index}`,
               onclick: () => showNeighbours(info, n.index),
             }),
-            `#${n.cluster} · ${fmt(n.distance, 3)}`,
+            el(
+              'span',
+              { title: `squared L2 distance ${n.distance.toExponential(3)}` },
+              `#${n.cluster}${n.className ? ` · ${n.className}` : ''} · ${cosine(n.distance).toFixed(5)}`,
+            ),
           ),
         ),
       ),
@@ -495,7 +594,7 @@ async function main() {
 
 /** Curves of a run in progress: the server reads a metrics file again only when it has grown. */
 function poll(training, stages) {
-  const running = stages.some((s) => !s.finished);
+  const running = stages.some(isRunning);
   document.getElementById('live').textContent = running ? '● live' : '';
   setTimeout(async () => {
     try {
