@@ -221,7 +221,9 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
   g->rank = rank;
   g->size = size;
   std::string where = "rendezvous at " + host + ":" + std::to_string(port);
+  auto deadline = std::chrono::steady_clock::now() + rendezvousTimeout;
   g->store = named(*g, where, [&] { return dist::makeStore(host, port, rank == 0, size, rendezvousTimeout); });
+  named(*g, where, [&] { dist::waitForRanks(*g->store, rank, size, deadline, rendezvousTimeout); });
   g->pg = named(*g, "creating the " + backend + " process group",
                 [&] { return dist::makeProcessGroup(backend, g->store, rank, size, timeout); });
   std::lock_guard<std::mutex> lock(groupMutex);

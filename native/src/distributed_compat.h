@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -46,7 +47,10 @@ inline c10::intrusive_ptr<c10d::Store> makeStore(const std::string& host, int po
   options.port = static_cast<std::uint16_t>(port);
   options.isServer = isServer;
   options.numWorkers = static_cast<std::size_t>(worldSize);
-  options.waitWorkers = true;
+  // TCPStore's own wait for the workers returns after its timeout without an error in some
+  // libtorch versions, and the process group then waits a second timeout: waitForRanks counts
+  // the ranks itself, within the one rendezvous timeout.
+  options.waitWorkers = false;
   options.timeout = timeout;
 #ifdef CF_TCPSTORE_HAS_LIBUV
   // The libuv server would share symbols with Node's own libuv; the classic socket server has no
@@ -55,6 +59,24 @@ inline c10::intrusive_ptr<c10d::Store> makeStore(const std::string& host, int po
 #endif
   auto tcp = c10::make_intrusive<c10d::TCPStore>(host, options);
   return c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
+}
+
+// Every rank counts itself in; rank 0 then waits until all `worldSize` have, and fails by the
+// deadline naming how many came (a rank never started, or started with another RUN_ID).
+inline void waitForRanks(c10d::Store& store, int rank, int worldSize, std::chrono::steady_clock::time_point deadline,
+                         std::chrono::milliseconds timeout) {
+  const std::string key = "clusterfit/joined";
+  int64_t joined = store.add(key, 1);
+  if (rank != 0) return;
+  while (joined < worldSize) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw std::runtime_error(std::to_string(joined) + " of " + std::to_string(worldSize) +
+                               " ranks reached the store within " + std::to_string(timeout.count()) +
+                               " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    joined = store.add(key, 0);
+  }
 }
 
 #ifdef CF_HAS_C10D_GLOO

@@ -91,21 +91,36 @@ function mergeSeries<T extends Record<string, (number | null)[]>>(a: T, b: T, ke
  * of its checkpoints) and closed by a `*_summary` line. The attempts of one stage (stopped, then
  * resumed) are one stage.
  */
-export function stagesOf(metricsFile: string, runRoot: string): StageCurves[] {
-  const lines = readFileSync(metricsFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .flatMap((l): Line[] => {
-      try {
-        const line: unknown = JSON.parse(l);
-        // A line that is not a metrics record (a number, a list, junk written by hand) is no curve point.
-        if (typeof line !== 'object' || line === null || Array.isArray(line)) return [];
-        const record = line as Record<string, unknown>;
-        return [{ ...record, event: typeof record.event === 'string' ? record.event : '' }];
-      } catch {
-        return []; // a line being written right now
-      }
-    });
+export function stagesOf(
+  metricsFile: string,
+  runRoot: string,
+  warn: (message: string) => void = (message) => process.stderr.write(`warning: ${message}\n`),
+): StageCurves[] {
+  const text = readFileSync(metricsFile, 'utf8');
+  const all = text.split('\n');
+  // The last line without its newline is being written right now: not junk, just not yet whole.
+  if (!text.endsWith('\n')) all.pop();
+  const junk: number[] = [];
+  const lines = all.flatMap((l, index): Line[] => {
+    if (l.trim() === '') return [];
+    let line: unknown;
+    try {
+      line = JSON.parse(l);
+    } catch {
+      line = undefined;
+    }
+    // A line that is not a metrics record (a number, a list, junk written by hand) is no curve point.
+    if (typeof line !== 'object' || line === null || Array.isArray(line)) {
+      junk.push(index + 1);
+      return [];
+    }
+    const record = line as Record<string, unknown>;
+    return [{ ...record, event: typeof record.event === 'string' ? record.event : '' }];
+  });
+  if (junk.length > 0) {
+    const more = junk.length > 1 ? ` (and ${junk.length - 1} more line(s))` : '';
+    warn(`${metricsFile}: line ${junk[0]} is not a metrics record (a JSON object)${more}; skipped`);
+  }
   const stages: StageCurves[] = [];
   let current: StageCurves | null = null;
   let folder: string | null = null;
@@ -207,6 +222,7 @@ export class RunFolder {
   readonly root: string;
   readonly #clusterings = new Map<string, { key: string; clustering: Clustering }>();
   #stageCache = new Map<string, { key: string; stages: StageCurves[] }>();
+  readonly #warned = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -221,7 +237,12 @@ export class RunFolder {
       const key = `${stat.size}:${stat.mtimeMs}`;
       const cached = this.#stageCache.get(file);
       if (cached?.key === key) return cached.stages;
-      const stages = stagesOf(file, this.root);
+      // One warning a file, not one each time a live run's file grows.
+      const stages = stagesOf(file, this.root, (message) => {
+        if (this.#warned.has(file)) return;
+        this.#warned.add(file);
+        process.stderr.write(`warning: ${message}\n`);
+      });
       this.#stageCache.set(file, { key, stages });
       return stages;
     });

@@ -319,4 +319,31 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
       /error: MASTER_ADDR and MASTER_PORT \(config\.DISTRIBUTED\.INIT_METHOD=env\): the master address 'no-such-host.invalid' does not resolve/,
     );
   });
+
+  it('with no DISTRIBUTED section (8 workers on CPU) the logs go to the run folder, not the working directory', () => {
+    const root = mkdtempSync(join(tmpdir(), 'clusterfit-nodist-'));
+    const here = join(root, 'cwd');
+    const out = join(root, 'run');
+    mkdirSync(here);
+    // The demo config without its DISTRIBUTED section: VISSL's default of 8 workers a machine.
+    const demo = readFileSync(resolve(dirname(CLI), '..', '..', '..', 'configs', 'demo', 'rotnet.yaml'), 'utf8');
+    const config = join(root, 'nodist.yaml');
+    writeFileSync(config, demo.replace(/^ {2}DISTRIBUTED:\n(?: {4}.*\n)+/m, ''));
+    assert.doesNotMatch(readFileSync(config, 'utf8'), /DISTRIBUTED/);
+    const run = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'run',
+        `config=${config}`,
+        `config.CHECKPOINT.DIR=${out}`,
+        `config.DATA.TRAIN.DATA_PATHS=[${join(root, 'none')}]`,
+      ],
+      { cwd: here, encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } },
+    );
+    assert.notEqual(run.status, 0, run.stderr);
+    assert.match(run.stderr, /8 worker\(s\)/);
+    assert.deepEqual(readdirSync(here), [], 'nothing written into the working directory');
+    assert.ok(readdirSync(join(out, 'logs')).includes('rank0.log'), run.stderr);
+  });
 });

@@ -4,11 +4,13 @@
 // files), special files are refused unread, and every case ends in one message naming the file.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { startExplorer } from '../../src/explore/index.js';
+import { startExplorer, stagesOf } from '../../src/explore/index.js';
 import { writeReport } from '../../src/explore/report.js';
 import { assignTask } from '../../src/tasks/assign.js';
 import { relocate } from '../../src/tasks/run-paths.js';
@@ -18,6 +20,7 @@ import { writeNpy } from '../../src/torch/io/index.js';
 import { fifo, linkToDevZero, tempDir } from './files.js';
 
 const BOUND = { timeout: 60_000 };
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const dir = tempDir();
 
 function npy(path: string, values: number[], shape: number[], dtype: 'float32' | 'int64' = 'float32'): void {
@@ -205,4 +208,72 @@ describe('status, report and the explorer on damaged run folders', () => {
       }
     },
   );
+
+  it(
+    'explorer: a junk metrics line is one warning naming the file and line; a half-written last line is none',
+    BOUND,
+    () => {
+      const root = join(dir, 'explore-junk');
+      mkdirSync(root, { recursive: true });
+      const file = join(root, 'metrics.jsonl');
+      const epoch = '{"event": "train_epoch", "epoch": 0, "loss": 1}';
+      writeFileSync(file, `${epoch}\nnot json at all\n[1]\n${epoch.replace('0', '1')}\n{"event": "tr`);
+      const warnings: string[] = [];
+      const stages = stagesOf(file, root, (m) => warnings.push(m));
+      assert.equal(stages.length, 1);
+      assert.deepEqual(warnings, [
+        `${file}: line 2 is not a metrics record (a JSON object) (and 1 more line(s)); skipped`,
+      ]);
+      writeFileSync(file, `${epoch}\n{"event": "tr`);
+      warnings.length = 0;
+      stagesOf(file, root, (m) => warnings.push(m));
+      assert.deepEqual(warnings, [], 'a line being written is not junk');
+    },
+  );
+
+  it('explorer: Ctrl-C stops the server while thumbnail requests for FIFO images are in flight', BOUND, async () => {
+    const root = join(dir, 'explore-sigint');
+    const prefix = await clustering(root, 2, [0, 1, 1, 0]);
+    for (let i = 0; i < 4; i++) rmSync(join(root, 'images', `${i}.jpg`));
+    for (let i = 0; i < 4; i++) fifo(join(root, 'images'), `${i}.jpg`);
+    writeFileSync(join(root, 'metrics.jsonl'), '{"event": "train_epoch", "epoch": 0, "loss": 1}\njunk\n');
+    const child = spawn(process.execPath, [CLI, 'explore', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+      child.on('close', (code, signal) => done({ code, signal })),
+    );
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    try {
+      const url = await new Promise<string>((done, fail) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const found = / on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          if (found) done(found[1] as string);
+        });
+        child.on('close', () => fail(new Error(`explore ended before serving: ${stderr}`)));
+      });
+      const id = `${prefix.split('/').at(-1)}`;
+      // Requests left in flight: sent, never awaited before the signal.
+      const pending = [0, 1, 2, 3, 0, 1, 2, 3].map((i) =>
+        fetch(`${url}thumb/${id}/${i}.jpg`).then(
+          (r) => r.text(),
+          (e: Error) => e.message,
+        ),
+      );
+      const overview = await fetch(`${url}api/overview`);
+      assert.equal(overview.status, 200);
+      child.kill('SIGINT');
+      const end = await closed;
+      assert.deepEqual(end, { code: 0, signal: null }, stderr);
+      await Promise.all(pending);
+      assert.equal(
+        stderr.match(/warning: .*metrics\.jsonl: line 2 is not a metrics record/g)?.length,
+        1,
+        `one warning for the junk line: ${stderr}`,
+      );
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  });
 });

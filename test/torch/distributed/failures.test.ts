@@ -32,3 +32,22 @@ test('a peer that never joins the collective gives the timeout error', { skip, t
   assert.match(outcome.message, /^rank 0 of 2 \(gloo\): allReduce failed: .*[Tt]imed out.*\(peer: rank 1\)$/);
   assert.ok(outcome.elapsedMs >= 1000 && outcome.elapsedMs < 4000, `the error came after ${outcome.elapsedMs} ms`);
 });
+
+test(
+  'a rank that never starts fails the join within the one timeout, naming how many came',
+  { skip, timeout: 60_000 },
+  async () => {
+    const ranks = await runRanks(worker('failures'), {
+      timeoutMs: 45_000,
+      env: { FAILURE: 'absent', TIMEOUT_MS: '4000' },
+    });
+    assert.equal(ranks[0]!.code, 0, describeRanks(ranks));
+    const outcome = ranks[0]!.result as { message: string; elapsedMs: number };
+    assert.match(
+      outcome.message,
+      /^rank 0 of 2 \(gloo\): rendezvous at 127\.0\.0\.1:\d+ failed: 1 of 2 ranks reached the store within 4000 ms/,
+    );
+    // Not the store's timeout and then the process group's again (twice the timeout, as it was).
+    assert.ok(outcome.elapsedMs >= 3500 && outcome.elapsedMs < 7000, `the error came after ${outcome.elapsedMs} ms`);
+  },
+);
