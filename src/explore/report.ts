@@ -2,7 +2,7 @@
 // the page, uPlot and the run's data inlined, thumbnails as data URIs. A report holds a bounded part
 // of a large clustering, the `maxClusters` largest clusters with `perTile` images each and the
 // neighbours of every image shown, so the file stays a size that opens in a browser.
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PAGE_HTML, readAsset } from './assets.js';
 import type { NeighbourAnswer } from './clustering.js';
@@ -40,6 +40,9 @@ export async function writeReport(
   // Before the work: a report that cannot be written is said at once, not after the thumbnails.
   try {
     accessSync(dirname(resolve(outFile)), constants.W_OK);
+    if (existsSync(outFile) && statSync(outFile).isDirectory()) {
+      throw Object.assign(new Error(`${outFile} is a folder`), { code: 'EISDIR' });
+    }
   } catch (error) {
     throw unwritable(outFile, error);
   }

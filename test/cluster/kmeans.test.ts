@@ -147,7 +147,7 @@ test('NUM_CLUSTERS > N is an error naming both numbers and the fix; too few poin
   const warnings: string[] = [];
   const result = kmeans(x, 2, { niter: 3, warn: (m) => warnings.push(m) });
   owned.push(result.centroids);
-  assert.match(warnings[0] ?? '', /clustering 20 points to 2 centroids: please provide at least 78 training points/);
+  assert.match(warnings[0] ?? '', /clustering 20 points to 2 centroids: FAISS suggests at least 78 training points/);
   const nan = torch.tidy(() => torch.cat([x, torch.full([1, 4], Number.NaN)]));
   owned.push(nan);
   assert.throws(() => kmeans(nan, 2), /NaN or Inf values \(in rows 0\.\.20\)/);
