@@ -65,7 +65,7 @@ describe('stages from metrics.jsonl', () => {
       step(1),
     );
     const file = join(root, 'metrics.jsonl');
-    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n'));
+    writeFileSync(file, lines.map((l) => JSON.stringify(l) + '\n').join(''));
     const stages = stagesOf(file, root);
     assert.deepEqual(
       stages.map((s) => [s.name, s.finished]),
