@@ -11,7 +11,7 @@ packages=(
   libopenblas0-pthread  # without it, matrix products fall back to the slow reference BLAS
   libturbojpeg0-dev     # JPEG decoding in the image addon (native/image), as PIL decodes
   liblinear-dev         # the linear SVMs of VISSL's SVM benchmark (native/liblinear)
-  python3-torch python3-torchvision python3-numpy python3-faiss libfaiss-dev python3-sklearn  # the test oracles
+  python3-torch python3-torchvision python3-numpy python3-faiss libfaiss-dev python3-sklearn python3-opencv  # the test oracles
   chromium              # the explorer's browser tests (driven by playwright-core)
   g++ make
 )

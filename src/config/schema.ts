@@ -63,6 +63,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   'METERS.name': ['', 'accuracy_list_meter'],
   'METERS.names': ['accuracy_list_meter'],
   'MACHINE.DEVICE': ['gpu', 'cpu'],
+  'MODEL.INPUT_TYPE': ['rgb', 'bgr', 'lab'],
   'MODEL.TRUNK.NAME': ['resnet', 'cifar_resnet'],
   'MODEL.TRUNK.RESNETS.NORM': ['BatchNorm'],
   'MODEL.SYNC_BN_CONFIG.SYNC_BN_TYPE': ['pytorch'],

@@ -107,6 +107,8 @@ export interface Config {
     readonly ALLOW_TF32_CONV: boolean;
   };
   readonly MODEL: {
+    /** rgb | bgr | lab (colorization models: the trunk sees the L channel of ImgPil2LabTensor's output). */
+    readonly INPUT_TYPE: 'rgb' | 'bgr' | 'lab';
     readonly TRUNK: {
       readonly NAME: 'resnet' | 'cifar_resnet';
       readonly RESNETS: {

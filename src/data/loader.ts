@@ -90,7 +90,7 @@ class MainThreadRunner implements BatchRunner {
 }
 
 export interface Batch {
-  /** N x 3 x H x W: float32 when the transforms include ToTensor, else uint8. */
+  /** N x 3 x H x W: float32 when the transforms include ToTensor (LAB after ImgPil2LabTensor), else uint8. */
   images: Tensor;
   /** N int64 labels (dataset labels, cluster ids, or rotation indices). */
   labels: Tensor;

@@ -20,6 +20,7 @@ import {
   type Device,
   type Tensor,
 } from '../torch/index.js';
+import { rgbToVisslLab } from './lab.js';
 import { Rng, Stream } from './rng.js';
 import type { JitterRanges, PhotometricStep } from './transforms.js';
 
@@ -140,8 +141,8 @@ function randomGrayscale(x: Tensor, p: number, rngs: Rng[]): Tensor {
 }
 
 /**
- * Applies the photometric steps to a uint8 NCHW batch and returns it on `device`: float32 when
- * ToTensor is among the steps (colour jitter and grayscale work on [0, 1] floats, so they require
+ * Applies the photometric steps to a uint8 NCHW batch and returns it on `device`: float32 LAB
+ * after ImgPil2LabTensor, float32 when ToTensor is among the steps (colour jitter and grayscale work on [0, 1] floats, so they require
  * it), uint8 otherwise.
  */
 export function applyPhotometric(
@@ -156,6 +157,7 @@ export function applyPhotometric(
   return tidy(() => {
     // uint8 pixels cross to the device (a quarter of float32's bytes); the arithmetic runs there.
     const nchw = images.to(device, { nonBlocking: copy.nonBlocking ?? false }).contiguous();
+    if (steps.some((s) => s.kind === 'ImgPil2LabTensor')) return rgbToVisslLab(nchw);
     if (!steps.some((s) => s.kind === 'ToTensor')) return nchw;
     const rngs = keys.map((k) => new Rng(seed, epoch, k.index, Stream.Photometric, k.copy));
     let x = nchw.float().div(255);

@@ -28,7 +28,9 @@ export type PhotometricStep =
   | { kind: 'ColorJitter'; factors: JitterRanges }
   | { kind: 'RandomGrayscale'; p: number }
   | { kind: 'ToTensor' }
-  | { kind: 'Normalize'; mean: number[]; std: number[] };
+  | { kind: 'Normalize'; mean: number[]; std: number[] }
+  /** VISSL's ImgPil2LabTensor: uint8 RGB to float LAB (src/data/lab.ts); the last step, instead of ToTensor. */
+  | { kind: 'ImgPil2LabTensor' };
 
 /** The range of each ColorJitter factor, or null when that adjustment is off (torchvision's None). */
 export interface JitterRanges {
@@ -68,6 +70,8 @@ const PARAMS: Record<string, string[]> = {
   RandomGrayscale: ['p'],
   ToTensor: [],
   Normalize: ['mean', 'std'],
+  // VISSL reads `indices` and never uses it.
+  ImgPil2LabTensor: ['indices'],
 };
 
 function fail(config: TransformConfig, message: string): never {
@@ -208,6 +212,8 @@ function parsePhotometric(config: TransformConfig): PhotometricStep {
       return { kind: 'RandomGrayscale', p: probability(config, 'p', 0.1) };
     case 'ToTensor':
       return { kind: 'ToTensor' };
+    case 'ImgPil2LabTensor':
+      return { kind: 'ImgPil2LabTensor' };
     case 'Normalize': {
       const [mean, std] = [config.mean, config.std];
       const finite = (list: unknown) =>
@@ -266,6 +272,14 @@ export function parseTransforms(configs: TransformConfig[]): Pipeline {
       );
     }
     geometric.push(step);
+  }
+  const lab = photometric.findIndex((s) => s.kind === 'ImgPil2LabTensor');
+  // VISSL's ImgPil2LabTensor takes a PIL image and returns a tensor: nothing tensor-valued may come
+  // before it, and the PIL-only transforms all run before it here.
+  if (lab >= 0 && photometric.length > 1) {
+    throw new Error(
+      'transforms: ImgPil2LabTensor must be the only photometric transform and come last (it replaces ToTensor; ColorJitter, RandomGrayscale and Normalize are not supported with it)',
+    );
   }
   const normalize = photometric.findIndex((s) => s.kind === 'Normalize');
   if (normalize >= 0 && !photometric.slice(0, normalize).some((s) => s.kind === 'ToTensor')) {

@@ -9,6 +9,7 @@ import type { Tensor } from '../torch/index.js';
 import { Module, ModuleList, Sequential, type AnyModule, type FactoryOptions } from '../torch/nn/index.js';
 import { CifarResNetTrunk } from './cifar-resnet.js';
 import { buildHead, type HeadModuleSpec, type HeadSettings } from './heads.js';
+import type { InputType } from './input-type.js';
 import { ResNeXt } from './resnet.js';
 import { buildPoolOp, type FeatureOptions, type PoolOpSpec, type PoolOpsEntry, type Trunk } from './trunk.js';
 
@@ -25,6 +26,8 @@ export interface ResNetsConfig {
 
 /** The part of VISSL's MODEL config that builds the model. */
 export interface ModelConfig {
+  /** VISSL's MODEL.INPUT_TYPE: what the trunk sees of the batch (rgb when absent). */
+  INPUT_TYPE?: InputType;
   TRUNK: {
     /** 'resnet' (VISSL's ResNeXt) or 'cifar_resnet' (akamaster's CIFAR ResNet). */
     NAME: string;
@@ -86,8 +89,9 @@ export function modelConfig(options: ModelConfigOptions = {}): ModelConfig {
 }
 
 /** Builds the trunk MODEL.TRUNK names. */
-export function buildTrunk(config: Pick<ModelConfig, 'TRUNK'>, options: FactoryOptions = {}): Trunk {
+export function buildTrunk(config: Pick<ModelConfig, 'TRUNK' | 'INPUT_TYPE'>, options: FactoryOptions = {}): Trunk {
   const { NAME, RESNETS } = config.TRUNK;
+  const inputType = config.INPUT_TYPE ?? 'rgb';
   if (RESNETS.NORM !== 'BatchNorm') {
     throw new Error(`TRUNK.RESNETS.NORM '${RESNETS.NORM}' is not supported: use BatchNorm`);
   }
@@ -100,9 +104,13 @@ export function buildTrunk(config: Pick<ModelConfig, 'TRUNK'>, options: FactoryO
         widthPerGroup: RESNETS.WIDTH_PER_GROUP,
         zeroInitResidual: RESNETS.ZERO_INIT_RESIDUAL,
         layer4Stride: RESNETS.LAYER4_STRIDE,
+        inputType,
         ...options,
       });
     case 'cifar_resnet':
+      // VISSL's INPUT_TYPE is read by its resnet trunk; the CIFAR trunk (ours) takes RGB only.
+      if (inputType !== 'rgb')
+        throw new Error(`MODEL.INPUT_TYPE '${inputType}' needs MODEL.TRUNK.NAME resnet (cifar_resnet takes rgb only)`);
       return new CifarResNetTrunk({ depth: RESNETS.DEPTH, ...options });
     default:
       throw new Error(`unknown MODEL.TRUNK.NAME '${NAME}': use one of ${TRUNK_NAMES.join(', ')}`);

@@ -38,6 +38,8 @@ import {
   type BlockKind,
   type BlockSettings,
 } from './blocks.js';
+import { INPUT_TYPES, inputChannels, modelInput, type InputType } from './input-type.js';
+import type { Tensor } from '../torch/index.js';
 import { Trunk } from './trunk.js';
 
 export interface ResNetOptions extends FactoryOptions {
@@ -49,8 +51,8 @@ export interface ResNetOptions extends FactoryOptions {
   zeroInitResidual?: boolean;
   /** Stride of layer4's first block: 2 (default) or 1 (a 2x larger res5 map). */
   layer4Stride?: number;
-  /** 3 for RGB/BGR input, 1 for the L channel of LAB (VISSL's INPUT_TYPE). */
-  inputChannels?: number;
+  /** VISSL's MODEL.INPUT_TYPE: rgb (default), bgr (channels reversed) or lab (conv1 sees L only). */
+  inputType?: InputType;
   /** Batch-norm epsilon and momentum of every BN in the trunk. */
   bnEps?: number;
   bnMomentum?: number;
@@ -81,6 +83,7 @@ export class ResNeXt extends Trunk {
   /** Channels of the res5 output (2048 for ResNet-50, 512 for ResNet-18, times the width multiplier). */
   readonly outChannels: number;
   readonly #blocks: ModuleDict<Module>;
+  readonly inputType: InputType;
 
   constructor(options: ResNetOptions) {
     super();
@@ -91,7 +94,7 @@ export class ResNeXt extends Trunk {
       widthPerGroup = 64,
       zeroInitResidual = false,
       layer4Stride = 2,
-      inputChannels = 3,
+      inputType = 'rgb',
       bnEps = 1e-5,
       bnMomentum = 0.1,
       device,
@@ -107,6 +110,9 @@ export class ResNeXt extends Trunk {
         throw new Error(`ResNet ${name} must be a positive integer (got ${value})`);
     }
     this.depth = depth;
+    if (!(INPUT_TYPES as readonly string[]).includes(inputType))
+      throw new Error(`MODEL.INPUT_TYPE must be one of ${INPUT_TYPES.join(', ')} (got '${inputType}')`);
+    this.inputType = inputType;
     const s: BlockSettings = { groups, widthPerGroup, bnEps, bnMomentum, device, dtype };
     const stem = 64 * widthMultiplier;
     let inplanes = stem;
@@ -129,7 +135,7 @@ export class ResNeXt extends Trunk {
     this.#blocks = this.registerModule(
       '_feature_blocks',
       new ModuleDict<Module>([
-        ['conv1', new Conv2d(inputChannels, stem, 7, { stride: 2, padding: 3, bias: false, device, dtype })],
+        ['conv1', new Conv2d(inputChannels(inputType), stem, 7, { stride: 2, padding: 3, bias: false, device, dtype })],
         ['bn1', bn(stem, s)],
         ['conv1_relu', new ReLU(true)],
         ['maxpool', new MaxPool2d(3, { stride: 2, padding: 1 })],
@@ -147,6 +153,10 @@ export class ResNeXt extends Trunk {
 
   protected blocks(): Iterable<[string, Module]> {
     return this.#blocks.entries();
+  }
+
+  protected override modelInput(input: Tensor): Tensor {
+    return modelInput(input, this.inputType);
   }
 }
 

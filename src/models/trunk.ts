@@ -58,6 +58,11 @@ export abstract class Trunk extends Module {
   /** The blocks in the order they run. */
   protected abstract blocks(): Iterable<[string, Module]>;
 
+  /** What the first block sees of a batch (VISSL's MODEL.INPUT_TYPE); the batch itself by default. */
+  protected modelInput(input: Tensor): Tensor {
+    return input;
+  }
+
   /** The feature names this trunk accepts, shallowest first. */
   get featureNames(): string[] {
     return Object.keys(this.featureMapping);
@@ -65,8 +70,10 @@ export abstract class Trunk extends Module {
 
   /** The last block's output (VISSL's default trunk output: `flatten`, N x C). */
   override forward(input: Tensor): Tensor {
-    let feature = input;
-    for (const [, block] of this.blocks()) feature = this.#advance(block, feature, input, null);
+    const x = this.modelInput(input);
+    let feature = x;
+    for (const [, block] of this.blocks()) feature = this.#advance(block, feature, x, null);
+    if (x !== input) x.dispose();
     return feature;
   }
 
@@ -90,12 +97,14 @@ export abstract class Trunk extends Module {
       wanted.set(block, [...(wanted.get(block) ?? []), name]);
     }
     const raw = new Map<string, Tensor>();
-    let feature = input;
+    const x = this.modelInput(input);
+    let feature = x;
     for (const [blockName, block] of this.blocks()) {
       if (raw.size === unique.size) break;
-      feature = this.#advance(block, feature, input, raw);
+      feature = this.#advance(block, feature, x, raw);
       for (const name of wanted.get(blockName) ?? []) raw.set(name, feature);
     }
+    if (x !== input) x.dispose();
     return tidy(() => {
       const out = new Map<string, Tensor>();
       for (const name of names) {

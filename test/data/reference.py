@@ -266,6 +266,22 @@ def torchvision_pipeline(job):
     return {}
 
 
+def lab(job):
+    """VISSL's ImgPil2LabTensor, step by step as vissl/data/ssl_transforms/img_pil_to_lab_tensor.py:
+    RGB HWC uint8 -> BGR -> OpenCV's 8-bit COLOR_BGR2LAB -> float32 L * 100 / 255 - 50, a - 128,
+    b - 128, CHW. Reads raw RGB (HWC) and writes raw float32 CHW."""
+    import cv2
+
+    for case in job:
+        h, w = case["height"], case["width"]
+        rgb = np.fromfile(case["input"], dtype=np.uint8).reshape(h, w, 3)
+        img_lab = cv2.cvtColor(rgb[:, :, ::-1].astype(np.uint8), cv2.COLOR_BGR2LAB).astype(np.float32)
+        img_lab[:, :, 0] = (img_lab[:, :, 0] * (100.0 / 255.0)) - 50.0
+        img_lab[:, :, 1:] = img_lab[:, :, 1:] - 128.0
+        np.ascontiguousarray(np.transpose(img_lab, (2, 0, 1))).tofile(case["output"])
+    return {}
+
+
 if __name__ == "__main__":
     command = globals()[sys.argv[1]]
     print(json.dumps(command(json.load(sys.stdin))))
