@@ -63,6 +63,7 @@ export function buildAddon({ name, library, libraryName, flags = [], libs, missi
   const tag = `build-${name}`;
   const source = join(root, 'native', name, `${name}.cc`);
   const output = join(root, 'build', 'Release', `clusterfit_${name}.node`);
+  if (!existsSync(source)) missing(`its source ${source} is missing (a package without native/)`);
   const found = library ?? missing(`${libraryName} was not found`);
   const nodeInclude = nodeIncludeDir() ?? missing('Node.js headers (node_api.h) were not found; set NODE_INCLUDE_DIR');
   const addonApi = addonApiIncludeDir() ?? missing('node-addon-api is missing (run npm install)');

@@ -43,7 +43,8 @@ function clusterfit(
 ): Promise<Finished> {
   return new Promise((resolveRun) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, 'run', ...words], { env });
+    // --json: rank 0's metrics lines on stdout, which `until` watches for the moment to interrupt.
+    const child = spawn(process.execPath, [CLI, 'run', '--json', ...words], { env });
     let stdout = '';
     let stderr = '';
     const onOutput = (): void => until?.(stderr + stdout, child.pid as number);
