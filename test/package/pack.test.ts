@@ -199,7 +199,10 @@ describe('the install step on a machine that lacks the libraries', () => {
       install.stderr,
       /optional faiss addon not built: FAISS was not found\. Fix: apt-get install libfaiss-dev/,
     );
-    assert.match(install.stderr, /optional liblinear addon not built: liblinear was not found\. Fix: apt-get install liblinear-dev/);
+    assert.match(
+      install.stderr,
+      /optional liblinear addon not built: liblinear was not found\. Fix: apt-get install liblinear-dev/,
+    );
     assert.doesNotMatch(install.stderr, /at .*\.m?js:\d+/, 'no stack trace');
     const report = JSON.parse(readFileSync(join(pkg, 'build', 'install-report.json'), 'utf8')) as {
       addons: Record<string, { ok: boolean; fix?: string }>;
