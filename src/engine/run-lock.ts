@@ -10,7 +10,8 @@ export const LOCK_NAME = '.clusterfit.lock';
 
 const held = new Set<string>();
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid runs on this machine (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

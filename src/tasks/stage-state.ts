@@ -11,7 +11,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { LOCK_NAME } from '../engine/run-lock.js';
+import { LOCK_NAME, processAlive } from '../engine/run-lock.js';
 import { StopRequested } from '../engine/stop-signal.js';
 
 export type StageOutcome = 'running' | 'done' | 'stopped' | 'failed';
@@ -57,15 +57,6 @@ function readRecord(dir: string, stage: string): StageRecord | undefined {
     return Array.isArray(record.attempts) && record.attempts.length > 0 ? record : undefined;
   } catch {
     return undefined; // none yet, or damaged: the caller falls back to what the folder holds
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
