@@ -6,10 +6,11 @@ Each run folder holds `eval_random`, `eval_rotnet` and `eval_clusterfit` (a pipe
 transfer folder made with `run config=small64/evaluate`). Every cell shows the mean over the seeds and,
 in brackets, each seed's own value, so a reader sees the spread instead of a bare mean; a seed whose
 result is missing is shown as a dash and left out of the mean. Three tables: linear probe and kNN top-1
-per layer; VISSL's SVM protocol (mAP) per layer it was run on; the low-shot SVM mAP per k (each seed's
-value is already the mean over its samplings).
+per layer; VISSL's SVM protocol (mAP) per layer it was run on (`svm/` and any `svm_<name>/` folder); the
+low-shot SVM mAP per k (each seed's value is already the mean over its samplings).
 """
 
+import glob
 import json
 import os
 import sys
@@ -51,8 +52,19 @@ def evaluation_table(runs):
             print(f"| {name}, {layer} | {cell(linear)} | {cell(knn)} |")
 
 
+def svm_results(eval_folder):
+    """Every layer's train_svm result in an evaluation folder: the flatten run writes svm/, runs of other
+    layers may write svm_<name>/ beside it."""
+    merged = {}
+    for entry in sorted(glob.glob(os.path.join(eval_folder, "svm*", "svm.json"))):
+        if os.path.basename(os.path.dirname(entry)).startswith("svm_low_shot"):
+            continue
+        merged.update(json.load(open(entry))["layers"])
+    return {"layers": merged} if merged else None
+
+
 def svm_table(runs):
-    results = {folder: [load(run, folder, "svm", "svm.json") for run in runs] for _, folder in ARMS}
+    results = {folder: [svm_results(os.path.join(run, folder)) for run in runs] for _, folder in ARMS}
     layers = list(dict.fromkeys(layer for rs in results.values() for r in rs if r for layer in r["layers"]))
     if not layers:
         print("(no SVM results yet)")
