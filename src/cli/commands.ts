@@ -69,7 +69,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
       }
       return 0;
     },
-    join(resolve(out), 'logs'),
+    { runDir: resolve(out), runDirKey: 'out' },
   );
 }
 

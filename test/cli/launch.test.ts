@@ -3,10 +3,10 @@
 // up-front checks of DISTRIBUTED.* through the real `clusterfit run`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planLaunch, workerEnv } from '../../src/cli/launch/index.js';
@@ -283,6 +283,29 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
     );
     assert.doesNotMatch(run.stderr, /started rank/);
     assert.deepEqual(readdirSync(out), [], 'no logs, no files');
+  });
+
+  it('a second launch into a folder in use is refused before it makes or writes any log', () => {
+    const out = mkdtempSync(join(tmpdir(), 'clusterfit-launch-'));
+    // The running job: its launcher (a live process of ours) holds the lock, its ranks log.
+    const holder = spawn('sleep', ['60']);
+    try {
+      writeFileSync(join(out, '.clusterfit.lock'), `${holder.pid} ${hostname()}\n`);
+      mkdirSync(join(out, 'logs'));
+      writeFileSync(join(out, 'logs', 'rank0.log'), 'the running job wrote this\n');
+      const run = clusterfit('config.DISTRIBUTED.NUM_PROC_PER_NODE=2', `config.CHECKPOINT.DIR=${out}`);
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(`error: CHECKPOINT\\.DIR: another run \\(process ${holder.pid} on .*\\) is using`),
+      );
+      assert.doesNotMatch(run.stderr, /started rank/);
+      assert.deepEqual(readdirSync(join(out, 'logs')), ['rank0.log'], 'no log made');
+      assert.equal(readFileSync(join(out, 'logs', 'rank0.log'), 'utf8'), 'the running job wrote this\n');
+      assert.equal(readFileSync(join(out, '.clusterfit.lock'), 'utf8'), `${holder.pid} ${hostname()}\n`);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('a master address that does not resolve is named', () => {

@@ -1,9 +1,11 @@
 // `clusterfit run` on one or many processes: decides this process' role (see plan.ts) and, as the
 // node agent, checks the rendezvous address and starts and supervises this machine's workers.
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CONFIG_WARNED_ENV, type Config } from '../../config/index.js';
-import { taskOutputDir } from '../../tasks/output-dir.js';
+import { LOCK_NAME, lockRunFolder } from '../../engine/run-lock.js';
+import { taskOutputDir, taskOutputKey } from '../../tasks/output-dir.js';
 import { checkDeviceLayout } from './layout.js';
 import { planLaunch, workerEnv } from './plan.js';
 import { assertPortFree, assertResolves, freePort } from './ports.js';
@@ -13,19 +15,25 @@ import { AGENT_PID_ENV, exitWhenAgentDies } from './worker.js';
 
 export { planLaunch, parseRunId, workerEnv, type LaunchPlan } from './plan.js';
 
+export interface LaunchOptions {
+  /** The run folder (default: the first config's output folder); the workers' logs go to its `logs`. */
+  runDir?: string;
+  /** What set runDir, for messages (default: the config key of the output folder). */
+  runDirKey?: string;
+}
+
 /**
  * Runs `runHere` in this process when it is the whole run or one worker of it; otherwise starts
  * NUM_PROC_PER_NODE copies of this command as workers. Resolves with the status the command must
  * exit with: `runHere`'s, or the workers' (0 only when every worker finished; 130 when they stopped
- * on request; otherwise the failed rank's). The workers' logs go to `logDir` (default: `logs` in the
- * config's output folder). `cfg` may be several configs run on the same processes (the pipeline's
- * stages): the first gives the layout, and each one's MACHINE.DEVICE must fit it.
+ * on request; otherwise the failed rank's). `cfg` may be several configs run on the same processes
+ * (the pipeline's stages): the first gives the layout, and each one's MACHINE.DEVICE must fit it.
  */
 export async function launch(
   cfg: Config | readonly Config[],
   nodeIdWord: string | undefined,
   runHere: () => Promise<number>,
-  logDir?: string,
+  options: LaunchOptions = {},
 ): Promise<number> {
   const configs = Array.isArray(cfg) ? cfg : [cfg as Config];
   const first = configs[0]!;
@@ -46,6 +54,17 @@ export async function launch(
     await assertResolves(masterAddr, setBy);
     if (plan.nodeId === 0) await assertPortFree(port, setBy);
   }
+  // The folder is locked after the checks of the rendezvous, before any log is made or worker
+  // started: a second launch into a running run's folder is refused without touching its logs.
+  // Rank 0 works under this lock (see run-lock).
+  const runDir = resolve(options.runDir ?? taskOutputDir(first));
+  mkdirSync(runDir, { recursive: true });
+  lockRunFolder(
+    runDir,
+    options.runDirKey ?? taskOutputKey(first),
+    (message) => process.stderr.write(`warning: ${message}\n`),
+    plan.nodeId === 0 ? LOCK_NAME : `.clusterfit.node${plan.nodeId}.lock`,
+  );
   const cores = availableParallelism();
   const workers = Array.from({ length: plan.procsPerNode }, (_, localRank) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv(plan, port, localRank, cores) };
@@ -69,7 +88,7 @@ export async function launch(
     command: process.execPath,
     args: [...process.execArgv, ...process.argv.slice(1)],
     workers,
-    logDir: logDir ?? join(taskOutputDir(first), 'logs'),
+    logDir: join(runDir, 'logs'),
     timeoutS: first.DISTRIBUTED.TIMEOUT_S,
   });
 }
