@@ -13,6 +13,7 @@ packages=(
   liblinear-dev         # the linear SVMs of VISSL's SVM benchmark (native/liblinear)
   python3-torch python3-torchvision python3-numpy python3-faiss libfaiss-dev python3-sklearn python3-opencv  # the test oracles
   chromium              # the explorer's browser tests (driven by playwright-core)
+  iproute2              # ip netns: the 2-machine fault test builds its hosts in network namespaces
   g++ make
 )
 missing=()

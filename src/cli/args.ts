@@ -1,7 +1,8 @@
 // Command-line words in VISSL's (Hydra's) style: `config=<name>` picks a config, and
 // `config.KEY.SUB=value` overrides one key. A `<stage>.` prefix (`train.config.X=1`) aims an
 // override at one pipeline stage. Plain `name=value` words are command options (`out=runs/x`);
-// `--out=runs/x` and `--out runs/x` mean the same, as Node users type them.
+// `--out=runs/x` and `--out runs/x` mean the same, as Node users type them, and a dashed
+// `--max-restarts 3` is `max_restarts=3`, as torchrun users type it.
 export interface ParsedArgs {
   /** `config=<name or path>`, when given. */
   config?: string;
@@ -43,7 +44,7 @@ export function parseArgs(words: readonly string[]): ParsedArgs {
     if (word.startsWith('-') && !word.includes('=')) {
       const next = words[i + 1];
       // `--name value`: the value is the next word, unless that is another flag.
-      if (/^--[A-Za-z_][\w.]*$/.test(word) && next !== undefined && !next.startsWith('-')) {
+      if (/^--[A-Za-z_][\w.-]*$/.test(word) && next !== undefined && !next.startsWith('-')) {
         word = `${word}=${next}`;
         i++;
       } else {
@@ -68,7 +69,7 @@ export function parseArgs(words: readonly string[]): ParsedArgs {
       list.push(`${name.slice(stage.length + 1)}=${value}`);
       parsed.stageOverrides.set(stage, list);
     } else {
-      parsed.options.set(name, value);
+      parsed.options.set(word.startsWith('--') ? name.replaceAll('-', '_') : name, value);
     }
   }
   return parsed;

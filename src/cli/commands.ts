@@ -8,6 +8,7 @@ import type { PipelineOptions } from '../tasks/pipeline.js';
 import type { ParsedArgs } from './args.js';
 import { EXPLORE_COMMANDS } from './explore.js';
 import { PACKAGE_ROOT } from './features.js';
+import { MAX_RESTARTS_OPTION, maxRestartsOverrides } from './launch/restarts.js';
 import { STOPPED, type Command } from './registry.js';
 
 const PRESETS = Object.keys(PIPELINE_PRESETS);
@@ -49,7 +50,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
     preset: args.options.get('preset') ?? defaults.preset!,
     outputDir: out,
     dataRoot: args.options.has('data') ? resolve(args.options.get('data')!) : defaults.dataRoot,
-    overrides: args.overrides,
+    overrides: [...args.overrides, ...maxRestartsOverrides(args.options.get('max_restarts'))],
     stageOverrides: Object.fromEntries(args.stageOverrides),
     log: cliLog(args),
   };
@@ -69,7 +70,7 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
       }
       return 0;
     },
-    join(resolve(out), 'logs'),
+    { runDir: resolve(out), runDirKey: 'out', json: args.json },
   );
 }
 
@@ -85,7 +86,11 @@ export const COMMANDS: Command[] = [
     json: true,
     summary: 'The whole pipeline on the small CIFAR-10 subset shipped with the package (a few minutes on a CPU).',
     usage: '[out=<folder>] [config.KEY=value ...] [<stage>.config.KEY=value ...]',
-    options: [{ name: 'out', value: '<folder>', description: 'the run folder (default runs/demo)' }, NODE_ID_OPTION],
+    options: [
+      { name: 'out', value: '<folder>', description: 'the run folder (default runs/demo)' },
+      NODE_ID_OPTION,
+      MAX_RESTARTS_OPTION,
+    ],
     config: true,
     stages: STAGES,
     example: ['clusterfit demo', 'clusterfit demo out=runs/quick config.OPTIMIZER.num_epochs=2'],
@@ -108,7 +113,8 @@ export const COMMANDS: Command[] = [
       'config.DATA.TRAIN.DATA_PATHS=[a,b]. Ctrl-C stops cleanly; the same command resumes.\n' +
       'DISTRIBUTED.NUM_PROC_PER_NODE=N starts N worker processes here (logs in <run dir>/logs); with\n' +
       'NUM_NODES=M, run the same command on each machine with RUN_ID=<host of node 0>:<port> and\n' +
-      'node_id=0..M-1. Under torchrun or srun it runs as one worker.',
+      'node_id=0..M-1. Under torchrun or srun it runs as one worker. max_restarts=N starts every worker\n' +
+      'again (resuming from the last checkpoint) when one fails, up to N times.',
     options: [
       {
         name: 'config',
@@ -117,19 +123,26 @@ export const COMMANDS: Command[] = [
         required: true,
       },
       NODE_ID_OPTION,
+      MAX_RESTARTS_OPTION,
     ],
     config: true,
     hints: { out: 'config.CHECKPOINT.DIR=<folder>', data: 'config.DATA.TRAIN.DATA_PATHS=[<folder>]' },
     example: 'clusterfit run config=demo/rotnet config.CHECKPOINT.DIR=runs/rotnet config.OPTIMIZER.num_epochs=1',
     needs: ['native', 'image'],
     async handler(args) {
-      const cfg = loadConfig({ config: args.config!, overrides: args.overrides, command: 'run' });
+      const overrides = [...args.overrides, ...maxRestartsOverrides(args.options.get('max_restarts'))];
+      const cfg = loadConfig({ config: args.config!, overrides, command: 'run' });
       const { launch } = await import('./launch/index.js');
-      return launch(cfg, args.options.get('node_id'), async () => {
-        const { runConfig } = await import('../tasks/index.js');
-        const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: cliLog(args) }));
-        return result.kind === 'train' && !result.completed ? STOPPED : 0;
-      });
+      return launch(
+        cfg,
+        args.options.get('node_id'),
+        async () => {
+          const { runConfig } = await import('../tasks/index.js');
+          const result = await withStopSignal((stop) => runConfig(cfg, { stop, log: cliLog(args) }));
+          return result.kind === 'train' && !result.completed ? STOPPED : 0;
+        },
+        { json: args.json },
+      );
     },
   },
   {
@@ -146,6 +159,7 @@ export const COMMANDS: Command[] = [
       { name: 'out', value: '<folder>', description: 'the run folder; every stage writes under it', required: true },
       { name: 'data', value: '<root>', description: 'an image-folder root with train/ and test/ (<class>/<image>)' },
       NODE_ID_OPTION,
+      MAX_RESTARTS_OPTION,
     ],
     config: true,
     stages: STAGES,

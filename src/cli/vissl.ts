@@ -9,6 +9,7 @@
 // the file, picks the engine (VISSL's cluster and kNN configs name none), and a file written for
 // another tool is an error that names it.
 import { composeConfig, TOOL_ENGINES, type EngineName, type VisslTool } from '../config/index.js';
+import { maxRestartsOverrides } from './launch/restarts.js';
 import { STOPPED } from './registry.js';
 
 export const VISSL_TOOLS = Object.keys(TOOL_ENGINES) as VisslTool[];
@@ -28,7 +29,10 @@ export function visslUsage(tool: VisslTool): string {
     "  hydra.searchpath=[dir]    folders with configs (VISSL's configs/ folder or a config tree), searched before ours",
     "  --json                    the run's JSON lines on stdout (always in metrics.jsonl)",
     ...(tool === 'run_distributed_engines'
-      ? ["  node_id=N                 this machine's index among DISTRIBUTED.NUM_NODES"]
+      ? [
+          "  node_id=N                 this machine's index among DISTRIBUTED.NUM_NODES",
+          '  max_restarts=N            restart every worker after one fails, up to N times (--max-restarts N too)',
+        ]
       : []),
   ].join('\n');
 }
@@ -41,6 +45,8 @@ export interface VisslWords {
   engine?: string;
   /** `node_id=N`: this machine's index among DISTRIBUTED.NUM_NODES (VISSL's top-level node_id). */
   nodeId?: string;
+  /** `max_restarts=N` (torchrun's `--max-restarts N`): DISTRIBUTED.MAX_RESTARTS. */
+  maxRestarts?: string;
   help: boolean;
   /** `--json`: the run's JSON lines on stdout. */
   json: boolean;
@@ -54,7 +60,11 @@ function searchFolders(value: string): string[] {
 /** Parses a VISSL tool's words; anything it does not understand is an error naming the word. */
 export function parseVisslWords(tool: VisslTool, words: readonly string[]): VisslWords {
   const parsed: VisslWords = { overrides: [], searchPath: [], help: false, json: false };
-  for (const word of words) {
+  for (let i = 0; i < words.length; i++) {
+    let word = words[i]!;
+    // torchrun's spelling, `--max-restarts N` or `--max-restarts=N`.
+    if (/^--max[-_]restarts$/.test(word) && words[i + 1] !== undefined) word = `max_restarts=${words[++i]}`;
+    word = word.replace(/^--max[-_]restarts=/, 'max_restarts=');
     const eq = word.indexOf('=');
     const name = eq < 0 ? word : word.slice(0, eq);
     const value = word.slice(eq + 1);
@@ -66,6 +76,7 @@ export function parseVisslWords(tool: VisslTool, words: readonly string[]): Viss
       parsed.searchPath.push(...searchFolders(value));
     else if (name === 'engine_name' && eq > 0 && tool === 'run_distributed_engines') parsed.engine = value;
     else if (name === 'node_id' && eq > 0 && tool === 'run_distributed_engines') parsed.nodeId = value;
+    else if (name === 'max_restarts' && eq > 0 && tool === 'run_distributed_engines') parsed.maxRestarts = value;
     else {
       throw new Error(`${tool}: '${word}' is not understood here.\n${visslUsage(tool)}`);
     }
@@ -87,7 +98,7 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
   }
   const { config } = composeConfig({
     config: args.config,
-    overrides: args.overrides,
+    overrides: [...args.overrides, ...maxRestartsOverrides(args.maxRestarts)],
     searchPath: args.searchPath,
     command: tool,
     ...(args.engine !== undefined || engines.length === 1 ? { engine: (args.engine ?? engines[0]) as EngineName } : {}),
@@ -100,7 +111,8 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
   // As `clusterfit run`: several processes when DISTRIBUTED asks for them, Ctrl-C a clean stop,
   // JSON lines on stdout with --json.
   const { launch } = await import('./launch/index.js');
-  return launch(config, args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined), async () => {
+  const nodeId = args.nodeId ?? (config.NODE_ID !== 0 ? String(config.NODE_ID) : undefined);
+  const runHere = async (): Promise<number> => {
     const { runConfig } = await import('../tasks/index.js');
     const { stopOnSignals } = await import('../engine/stop-signal.js');
     const stop = stopOnSignals(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)\n'));
@@ -110,5 +122,6 @@ export async function runVisslTool(tool: VisslTool, words: readonly string[]): P
     } finally {
       stop.dispose();
     }
-  });
+  };
+  return launch(config, nodeId, runHere, { json: args.json });
 }

@@ -144,6 +144,7 @@ const RANGES: Readonly<Record<string, NumberRange>> = {
   'CHECKPOINT.CHECKPOINT_ITER_FREQUENCY': ALL_OR_COUNT,
   'DISTRIBUTED.NUM_NODES': AT_LEAST_1,
   'DISTRIBUTED.NUM_PROC_PER_NODE': AT_LEAST_1,
+  'DISTRIBUTED.MAX_RESTARTS': NON_NEGATIVE,
 };
 
 /** Why `value` is outside `range`, or null when it is inside (and finite). */

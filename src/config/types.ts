@@ -263,5 +263,7 @@ export interface Config {
     readonly INIT_METHOD: 'tcp' | 'env' | 'file';
     readonly RUN_ID: string;
     readonly TIMEOUT_S: number;
+    /** Ours (torchrun's --max-restarts): times the launcher restarts every worker after one fails. */
+    readonly MAX_RESTARTS: number;
   };
 }

@@ -110,10 +110,11 @@ export function startTask(cfg: Config, dir: string, dirKey: string, name: string
   const out = prepareOutputDir(dir, dirKey);
   const logger = taskLogger(options, out, ranks.rank);
   // One rank holds the folder's lock for the whole job; the others write only where it tells them.
-  if (ranks.rank === 0) lockRunFolder(out, dirKey, (message) => logger.warn(message));
+  const lockPid = ranks.rank === 0 ? lockRunFolder(out, dirKey, (message) => logger.warn(message)) : undefined;
   if (ranks.rank === 0) writeFileSync(join(out, `${name}_config.yaml`), configToYaml(cfg));
   const record = new StageRecorder(out, name, {
     writer: ranks.rank === 0,
+    ...(lockPid !== undefined ? { lockPid } : {}),
     ...(name === 'train' ? { epochs: cfg.OPTIMIZER.num_epochs } : {}),
   });
   // Tells readers of a shared metrics file (a pipeline's) whose lines follow, from the first one on.

@@ -16,3 +16,9 @@ export function taskOutputDir(cfg: Config): string {
       return cfg.CHECKPOINT.DIR;
   }
 }
+
+/** The config key that names taskOutputDir's folder, for messages. */
+export function taskOutputKey(cfg: Config): string {
+  if (cfg.ENGINE_NAME === 'extract_features' && cfg.EXTRACT_FEATURES.OUTPUT_DIR) return 'EXTRACT_FEATURES.OUTPUT_DIR';
+  return cfg.ENGINE_NAME === 'cluster_features' ? 'CLUSTERFIT.OUTPUT_DIR' : 'CHECKPOINT.DIR';
+}

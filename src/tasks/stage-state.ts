@@ -30,6 +30,8 @@ interface StageRecord {
   stage: string;
   pid: number;
   host: string;
+  /** The process holding the folder's lock, when not `pid` itself (the launcher of a multi-process run). */
+  lockPid?: number;
   /** Training stages: the epochs the config asks for. */
   epochs?: number;
   attempts: StageAttempt[];
@@ -60,7 +62,10 @@ function readRecord(dir: string, stage: string): StageRecord | undefined {
   }
 }
 
-/** Whether the process a `running` record names still runs the stage: it holds the folder's lock and lives. */
+/**
+ * Whether the process a `running` record names still runs the stage: it (or its launcher) holds the
+ * folder's lock and it lives. A worker the launcher restarted left its attempt behind: failed.
+ */
 function stillRunning(dir: string, record: StageRecord): boolean {
   let lock: string;
   try {
@@ -69,7 +74,7 @@ function stillRunning(dir: string, record: StageRecord): boolean {
     return false; // the lock is released when the process exits
   }
   const [pid, host] = lock.trim().split(' ');
-  if (Number(pid) !== record.pid || host !== record.host) return false;
+  if (Number(pid) !== (record.lockPid ?? record.pid) || host !== record.host) return false;
   // Another machine's process cannot be asked; its lock is the best word there is.
   return host !== hostname() || processAlive(record.pid);
 }
@@ -114,7 +119,11 @@ export class StageRecorder {
   readonly #dir: string;
   readonly #record: StageRecord | undefined;
 
-  constructor(dir: string, stage: string, { writer, epochs }: { writer: boolean; epochs?: number }) {
+  constructor(
+    dir: string,
+    stage: string,
+    { writer, epochs, lockPid }: { writer: boolean; epochs?: number; lockPid?: number },
+  ) {
     this.#dir = dir;
     if (!writer) return;
     const previous = readStageState(dir, stage)?.attempts ?? [];
@@ -122,6 +131,7 @@ export class StageRecorder {
       stage,
       pid: process.pid,
       host: hostname(),
+      ...(lockPid !== undefined && lockPid !== process.pid ? { lockPid } : {}),
       ...(epochs !== undefined ? { epochs } : {}),
       attempts: [...previous, { started: new Date().toISOString(), state: 'running' }],
     };

@@ -3,14 +3,18 @@
 // up-front checks of DISTRIBUTED.* through the real `clusterfit run`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planLaunch, workerEnv } from '../../src/cli/launch/index.js';
 import type { DistributedConfig } from '../../src/cli/launch/plan.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { parseVisslWords } from '../../src/cli/vissl.js';
+import { loadConfig } from '../../src/config/index.js';
+import { maxRestartsOverrides, superviseWithRestarts, type RestartEvent } from '../../src/cli/launch/restarts.js';
 import { supervise } from '../../src/cli/launch/supervisor.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
@@ -42,7 +46,7 @@ async function run(
   onLogDir?.(logDir);
   const lines: string[] = [];
   const started = performance.now();
-  const status = await supervise({
+  const { status, failure } = await supervise({
     command: process.execPath,
     args: ['-e', 'eval(process.env.SCRIPT)'],
     workers: workers(count, script),
@@ -54,6 +58,7 @@ async function run(
       if (line.includes('started') && onStart) onStart(pids);
     },
   });
+  if (failure !== null) lines.push(`error: ${failure}`);
   return { status, messages: lines.join('\n'), logDir, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -158,7 +163,7 @@ describe('launcher supervision', { timeout: 60000 }, () => {
   it('a rank that cannot be started ends the start: one error, no log files for ranks never started', async () => {
     const logDir = join(mkdtempSync(join(tmpdir(), 'clusterfit-launch-')), 'logs');
     const lines: string[] = [];
-    const status = await supervise({
+    const outcome = await supervise({
       command: join(logDir, 'no-such-program'),
       args: [],
       workers: workers(6, ''),
@@ -166,7 +171,9 @@ describe('launcher supervision', { timeout: 60000 }, () => {
       timeoutS: 30,
       report: (line) => lines.push(line),
     });
-    assert.equal(status, 1, lines.join('\n'));
+    assert.equal(outcome.status, 1, lines.join('\n'));
+    assert.equal(outcome.restartable, null, 'a rank that cannot start would not start after a restart either');
+    lines.push(`error: ${outcome.failure}`);
     const errors = lines.filter((l) => l.includes('error: '));
     assert.equal(errors.length, 1, lines.join('\n'));
     assert.match(
@@ -192,6 +199,92 @@ describe('launcher supervision', { timeout: 60000 }, () => {
   });
 });
 
+describe('launcher restarts (DISTRIBUTED.MAX_RESTARTS)', { timeout: 60000 }, () => {
+  /** Rank 1 fails (status 3) in the first `failures` starts, then every rank finishes. */
+  async function restarting(maxRestarts: number, failures: number) {
+    const logDir = join(mkdtempSync(join(tmpdir(), 'clusterfit-launch-')), 'logs');
+    const lines: string[] = [];
+    const events: RestartEvent[] = [];
+    const script = `if (process.env.RANK === '1' && Number(process.env.START) < ${failures}) {
+         console.error('error: rank one broke in start ' + process.env.START); process.exit(3); }
+       console.log('rank ' + process.env.RANK + ' finished start ' + process.env.START);`;
+    const status = await superviseWithRestarts({
+      maxRestarts,
+      report: (line) => lines.push(line),
+      event: (event) => events.push(event),
+      start: (restart) =>
+        supervise({
+          command: process.execPath,
+          args: ['-e', 'eval(process.env.SCRIPT)'],
+          workers: workers(2, script).map((w) => ({ ...w, env: { ...w.env, START: String(restart) } })),
+          logDir,
+          timeoutS: 30,
+          report: (line) => lines.push(line),
+          ...(restart > 0 ? { header: `restart ${restart} of ${maxRestarts}` } : {}),
+        }),
+    });
+    return { status, messages: lines.join('\n'), events, logDir };
+  }
+
+  it('a failed worker restarts every worker; the logs keep every start', async () => {
+    const result = await restarting(2, 2);
+    assert.equal(result.status, 0, result.messages);
+    assert.match(result.messages, /restart 1 of 2 after rank 1 exited with status 3: every rank starts again/);
+    assert.match(result.messages, /restart 2 of 2 after rank 1 exited with status 3/);
+    assert.deepEqual(
+      result.events.map((e) => [e.event, e.restart, e.max_restarts, e.rank, e.reason]),
+      [
+        ['restart', 1, 2, 1, 'exited with status 3'],
+        ['restart', 2, 2, 1, 'exited with status 3'],
+      ],
+    );
+    const log = readFileSync(join(result.logDir, 'rank1.log'), 'utf8');
+    assert.match(log, /rank one broke in start 0[\s\S]*restart 1 of 2[\s\S]*broke in start 1[\s\S]*restart 2 of 2/);
+    assert.match(log, /rank 1 finished start 2/);
+    assert.match(readFileSync(join(result.logDir, 'rank0.log'), 'utf8'), /rank 0 finished start 2/);
+  });
+
+  it('a failure past MAX_RESTARTS ends the run with the rank’s status and names the rank', async () => {
+    const none = await restarting(0, 1);
+    assert.equal(none.status, 3, none.messages);
+    assert.doesNotMatch(none.messages, /restart \d/);
+    assert.match(none.messages, /error: rank 1 \(pid \d+\) exited with status 3; its log: .*rank1\.log/);
+    const spent = await restarting(1, 2);
+    assert.equal(spent.status, 3, spent.messages);
+    assert.match(spent.messages, /restart 1 of 1 after rank 1/);
+    assert.match(
+      spent.messages,
+      /error: rank 1 .*exited with status 3[\s\S]*after 1 restart\(s\); DISTRIBUTED.MAX_RESTARTS is 1/,
+    );
+  });
+});
+
+describe('max_restarts on the command line and DISTRIBUTED.MAX_RESTARTS', () => {
+  it('is accepted as torchrun and as our other options spell it, in our commands and VISSL’s tool', () => {
+    for (const words of [['--max-restarts', '2'], ['--max-restarts=2'], ['--max_restarts', '2'], ['max_restarts=2']]) {
+      const args = parseArgs(['config=demo/rotnet', ...words]);
+      assert.deepEqual([...args.options], [['max_restarts', '2']], words.join(' '));
+      const overrides = [...args.overrides, ...maxRestartsOverrides(args.options.get('max_restarts'))];
+      const cfg = loadConfig({ config: 'demo/rotnet', overrides, command: 'run' });
+      assert.equal(cfg.DISTRIBUTED.MAX_RESTARTS, 2);
+      assert.equal(parseVisslWords('run_distributed_engines', ['config=x', ...words]).maxRestarts, '2');
+    }
+    assert.throws(() => maxRestartsOverrides('two'), /max_restarts=two: give how many times the workers may restart/);
+  });
+
+  it('defaults to 0 in configs that do not set it, and must be an integer >= 0', () => {
+    assert.equal(loadConfig({ config: 'demo/rotnet', overrides: [], command: 'run' }).DISTRIBUTED.MAX_RESTARTS, 0);
+    assert.throws(
+      () => loadConfig({ config: 'demo/rotnet', overrides: ['config.DISTRIBUTED.MAX_RESTARTS=-1'], command: 'run' }),
+      /DISTRIBUTED\.MAX_RESTARTS/,
+    );
+    assert.throws(
+      () => loadConfig({ config: 'demo/rotnet', overrides: ['config.DISTRIBUTED.MAX_RESTARTS=1.5'], command: 'run' }),
+      /DISTRIBUTED\.MAX_RESTARTS/,
+    );
+  });
+});
+
 describe('launch plan', () => {
   const dist: DistributedConfig = {
     BACKEND: 'gloo',
@@ -201,6 +294,7 @@ describe('launch plan', () => {
     INIT_METHOD: 'tcp',
     RUN_ID: 'auto',
     TIMEOUT_S: 300,
+    MAX_RESTARTS: 0,
   };
 
   it('is a worker under torchrun or srun, the whole run for 1 x 1, else the agent', () => {
@@ -283,6 +377,29 @@ describe('clusterfit run: the launcher’s checks before any worker starts', { t
     );
     assert.doesNotMatch(run.stderr, /started rank/);
     assert.deepEqual(readdirSync(out), [], 'no logs, no files');
+  });
+
+  it('a second launch into a folder in use is refused before it makes or writes any log', () => {
+    const out = mkdtempSync(join(tmpdir(), 'clusterfit-launch-'));
+    // The running job: its launcher (a live process of ours) holds the lock, its ranks log.
+    const holder = spawn('sleep', ['60']);
+    try {
+      writeFileSync(join(out, '.clusterfit.lock'), `${holder.pid} ${hostname()}\n`);
+      mkdirSync(join(out, 'logs'));
+      writeFileSync(join(out, 'logs', 'rank0.log'), 'the running job wrote this\n');
+      const run = clusterfit('config.DISTRIBUTED.NUM_PROC_PER_NODE=2', `config.CHECKPOINT.DIR=${out}`);
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(`error: CHECKPOINT\\.DIR: another run \\(process ${holder.pid} on .*\\) is using`),
+      );
+      assert.doesNotMatch(run.stderr, /started rank/);
+      assert.deepEqual(readdirSync(join(out, 'logs')), ['rank0.log'], 'no log made');
+      assert.equal(readFileSync(join(out, 'logs', 'rank0.log'), 'utf8'), 'the running job wrote this\n');
+      assert.equal(readFileSync(join(out, '.clusterfit.lock'), 'utf8'), `${holder.pid} ${hostname()}\n`);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('a master address that does not resolve is named', () => {

@@ -6,77 +6,18 @@
 // Every wait is bounded, so a regression fails instead of hanging.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { loadTrainingCheckpoint } from '../../src/engine/checkpoint.js';
 import { ownedRows } from '../../src/engine/distributed/cluster.js';
 import { loadFeatures } from '../../src/engine/feature-files.js';
 import { readNpy } from '../../src/torch/io/index.js';
 import type { Tensor } from '../../src/torch/index.js';
+import { readStageState } from '../../src/tasks/stage-state.js';
+import { CLI, clusterfit, ENV, rankPid, training } from './launch-support.js';
 import { makeImageFolders, tinyRun } from './support.js';
-
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-/** One core per rank on the 2-core CI machine. */
-const ENV = { ...process.env, OMP_NUM_THREADS: '1' };
-
-interface Finished {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-/**
- * Runs `clusterfit run ...words`; `until(stderr+stdout so far, pids)` is called on each output chunk
- * and may act on the run (send a signal). Killed after `limitS` seconds.
- */
-function clusterfit(
-  words: string[],
-  {
-    limitS = 120,
-    env = ENV,
-    until,
-  }: { limitS?: number; env?: NodeJS.ProcessEnv; until?: (output: string, launcherPid: number) => void } = {},
-): Promise<Finished> {
-  return new Promise((resolveRun) => {
-    const started = performance.now();
-    // --json: rank 0's metrics lines on stdout, which `until` watches for the moment to interrupt.
-    const child = spawn(process.execPath, [CLI, 'run', '--json', ...words], { env });
-    let stdout = '';
-    let stderr = '';
-    const onOutput = (): void => until?.(stderr + stdout, child.pid as number);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      onOutput();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      onOutput();
-    });
-    const timer = setTimeout(() => {
-      stderr += `\n[test] killed after ${limitS} s`;
-      child.kill('SIGKILL');
-    }, limitS * 1000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolveRun({ status, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
-    });
-  });
-}
-
-/** The pid of rank `rank` from the launcher's "started rank 0 (pid N), ..." line. */
-function rankPid(output: string, rank: number): number | null {
-  const match = new RegExp(`rank ${rank} \\(pid (\\d+)\\)`).exec(output);
-  return match ? Number(match[1]) : null;
-}
-
-/** True once rank 0 has logged a training step (metrics JSON on stdout). */
-function training(output: string): boolean {
-  return /"event":"train","time":"[^"]+","epoch":0,"step":[1-9]/.test(output);
-}
 
 describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
   let root = '';
@@ -261,7 +202,9 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
   it('a rank killed with SIGKILL mid-training is named by the launcher, every time', async () => {
     for (let attempt = 0; attempt < 2; attempt++) {
       let killed = false;
-      const run = await clusterfit(rotnet(join(root, `killed${attempt}`), 50, 2), {
+      // MAX_RESTARTS is 0 by default; the second time as the command-line option.
+      const restarts = attempt === 0 ? [] : ['max_restarts=0'];
+      const run = await clusterfit([...rotnet(join(root, `killed${attempt}`), 50, 2), ...restarts], {
         limitS: 90,
         until: (output) => {
           const pid = rankPid(output, 1);
@@ -274,6 +217,53 @@ describe('clusterfit run on 2 Gloo ranks', { timeout: 600000 }, () => {
       assert.equal(run.status, 137, run.stderr);
       assert.match(run.stderr, /error: rank 1 \(pid \d+\) was killed by SIGKILL; its log: .*rank1\.log/);
     }
+  });
+
+  it('with --max-restarts 1 a rank killed mid-epoch restarts every rank from the last checkpoint to the end', async () => {
+    const dir = join(root, 'restarted');
+    const epochs = 3;
+    let killed = 0;
+    const run = await clusterfit([...rotnet(dir, epochs, 2), '--max-restarts', '1'], {
+      limitS: 240,
+      until: (output) => {
+        // Killed in epoch 1, once epoch 0's checkpoint is written.
+        const pid = rankPid(output, 1);
+        if (killed === 0 && pid !== null && training(output, 1)) {
+          killed = pid;
+          process.kill(pid, 'SIGKILL');
+        }
+      },
+    });
+    assert.ok(killed > 0, run.stderr);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      /clusterfit launcher: restart 1 of 1 after rank 1 was killed by SIGKILL: every rank starts again/,
+    );
+    const event = run.stdout.split('\n').find((line) => line.includes('"event":"restart"'));
+    assert.ok(event, run.stdout);
+    assert.deepEqual(
+      (({ restart, max_restarts, rank, reason }) => ({ restart, max_restarts, rank, reason }))(JSON.parse(event)),
+      { restart: 1, max_restarts: 1, rank: 1, reason: 'was killed by SIGKILL' },
+    );
+    // Each rank's log holds both starts, the second resuming from epoch 0's checkpoint.
+    for (const rank of [0, 1]) {
+      const log = readFileSync(join(dir, 'logs', `rank${rank}.log`), 'utf8');
+      const starts = log.split(/^== clusterfit launcher .*$/m).slice(1);
+      assert.equal(starts.length, 2, log);
+      assert.match(log, new RegExp(`rank ${rank}, pid \\d+, restart 1 of 1, `));
+    }
+    const second = readFileSync(join(dir, 'logs', 'rank0.log'), 'utf8').split('restart 1 of 1')[1];
+    assert.match(second ?? '', /resuming from .*model_phase0\.torch/);
+    const final = loadTrainingCheckpoint(join(dir, `model_final_checkpoint_phase${epochs - 1}.torch`));
+    assert.equal(final.epoch, epochs - 1, 'the last phase');
+    final.dispose();
+    assert.deepEqual(
+      readStageState(dir, 'train')?.attempts.map((a) => a.state),
+      ['failed', 'done'],
+      'the killed start is recorded as failed, the restart as done',
+    );
+    assert.ok(!existsSync(join(dir, '.clusterfit.lock')), 'the launcher releases the folder');
   });
 
   it('a rank frozen with SIGSTOP is named within DISTRIBUTED.TIMEOUT_S', async () => {

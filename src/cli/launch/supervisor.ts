@@ -7,8 +7,9 @@
 // - A rank that cannot be started (a process limit: EAGAIN) ends the start there: the ranks already
 //   started are stopped, and the agent exits with one error naming the rank and the reason.
 // - A worker that exits with a failure (any status but 0, or 130/143 after a stop request) ends the
-//   run: the others get SIGTERM, and SIGKILL after FAILURE_GRACE_MS; the agent exits non-zero naming
-//   the rank, its exit status or signal, its log and the last error line in it.
+//   run: the others get SIGTERM, and SIGKILL after FAILURE_GRACE_MS; the outcome names the rank, its
+//   exit status or signal, its log and the last error line in it (the caller reports it, or restarts
+//   the workers: see restarts.ts).
 // - A worker stopped (SIGSTOP, state T in /proc) for TIMEOUT_S seconds is a failure too, and a
 //   stopped worker is named as the likely cause when another rank fails first (its peers time out
 //   waiting for it).
@@ -42,6 +43,21 @@ export interface SuperviseOptions {
   timeoutS: number;
   /** Where the agent's own messages go (default process.stderr). */
   report?: (line: string) => void;
+  /** Said in each log's header line after the worker's pid (e.g. which restart this is). */
+  header?: string;
+}
+
+/** How the workers ended. */
+export interface Outcome {
+  /** The status the agent exits with: 0, 130 (stopped on request), or the failed rank's. */
+  status: number;
+  /** What failed, naming the rank, its log and its last error; null when nothing did. */
+  failure: string | null;
+  /**
+   * The rank that failed after it had started, while no stop was requested: the failure a
+   * restart of the workers may get past (one that could not be started would only fail again).
+   */
+  restartable: { rank: number; what: string } | null;
 }
 
 interface Worker {
@@ -87,15 +103,16 @@ function exitStatusOf(exit: { code: number | null; signal: NodeJS.Signals | null
   return exit.code === 0 || exit.code === null ? 1 : exit.code;
 }
 
-/** Starts the workers and resolves with the status the agent should exit with, once all have exited. */
-export function supervise(options: SuperviseOptions): Promise<number> {
+/** Starts the workers and resolves with how they ended, once all have exited. */
+export function supervise(options: SuperviseOptions): Promise<Outcome> {
   const report = options.report ?? ((line: string) => process.stderr.write(`${line}\n`));
   mkdirSync(options.logDir, { recursive: true });
   const limitMs = (options.timeoutS + FINISH_SLACK_S) * 1000;
 
-  return new Promise((resolveStatus) => {
+  return new Promise((resolveOutcome) => {
     let failure: string | null = null;
     let failureStatus = 1;
+    let restartable: Outcome['restartable'] = null;
     let interrupted = false;
     let finishDeadline: NodeJS.Timeout | null = null;
     let killTimer: NodeJS.Timeout | null = null;
@@ -128,6 +145,7 @@ export function supervise(options: SuperviseOptions): Promise<number> {
         (error ? `\n  its last error: ${error}` : '') +
         stoppedNote(worker);
       failureStatus = status;
+      if (started && !interrupted) restartable = { rank: worker.spec.rank, what };
       report(`clusterfit launcher: rank ${worker.spec.rank} ${what}; stopping the other ranks`);
       for (const w of alive()) {
         if (w === worker) continue;
@@ -182,14 +200,14 @@ export function supervise(options: SuperviseOptions): Promise<number> {
       Promise.all(workers.map((w) => new Promise((r) => (w.log ? w.log.end(r) : r(null))))).then(
         () => {
           if (failure !== null) {
-            report(`error: ${failure}`);
-            resolveStatus(failureStatus);
+            // A stop requested after the failure (Ctrl-C during the grace) is no time to restart.
+            resolveOutcome({ status: failureStatus, failure, restartable: interrupted ? null : restartable });
           } else {
             const stopped = interrupted || workers.some((w) => STOPPED_ON_REQUEST.has(w.exit?.code ?? 0));
-            resolveStatus(stopped ? 130 : 0);
+            resolveOutcome({ status: stopped ? 130 : 0, failure: null, restartable: null });
           }
         },
-        () => resolveStatus(1),
+        () => resolveOutcome({ status: 1, failure: 'the workers’ logs could not be closed', restartable: null }),
       );
     };
 
@@ -227,7 +245,8 @@ export function supervise(options: SuperviseOptions): Promise<number> {
         );
       });
       log.write(
-        `== clusterfit launcher (pid ${process.pid}): rank ${spec.rank}, pid ${child.pid}, ${new Date().toISOString()} ==\n`,
+        `== clusterfit launcher (pid ${process.pid}): rank ${spec.rank}, pid ${child.pid}` +
+          `${options.header ? `, ${options.header}` : ''}, ${new Date().toISOString()} ==\n`,
       );
       worker.log = log;
       child.stdout?.on('data', (chunk: Buffer) => {
