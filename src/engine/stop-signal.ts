@@ -3,7 +3,7 @@
 export interface StopSignal {
   readonly requested: boolean;
   /** Called by a loop once per step, at the same step on every rank: makes `requested` agree across
-   * ranks (see distributed-stop.ts). Absent in a single process. */
+   * ranks (see distributed/stop.ts). Absent in a single process. */
   agree?(): void;
 }
 

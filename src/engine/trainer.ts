@@ -9,7 +9,7 @@ import type { SGD } from '../torch/optim/index.js';
 import type { TrainerHook } from './hooks.js';
 import type { LossFunction } from './loss.js';
 import type { VisslLrSchedule } from './lr-schedule.js';
-import { meanOverRanks, sumOverRanks } from './distributed-ranks.js';
+import { meanOverRanks, sumOverRanks } from './distributed/ranks.js';
 import { AccuracyMeter } from './meters.js';
 import { PerfStats } from './perf-stats.js';
 import { runProgress } from './progress.js';

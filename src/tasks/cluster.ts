@@ -8,7 +8,7 @@
 // Unlike VISSL at HEAD, rows are deduplicated and sorted by dataset index, so a label file has
 // exactly one entry per image of the dataset, in the dataset's order.
 // On several ranks each rank reads and computes on its block of the rows only (see
-// engine/distributed-cluster.ts), except with CLUSTER_BACKEND faiss, which is not distributed.
+// engine/distributed/cluster.ts), except with CLUSTER_BACKEND faiss, which is not distributed.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -21,8 +21,8 @@ import {
   type KMeansResult,
 } from '../cluster/index.js';
 import type { Config, Partition } from '../config/index.js';
-import { assignOnRanks, kmeansOnRanks, ownedRows, type RowBlock } from '../engine/distributed-cluster.js';
-import { barrier, isMainRank, sumOverRanks, worldSize } from '../engine/distributed-ranks.js';
+import { assignOnRanks, kmeansOnRanks, ownedRows, type RowBlock } from '../engine/distributed/cluster.js';
+import { barrier, isMainRank, sumOverRanks, worldSize } from '../engine/distributed/ranks.js';
 import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
 import { bincount, indexSelect, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
 import { writeNpy } from '../torch/io/index.js';

@@ -15,7 +15,7 @@ import {
   withLabels,
   type Dataset,
 } from '../data/index.js';
-import { rank, worldSize } from '../engine/distributed-ranks.js';
+import { rank, worldSize } from '../engine/distributed/ranks.js';
 import type { Device } from '../torch/index.js';
 
 const DATA_SOURCES = ['disk_folder', 'disk_filelist', 'torchvision_dataset'];

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { lrRunSetup } from '../config/index.js';
-import { isMainRank } from '../engine/distributed-ranks.js';
+import { isMainRank } from '../engine/distributed/ranks.js';
 import { loadFeatures } from '../engine/feature-files.js';
 import { knnAccuracy } from '../engine/knn.js';
 import { linearProbe } from '../engine/linear-probe.js';

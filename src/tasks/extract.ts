@@ -3,7 +3,7 @@
 // (memory stays at one batch). Layers are LINEAR_EVAL_FEAT_POOL_OPS_MAP's, each with its pool op,
 // or the one a caller names (the cluster step's FEATURES.LAYER_NAME).
 import type { Config, Partition } from '../config/index.js';
-import { barrier, isMainRank, rank, worldSize } from '../engine/distributed-ranks.js';
+import { barrier, isMainRank, rank, worldSize } from '../engine/distributed/ranks.js';
 import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
 import { StopRequested } from '../engine/stop-signal.js';
 import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';

@@ -1,7 +1,7 @@
 // The training hooks a config asks for (HOOKS.*), built for one training stage.
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/index.js';
-import { isMainRank } from '../engine/distributed-ranks.js';
+import { isMainRank } from '../engine/distributed/ranks.js';
 import type { TrainerHook } from '../engine/hooks.js';
 import { TensorBoardHook } from '../engine/tensorboard/index.js';
 

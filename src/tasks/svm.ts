@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { isMainRank } from '../engine/distributed-ranks.js';
+import { isMainRank } from '../engine/distributed/ranks.js';
 import { featureLayers, loadFeatures } from '../engine/feature-files.js';
 import { svmFeatures, type SvmSettings } from '../engine/svm/config.js';
 import { liblinearAvailable, liblinearVersion } from '../engine/svm/liblinear.js';

@@ -17,9 +17,9 @@ import {
 import { buildLoss, type CrossEntropyLossConfig } from '../engine/loss.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
 import { visslParamGroups } from '../engine/param-groups.js';
-import { worldSize } from '../engine/distributed-ranks.js';
-import { agreedStop } from '../engine/distributed-stop.js';
-import { replicate, resumeStep, writeOnMainRank } from '../engine/distributed-train.js';
+import { worldSize } from '../engine/distributed/ranks.js';
+import { agreedStop } from '../engine/distributed/stop.js';
+import { replicate, resumeStep, writeOnMainRank } from '../engine/distributed/train.js';
 import { train, type EpochState, type TrainPosition, type TrainSummary } from '../engine/trainer.js';
 import type { Dataset } from '../data/index.js';
 import type { SSLModel } from '../models/index.js';

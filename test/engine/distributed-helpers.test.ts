@@ -2,8 +2,8 @@
 // written by one number of ranks resumes on another.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownedRows } from '../../src/engine/distributed-cluster.js';
-import { resumeStep } from '../../src/engine/distributed-train.js';
+import { ownedRows } from '../../src/engine/distributed/cluster.js';
+import { resumeStep } from '../../src/engine/distributed/train.js';
 
 test('owned rows cover every row once, in contiguous blocks, for any world size', () => {
   for (const [n, world] of [

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arange, tensor } from '../../src/torch/index.js';
-import { ownedRows } from '../../src/engine/distributed-cluster.js';
+import { ownedRows } from '../../src/engine/distributed/cluster.js';
 import { FeatureShardWriter, findFeatureShards, loadFeatures } from '../../src/engine/feature-files.js';
 import { PYTHON } from '../support/oracle.js';
 

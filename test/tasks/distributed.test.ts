@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ownedRows } from '../../src/engine/distributed-cluster.js';
+import { ownedRows } from '../../src/engine/distributed/cluster.js';
 import { loadFeatures } from '../../src/engine/feature-files.js';
 import { readNpy } from '../../src/torch/io/index.js';
 import type { Tensor } from '../../src/torch/index.js';

@@ -4,8 +4,8 @@
 // results it computes itself from all the rows.
 import { assign, kmeans, PCA, type KMeansOptions } from '../../../src/cluster/index.js';
 import { randPerm } from '../../../src/cluster/random.js';
-import { assignOnRanks, kmeansOnRanks, ownedRows } from '../../../src/engine/distributed-cluster.js';
-import { sumOverRanks } from '../../../src/engine/distributed-ranks.js';
+import { assignOnRanks, kmeansOnRanks, ownedRows } from '../../../src/engine/distributed/cluster.js';
+import { sumOverRanks } from '../../../src/engine/distributed/ranks.js';
 import * as torch from '../../../src/torch/index.js';
 import type { Tensor } from '../../../src/torch/index.js';
 import { mixture } from '../../cluster/reference.js';

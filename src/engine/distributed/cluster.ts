@@ -9,10 +9,10 @@
 //   - the labels and distances of every row, which each rank fills for its block (zero elsewhere)
 //     before one sum, so every rank (and rank 0, which writes them) has all of them.
 // One process holds every row and runs the one-process code unchanged.
-import { assign, kmeans, trainingSample, type KMeansOptions, type KMeansResult } from '../cluster/index.js';
-import type { Assignment } from '../cluster/assign.js';
-import { indexSelect, narrow, tensor, tidy, zeros, type Tensor } from '../torch/index.js';
-import { rank, sumOverRanks, worldSize } from './distributed-ranks.js';
+import { assign, kmeans, trainingSample, type KMeansOptions, type KMeansResult } from '../../cluster/index.js';
+import type { Assignment } from '../../cluster/assign.js';
+import { indexSelect, narrow, tensor, tidy, zeros, type Tensor } from '../../torch/index.js';
+import { rank, sumOverRanks, worldSize } from './ranks.js';
 
 /** Rows [start, end) of `n` that `r` of `world` ranks owns. */
 export function ownedRows(n: number, r = rank(), world = worldSize()): [number, number] {

@@ -1,9 +1,9 @@
 // Training on several ranks: the model each rank steps (DDP over the model, with BatchNorm made
 // SyncBatchNorm when the config asks), checkpoints written by rank 0 while the others wait, and the
 // step a checkpoint written by one number of ranks resumes at on another.
-import { distributed } from '../torch/index.js';
-import type { AnyModule } from '../torch/nn/index.js';
-import { barrier, isMainRank, worldSize } from './distributed-ranks.js';
+import { distributed } from '../../torch/index.js';
+import type { AnyModule } from '../../torch/nn/index.js';
+import { barrier, isMainRank, worldSize } from './ranks.js';
 
 /**
  * What the loop should call: the model itself in one process, else DistributedDataParallel over it

@@ -1,6 +1,6 @@
 // The engine's view of the process group: which rank this is and the few reductions the loops
 // need, each a no-op in a single process so the one-process path runs no collective at all.
-import { distributed, keep, tensor, tidy, type Tensor } from '../torch/index.js';
+import { distributed, keep, tensor, tidy, type Tensor } from '../../torch/index.js';
 
 export function worldSize(): number {
   return distributed.isInitialized() ? distributed.getWorldSize() : 1;
