@@ -22,3 +22,5 @@ export { Mt19937, randPerm } from './random.js';
 export { PCA, l2Normalize, type PCAShard } from './pca.js';
 export { faissKmeans, faissAssign, faissAvailable, setFaissThreads } from './faiss.js';
 export { readTrainingSet, assignNpy, type StreamOptions } from './stream.js';
+// A type the API above names, so the reference documents it too.
+export type { PreparedCentroids } from './assign.js';

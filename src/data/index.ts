@@ -22,3 +22,6 @@ export { DataLoader, type LoaderOptions, type Batch } from './loader.js';
 export { Rng, Stream } from './rng.js';
 export { limitDataset, replacePathPrefix, type DataLimit } from './subset.js';
 export type { Failure } from './protocol.js';
+// Types the API above names, so the reference documents them too.
+export type { GeometricStep, PhotometricStep, JitterRanges } from './transforms.js';
+export type { OutputKey } from './photometric.js';

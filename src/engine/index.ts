@@ -32,3 +32,10 @@ export {
 } from './feature-files.js';
 export { RunLogger, formatDuration, type RunLoggerOptions } from './run-logger.js';
 export { stopOnSignals, NEVER_STOP, type StopSignal, type StopHandler } from './stop-signal.js';
+// Types the API above names, so the reference documents them too.
+export type { TrainerHook, StepInfo, EpochInfo } from './hooks.js';
+export type { MixedPrecision } from './train-step.js';
+export type { SaveCheckpoint, EpochState } from './trainer.js';
+export type { LinearProbeOptions } from './linear-probe.js';
+export type { LoadFeaturesOptions } from './feature-files.js';
+export type { SchedulerConfig, UpdateInterval, Progress } from './lr-schedule.js';

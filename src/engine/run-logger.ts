@@ -32,6 +32,8 @@ export interface ProgressEvent {
   unit: string;
   /** Seconds left at that rate (Infinity before it is known). */
   etaSeconds: number;
+  /** A pipeline's: seconds left in the whole run, every stage still to come included (Infinity before it is known). */
+  runEtaSeconds?: number;
 }
 
 /** Seconds as 1h02m, 3m05s or 12s. */
@@ -100,6 +102,7 @@ export class RunLogger {
   readonly #warned = new Set<string>();
   #barVisible = false;
   #lastBarAt = 0;
+  #runEstimate: ((event: ProgressEvent) => number) | undefined;
 
   constructor(options: RunLoggerOptions = {}) {
     this.#metricsFile = options.metricsFile;
@@ -151,7 +154,16 @@ export class RunLogger {
    * `rate` is items per second of whatever unit `unit` names.
    */
   progress(label: string, done: number, total: number, rate: number, unit: string, extra = ''): void {
-    this.#onProgress?.({ label, done, total, rate, unit, etaSeconds: rate > 0 ? (total - done) / rate : Infinity });
+    const event: ProgressEvent = {
+      label,
+      done,
+      total,
+      rate,
+      unit,
+      etaSeconds: rate > 0 ? (total - done) / rate : Infinity,
+    };
+    if (this.#runEstimate) event.runEtaSeconds = this.#runEstimate(event);
+    this.#onProgress?.(event);
     if (!this.#progressBar) return;
     const now = Date.now();
     if (done < total && now - this.#lastBarAt < 100) return;
@@ -160,9 +172,19 @@ export class RunLogger {
     const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
     const eta = rate > 0 ? formatDuration((total - done) / rate) : '?';
     const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
-    const line = `${label} [${bar}] ${done}/${total} ${rate.toFixed(1)} ${unit}/s ETA ${eta}${extra ? ' ' + extra : ''}`;
+    const run = event.runEtaSeconds === undefined ? '' : ` · run ETA ${formatDuration(event.runEtaSeconds)}`;
+    const line = `${label} [${bar}] ${done}/${total} ${rate.toFixed(1)} ${unit}/s ETA ${eta}${run}${extra ? ' ' + extra : ''}`;
     process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
     this.#barVisible = true;
+  }
+
+  /**
+   * A whole run's estimate (a pipeline's, over its stages): given each progress event, the seconds
+   * left in the run, shown on the bar as `run ETA` and passed on as the event's `runEtaSeconds`.
+   * `undefined` removes it.
+   */
+  setRunEstimate(estimate: ((event: ProgressEvent) => number) | undefined): void {
+    this.#runEstimate = estimate;
   }
 
   /** Ends the current progress line so the next message starts on its own line. */

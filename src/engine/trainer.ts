@@ -279,6 +279,11 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
   const meters: AccuracyMeter[] = [];
   const lossSum = keep(zeros([], { dtype: 'float64', device: options.device }));
   let steps = 0;
+  // The test pass has its own bar (on the demo it takes as long as a training epoch): images of this rank's share.
+  const label = `${options.phaseName ?? 'train'} test after epoch ${epoch + 1}`;
+  const total = loader.imagesPerEpoch(0);
+  const started = performance.now();
+  let done = 0;
   try {
     for await (const batch of loader.epoch(0)) {
       noGrad(() =>
@@ -289,9 +294,12 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
           outputs.forEach((output, i) => meters[i]?.update(output, batch.labels));
         }),
       );
+      done += batch.indices.length;
       batch.dispose();
       steps += 1;
+      logger.progress(label, Math.min(done, total), total, done / ((performance.now() - started) / 1000), 'img');
     }
+    logger.endProgress();
     const metrics: EpochMetrics = {
       epoch,
       loss: steps > 0 ? meanOverRanks(lossSum.item()) / steps : NaN,

@@ -52,6 +52,8 @@ export interface Tile {
 
 export type SortKey = 'size' | 'purity' | 'spread' | 'id';
 export const SORT_KEYS: readonly SortKey[] = ['size', 'purity', 'spread', 'id'];
+/** The sorts a minimum cluster size applies to (page's `minSize`). */
+export const MIN_SIZE_SORTS: readonly SortKey[] = ['purity', 'spread'];
 
 export interface NeighbourAnswer {
   index: number;
@@ -233,21 +235,37 @@ export class Clustering {
     return this.#classIds === null ? null : (this.info.classes[this.#classIds[index] as number] ?? null);
   }
 
-  /** One page of tiles: clusters in the order asked, `perTile` images each. */
-  page(options: { sort?: SortKey; descending?: boolean; offset?: number; limit?: number; perTile?: number }): {
+  /**
+   * One page of tiles: clusters in the order asked, `perTile` images each. Sorted by purity or
+   * spread, clusters under `minSize` images come after all the others (in the same order among
+   * themselves): a 4-image cluster is pure or tight by chance, not a finding. `below` counts them.
+   */
+  page(options: {
+    sort?: SortKey;
+    descending?: boolean;
+    offset?: number;
+    limit?: number;
+    perTile?: number;
+    minSize?: number;
+  }): {
     total: number;
+    below: number;
     tiles: Tile[];
   } {
-    const { sort = 'size', descending = true, offset = 0, limit = 24, perTile = 8 } = options;
+    const { sort = 'size', descending = true, offset = 0, limit = 24, perTile = 8, minSize = 0 } = options;
     if (sort === 'purity' && this.#purity === null) throw new Error('this clustering has no classes to sort by purity');
     const order = this.#order(sort);
     const k = this.info.numClusters;
-    const tiles: Tile[] = [];
-    for (let p = Math.max(0, offset); p < Math.min(k, offset + limit); p++) {
-      const cluster = order[descending ? k - 1 - p : p] as number;
-      tiles.push(this.tile(cluster, perTile));
+    let ranked = Array.from({ length: k }, (_, p) => order[descending ? k - 1 - p : p] as number);
+    let below = 0;
+    if (MIN_SIZE_SORTS.includes(sort) && minSize > 0) {
+      const small = (c: number): boolean => (this.info.sizes[c] as number) < minSize;
+      const under = ranked.filter(small);
+      below = under.length;
+      ranked = [...ranked.filter((c) => !small(c)), ...under];
     }
-    return { total: k, tiles };
+    const tiles = ranked.slice(Math.max(0, offset), Math.max(0, offset + limit)).map((c) => this.tile(c, perTile));
+    return { total: k, below, tiles };
   }
 
   tile(cluster: number, perTile: number): Tile {

@@ -86,19 +86,18 @@ export async function writeReport(
       };
     }
     const data = { overview, clusterings, thumbs };
-    let html = readFileSync(PAGE_HTML, 'utf8');
-    const inline = (tag: string, asset: string, element: 'style' | 'script'): void => {
-      // A function replacement, so `$` in the inlined code is never read as a pattern.
-      html = html.replace(tag, () => `<${element}>\n${readAsset(asset)}\n</${element}>`);
-    };
-    inline('<link rel="stylesheet" href="/assets/uPlot.min.css" />', 'uPlot.min.css', 'style');
-    inline('<link rel="stylesheet" href="/assets/style.css" />', 'style.css', 'style');
-    inline('<script src="/assets/uPlot.iife.min.js"></script>', 'uPlot.iife.min.js', 'script');
-    html = html.replace(
-      '<script src="/assets/app.js"></script>',
-      () =>
-        `<script>window.CLUSTERFIT_REPORT = ${scriptJson(data)};</script>\n<script>\n${readAsset('app.js')}\n</script>`,
-    );
+    // Every stylesheet and script the page links, inlined in place (a function replacement, so `$`
+    // in the inlined code is never read as a pattern); the run's data before the first script.
+    const html = readFileSync(PAGE_HTML, 'utf8')
+      .replace(
+        /<link rel="stylesheet" href="\/assets\/([^"]+)" \/>/g,
+        (_, name: string) => `<style>\n${readAsset(name)}\n</style>`,
+      )
+      .replace('<script src=', () => `<script>window.CLUSTERFIT_REPORT = ${scriptJson(data)};</script>\n<script src=`)
+      .replace(
+        /<script src="\/assets\/([^"]+)"><\/script>/g,
+        (_, name: string) => `<script>\n${readAsset(name)}\n</script>`,
+      );
     const file = resolve(outFile);
     try {
       writeFileSync(file, html);

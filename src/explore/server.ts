@@ -104,6 +104,7 @@ export async function startExplorer(runFolder: string, { port = 0 }: { port?: nu
           // Pages are bounded whatever the client asks: never all clusters or all images at once.
           limit: int(params, 'limit', 24, 200),
           perTile: int(params, 'per', 8, 64),
+          minSize: int(params, 'min', 0),
         }),
       );
     }

@@ -62,3 +62,8 @@ export async function runConfig(cfg: Config, options: TaskOptions = {}): Promise
     releaseRunFolders();
   }
 }
+// Types the API above names, so the reference documents them too.
+export type { StageOutcome } from './stage-state.js';
+export { PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
+export type { SvmLayerResult } from '../engine/svm/svm-trainer.js';
+export type { LowShotLayerResult, LowShotStats } from '../engine/svm/low-shot.js';

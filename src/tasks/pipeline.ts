@@ -16,6 +16,8 @@ import { distributed } from '../torch/index.js';
 import { clusterTask, type ClusterResult } from './cluster.js';
 import { taskLogger, type TaskOptions } from './context.js';
 import { evaluateTask, type EvaluateResult } from './evaluate.js';
+import { datasetFromConfig } from './data.js';
+import { PipelineEstimate, pipelineWork } from './pipeline-estimate.js';
 import { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
 import { trainTask } from './train.js';
 
@@ -134,6 +136,30 @@ export function pipelineLaunchConfigs(options: PipelineOptions): Config[] {
 }
 
 /**
+ * The whole run's estimate from the stages' configs and the images of the data (each rank's share).
+ * Undefined when the data cannot be listed: the stage that reads it says why, with its fix.
+ */
+function runEstimate(options: PipelineOptions): PipelineEstimate | undefined {
+  const silent = (): void => {};
+  try {
+    const pretrain = stageConfig(options, 'pretrain', dataOverrides(options.dataRoot), silent);
+    const train = stageConfig(options, 'train', [], silent);
+    const world = distributed.rendezvousFromEnv(process.env)?.worldSize ?? 1;
+    const share = (n: number): number => Math.ceil(n / world);
+    const images = {
+      train: share(datasetFromConfig(pretrain.DATA.TRAIN, 'TRAIN').samples.length),
+      test:
+        pretrain.DATA.TEST.DATA_PATHS.length > 0
+          ? share(datasetFromConfig(pretrain.DATA.TEST, 'TEST').samples.length)
+          : 0,
+    };
+    return new PipelineEstimate(pipelineWork({ pretrain, train }, images));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The whole method in one folder: RotNet pretraining (`<out>/rotnet`), its features and k-means
  * (`rotnet_features`, `clusters`), ClusterFit training on the cluster labels (`clusterfit`), and the
  * evaluation of a random-init, the RotNet and the ClusterFit model (`eval_*`), from the preset's
@@ -156,78 +182,94 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     clusterfit: join(out, 'clusterfit'),
   };
   const result: PipelineResult = { completed: false, seconds: 0 };
-  const stage = (name: string): void => logger.info(`\n== ${name} ==`);
+  // The progress bar's `run ETA` and the events' runEtaSeconds: the whole pipeline's time left.
+  const estimate = runEstimate(options);
+  if (estimate) logger.setRunEstimate((event) => estimate.observe(event));
+  try {
+    return await stages();
+  } finally {
+    logger.setRunEstimate(undefined);
+  }
 
-  stage('1/4 RotNet pretraining');
-  const pretrain = await trainTask(
-    load('pretrain', [...dataOverrides(options.dataRoot), set('CHECKPOINT.DIR', dirs.rotnet)]),
-    taskOptions,
-  );
-  if (!pretrain.completed) return finish();
-  const rotnetWeights = join(dirs.rotnet, 'checkpoint.torch');
+  async function stages(): Promise<PipelineResult> {
+    const stage = (name: string, work: Parameters<PipelineEstimate['start']>[0]): void => {
+      logger.info(`\n== ${name} ==`);
+      estimate?.start(work);
+    };
 
-  stage('2/4 features and k-means');
-  result.clusters = await clusterTask(
-    load('cluster', [
-      ...dataOverrides(options.dataRoot, 'sample_index'),
-      set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
-      set('CLUSTERFIT.FEATURES.EXTRACT', true),
-      set('CLUSTERFIT.FEATURES.PATH', dirs.features),
-      set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
-      set('CHECKPOINT.DIR', dirs.clusters),
-    ]),
-    taskOptions,
-  );
-  const trainSplit = result.clusters.splits[0];
-  if (trainSplit === undefined) throw new Error('the cluster stage labelled no images');
+    stage('1/4 RotNet pretraining', 'pretrain');
+    const pretrain = await trainTask(
+      load('pretrain', [...dataOverrides(options.dataRoot), set('CHECKPOINT.DIR', dirs.rotnet)]),
+      taskOptions,
+    );
+    if (!pretrain.completed) return finish();
+    const rotnetWeights = join(dirs.rotnet, 'checkpoint.torch');
 
-  stage('3/4 ClusterFit training on the cluster ids');
-  const trainWords = [
-    set('DATA.TRAIN.DATA_SOURCES', ['disk_filelist']),
-    set('DATA.TRAIN.DATA_PATHS', [trainSplit.imagesFile]),
-    set('DATA.TRAIN.LABEL_SOURCES', ['disk_filelist']),
-    set('DATA.TRAIN.LABEL_PATHS', [trainSplit.labels]),
-    set('CHECKPOINT.DIR', dirs.clusterfit),
-  ];
-  const trainCfg = load('train', trainWords);
-  const clusterfit = await trainTask(
-    load('train', [...trainWords, set('MODEL.HEAD.PARAMS', headForClusters(trainCfg, result.clusters.numClusters))]),
-    taskOptions,
-  );
-  if (!clusterfit.completed) return finish();
-
-  stage('4/4 evaluation of the features: random init, RotNet, ClusterFit');
-  const evaluate = (weights: string, dir: string): Promise<EvaluateResult> =>
-    evaluateTask(
-      load('evaluate', [
-        ...dataOverrides(options.dataRoot, 'standard'),
-        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
-        set('CHECKPOINT.DIR', dir),
+    stage('2/4 features and k-means', 'cluster');
+    result.clusters = await clusterTask(
+      load('cluster', [
+        ...dataOverrides(options.dataRoot, 'sample_index'),
+        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
+        set('CLUSTERFIT.FEATURES.EXTRACT', true),
+        set('CLUSTERFIT.FEATURES.PATH', dirs.features),
+        set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
+        set('CHECKPOINT.DIR', dirs.clusters),
       ]),
       taskOptions,
     );
-  result.random = await evaluate('', join(out, 'eval_random'));
-  result.rotnet = await evaluate(rotnetWeights, join(out, 'eval_rotnet'));
-  result.clusterfit = await evaluate(join(dirs.clusterfit, 'checkpoint.torch'), join(out, 'eval_clusterfit'));
-  result.completed = true;
-  result.table = comparisonTable(
-    { random: result.random, rotnet: result.rotnet, clusterfit: result.clusterfit },
-    result.clusters,
-  );
-  return finish();
+    const trainSplit = result.clusters.splits[0];
+    if (trainSplit === undefined) throw new Error('the cluster stage labelled no images');
 
-  function finish(): PipelineResult {
-    result.seconds = (performance.now() - started) / 1000;
-    if (!result.completed) logger.info('pipeline stopped; run the same command again to resume');
-    logger.metrics('pipeline_summary', {
-      completed: result.completed,
-      seconds: result.seconds,
-      random: result.random?.layers,
-      rotnet: result.rotnet?.layers,
-      clusterfit: result.clusterfit?.layers,
-      clusters: result.clusters?.stats,
-    });
-    return result;
+    stage('3/4 ClusterFit training on the cluster ids', 'train');
+    const trainWords = [
+      set('DATA.TRAIN.DATA_SOURCES', ['disk_filelist']),
+      set('DATA.TRAIN.DATA_PATHS', [trainSplit.imagesFile]),
+      set('DATA.TRAIN.LABEL_SOURCES', ['disk_filelist']),
+      set('DATA.TRAIN.LABEL_PATHS', [trainSplit.labels]),
+      set('CHECKPOINT.DIR', dirs.clusterfit),
+    ];
+    const trainCfg = load('train', trainWords);
+    const clusterfit = await trainTask(
+      load('train', [...trainWords, set('MODEL.HEAD.PARAMS', headForClusters(trainCfg, result.clusters.numClusters))]),
+      taskOptions,
+    );
+    if (!clusterfit.completed) return finish();
+
+    stage('4/4 evaluation of the features: random init, RotNet, ClusterFit', 'evaluate random');
+    const evaluate = (model: 'random' | 'rotnet' | 'clusterfit', weights: string): Promise<EvaluateResult> => {
+      estimate?.start(`evaluate ${model}`);
+      return evaluateTask(
+        load('evaluate', [
+          ...dataOverrides(options.dataRoot, 'standard'),
+          set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
+          set('CHECKPOINT.DIR', join(out, `eval_${model}`)),
+        ]),
+        taskOptions,
+      );
+    };
+    result.random = await evaluate('random', '');
+    result.rotnet = await evaluate('rotnet', rotnetWeights);
+    result.clusterfit = await evaluate('clusterfit', join(dirs.clusterfit, 'checkpoint.torch'));
+    result.completed = true;
+    result.table = comparisonTable(
+      { random: result.random, rotnet: result.rotnet, clusterfit: result.clusterfit },
+      result.clusters,
+    );
+    return finish();
+
+    function finish(): PipelineResult {
+      result.seconds = (performance.now() - started) / 1000;
+      if (!result.completed) logger.info('pipeline stopped; run the same command again to resume');
+      logger.metrics('pipeline_summary', {
+        completed: result.completed,
+        seconds: result.seconds,
+        random: result.random?.layers,
+        rotnet: result.rotnet?.layers,
+        clusterfit: result.clusterfit?.layers,
+        clusters: result.clusters?.stats,
+      });
+      return result;
+    }
   }
 }
 

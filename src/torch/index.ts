@@ -22,3 +22,7 @@ export * as io from './io/index.js';
 export * as amp from './amp/index.js';
 export * as backends from './backends.js';
 export * as distributed from './distributed/index.js';
+// Types the API above names, so the reference documents them too.
+export type { Disposable } from './scope.js';
+export type { Handle } from './native.js';
+export { MEMORY_FORMAT } from './dtype.js';

@@ -89,9 +89,18 @@ describe('exit status of every command', { timeout: 300000 }, () => {
       if (cuda.deviceCount() === 0) {
         assertFails(clusterfit(tool, `config=${config}`, one), /MACHINE\.DEVICE is gpu on one process/);
       }
-      const data = clusterfit(tool, `config=${config}`, one, 'config.MACHINE.DEVICE=cpu');
+      const dir = join(root, `missing-data-${tool}`);
+      const data = clusterfit(
+        tool,
+        `config=${config}`,
+        one,
+        'config.MACHINE.DEVICE=cpu',
+        `config.CHECKPOINT.DIR=${dir}`,
+      );
       assertFails(data, /DATA\.TRAIN\.DATA_PATHS: data path '\/nonexistent\/clusterfit-images' does not exist/);
       assert.equal(data.status, 1);
+      // Refused before the run folder is made: no folder holding only train_config.yaml.
+      assert.ok(!existsSync(dir), `${tool} left ${dir}`);
     }
   });
 

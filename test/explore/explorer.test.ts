@@ -5,7 +5,7 @@
 // Screenshots go to a temporary folder, printed for a person to look at.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,12 +13,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { releaseRunFolders } from '../../src/engine/run-lock.js';
 import { RunLogger } from '../../src/engine/run-logger.js';
 import { startExplorer, type ExplorerServer } from '../../src/explore/index.js';
 import { nearTieTolerance } from '../../src/explore/near-ties.js';
-import { runPipeline } from '../../src/tasks/index.js';
+import { runPipeline, trainTask } from '../../src/tasks/index.js';
 import { PYTHON } from '../support/oracle.js';
-import { makeImageFolders } from '../tasks/support.js';
+import { makeImageFolders, tinyRun } from '../tasks/support.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const CHROMIUM = process.env.CLUSTERFIT_CHROMIUM ?? '/usr/bin/chromium';
@@ -45,6 +47,40 @@ function allLoaded(selector: string): string {
   return `[...document.querySelectorAll(${JSON.stringify(selector)})].every((i) => i.complete && i.naturalWidth > 0)`;
 }
 
+/** The text of a select's chosen option. */
+function selectedText(page: Page, selector: string): Promise<string | undefined> {
+  return page.$eval(
+    selector,
+    (s) => (s as unknown as { selectedOptions: { textContent: string }[] }).selectedOptions[0]?.textContent,
+  );
+}
+
+/** Types a value into an input and commits it, as Enter or leaving the field does. */
+function setInput(page: Page, selector: string, value: string): Promise<void> {
+  return page.$eval(
+    selector,
+    (input, v) => {
+      (input as unknown as { value: string }).value = v;
+      input.dispatchEvent(new Event('change'));
+    },
+    value,
+  );
+}
+
+/**
+ * A page expression: the tiles are ordered by `field` (`sign` 1 ascending, -1 descending), those of
+ * at least `min` images first, then the smaller ones, each part in that order.
+ */
+function rankedBy(field: 'purity' | 'spread', sign: 1 | -1, min: number): string {
+  return `(() => {
+    const tiles = [...document.querySelectorAll('.tile')].map((t) => ({ v: Number(t.dataset.${field}), n: Number(t.dataset.size) }));
+    const big = tiles.filter((t) => t.n >= ${min});
+    const ordered = (ts) => ts.every((t, i) => i === 0 || ${sign} * (t.v - ts[i - 1].v) >= 0);
+    return tiles.length === ${CLUSTERS} && tiles.slice(0, big.length).every((t) => t.n >= ${min}) &&
+      ordered(big) && ordered(tiles.slice(big.length));
+  })()`;
+}
+
 /** Opens `url` and checks what both the served page and the report must show; returns console errors. */
 async function checkPage(context: BrowserContext, url: string, shots: string, name: string): Promise<string[]> {
   const page: Page = await context.newPage();
@@ -57,15 +93,54 @@ async function checkPage(context: BrowserContext, url: string, shots: string, na
     await page.goto(url, { timeout: TIMEOUT });
     await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
 
-    // Every chart drew a canvas: 5 per training stage (rotnet, clusterfit), 2 per clustering.
+    // Every chart drew a canvas: 5 for the training stages (overlaid), 2 per clustering.
     const charts = await page.$$eval('.chart', (nodes) =>
       nodes.map((n) => {
         const canvas = n.querySelector('canvas');
         return { id: n.getAttribute('data-chart'), width: canvas?.width ?? 0, height: canvas?.height ?? 0 };
       }),
     );
-    assert.equal(charts.length, 2 * 5 + 2, JSON.stringify(charts.map((c) => c.id)));
+    assert.equal(charts.length, 5 + 2, JSON.stringify(charts.map((c) => c.id)));
     for (const c of charts) assert.ok(c.width > 0 && c.height > 0, `chart ${c.id} drew nothing`);
+    // RotNet and ClusterFit on the same charts: a series each (test dashed beside train), in the
+    // legend, each stage its own colour, named beside its state.
+    for (const id of ['train-epoch-loss', 'train-epoch-top1', 'train-step-loss', 'train-lr', 'train-speed']) {
+      const counts = (await page.getAttribute(`.chart[data-chart="${id}"]`, 'data-counts')) ?? '';
+      assert.match(counts, /\brotnet=[1-9]\d*\b/, `${id}: ${counts}`);
+      assert.match(counts, /\bclusterfit=[1-9]\d*\b/, `${id}: ${counts}`);
+    }
+    const legend = await page.$$eval('.chart[data-chart="train-epoch-loss"] .u-legend .u-label', (labels) =>
+      labels.map((l) => l.textContent ?? ''),
+    );
+    for (const want of ['rotnet train', 'rotnet test', 'clusterfit train'])
+      assert.ok(legend.includes(want), JSON.stringify(legend));
+    const swatches = await page.$$eval('.stage .swatch', (s) =>
+      s.map((x) => (x as unknown as { style: { background: string } }).style.background),
+    );
+    assert.equal(swatches.length, 2);
+    assert.notEqual(swatches[0], swatches[1]);
+    // Whole epochs on the epoch axes, and one label per tick everywhere.
+    // (uPlot draws its axes on the canvas: the labels it drew are on its axes, charts.js keeps the plots.)
+    const ticks = (await page.evaluate(`[...charts].map(([id, c]) => ({
+      id, axes: c.plot.axes.map((a) => (a._values ?? []).map(String)),
+    }))`)) as { id: string; axes: string[][] }[];
+    assert.equal(ticks.length, charts.length);
+    for (const { id, axes } of ticks) {
+      for (const labels of axes) assert.equal(new Set(labels).size, labels.length, `${id}: ticks ${labels}`);
+      if (id.startsWith('train-')) for (const t of axes[0] ?? []) assert.match(t, /^[\d,]+$/, `${id}: x tick ${t}`);
+    }
+    // TensorBoard's smoothing (debiased EMA), against its values worked by hand.
+    const smoothed = (await page.evaluate('smooth([1, 2, 3, 4, null, 5], 0.5)')) as (number | null)[];
+    [1, 5 / 3, 17 / 7, 49 / 15, null, 129 / 31].forEach((want, i) =>
+      want === null ? assert.equal(smoothed[i], null) : assert.ok(Math.abs(smoothed[i]! - want) < 1e-12, `${i}`),
+    );
+    await page.$eval('#training .smoothing', (input) => {
+      (input as unknown as { value: string }).value = '0.6';
+      input.dispatchEvent(new Event('input'));
+      input.dispatchEvent(new Event('change'));
+    });
+    assert.match(new URL(page.url()).hash, /smooth=0\.6/);
+    assert.match((await page.textContent('.chart[data-chart="train-step-loss"] .u-title')) ?? '', /smoothed 0\.60/);
     // uPlot drew the series: the epoch-loss canvas is not blank.
     const inked = (await page.evaluate(`(() => {
       const canvas = document.querySelector('.chart[data-chart$="-epoch-loss"] canvas');
@@ -100,29 +175,84 @@ async function checkPage(context: BrowserContext, url: string, shots: string, na
       'ClusterFit',
     ]);
 
-    // Sorting by purity reorders the same clusters.
+    // Sorted by purity, clusters under the minimum size go last (a 4-image cluster is pure by
+    // chance): the menu names the purity order, the page line says how many went last.
+    const tileSizes = await page.$$eval('.tile', (tiles) => tiles.map((t) => Number(t.getAttribute('data-size'))));
+    const min = Math.max(...tileSizes);
+    const under = tileSizes.filter((n) => n < min).length;
     await page.selectOption('.clustering select.sort', 'purity');
-    await page.waitForFunction(`document.querySelectorAll('.tile').length === ${CLUSTERS}`, undefined, {
-      timeout: TIMEOUT,
-    });
+    assert.equal(await selectedText(page, '.clustering select.order'), 'purest first');
+    assert.equal(await page.isVisible('.clustering label.min'), true);
+    await setInput(page, '.clustering input.min-size', String(min));
+    await page.waitForFunction(rankedBy('purity', -1, min), undefined, { timeout: TIMEOUT });
+    if (under > 0)
+      assert.match((await page.textContent('.page-info')) ?? '', new RegExp(`\\(${under} under ${min} images last\\)`));
     // By spread, tightest first: the clusters a degenerate feature collapses, and the menu says so.
     await page.selectOption('.clustering select.sort', 'spread');
     await page.selectOption('.clustering select.order', 'asc');
-    assert.equal(
-      await page.$eval(
-        '.clustering select.order',
-        (s) => (s as unknown as { selectedOptions: { textContent: string }[] }).selectedOptions[0]?.textContent,
-      ),
-      'tightest first (degenerate clusters)',
-    );
-    await page.waitForFunction(
-      `(() => { const s = [...document.querySelectorAll('.tile')].map((t) => Number(t.dataset.spread));
-        return s.length === ${CLUSTERS} && s.every((v, i) => i === 0 || s[i - 1] <= v); })()`,
-      undefined,
-      { timeout: TIMEOUT },
-    );
+    assert.equal(await selectedText(page, '.clustering select.order'), 'tightest first (degenerate clusters)');
+    await page.waitForFunction(rankedBy('spread', 1, min), undefined, { timeout: TIMEOUT });
+
+    // The view is in the URL: a link opens the same sort, minimum size and selected cluster, and
+    // back/forward step through the changes.
     await page.selectOption('.clustering select.sort', 'purity');
     await page.selectOption('.clustering select.order', 'desc');
+    await page.waitForFunction(rankedBy('purity', -1, min), undefined, { timeout: TIMEOUT });
+    const picked = await page.getAttribute('.tile >> nth=1', 'data-cluster');
+    await page.click('.tile >> nth=1 >> .tile-head');
+    await page.waitForSelector(`.tile.selected[data-cluster="${picked}"]`, { timeout: TIMEOUT });
+    const link = page.url();
+    const id = (await page.getAttribute('.clustering', 'data-clustering')) ?? '';
+    const hash = new URLSearchParams(new URL(link).hash.slice(1));
+    assert.equal(hash.get(`${id}:sort`), 'purity');
+    assert.equal(hash.get(`${id}:min`), String(min));
+    assert.equal(hash.get(`${id}:cluster`), picked);
+    assert.equal(hash.get('view'), id);
+    const order = await page.$$eval('.tile', (tiles) => tiles.map((t) => t.getAttribute('data-cluster')));
+    const reopened = await page.context().newPage();
+    try {
+      await reopened.goto(link, { timeout: TIMEOUT });
+      await reopened.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+      assert.equal(
+        await reopened.$eval('.clustering select.sort', (s) => (s as unknown as { value: string }).value),
+        'purity',
+      );
+      assert.equal(
+        await reopened.$eval('.clustering input.min-size', (i) => (i as unknown as { value: string }).value),
+        String(min),
+      );
+      assert.deepEqual(
+        await reopened.$$eval('.tile', (tiles) => tiles.map((t) => t.getAttribute('data-cluster'))),
+        order,
+      );
+      assert.equal(await reopened.getAttribute('.tile.selected', 'data-cluster'), picked);
+      assert.match(
+        (await reopened.textContent('.chart[data-chart="train-step-loss"] .u-title')) ?? '',
+        /smoothed 0\.60/,
+      );
+    } finally {
+      await reopened.close();
+    }
+    await page.goBack({ timeout: TIMEOUT });
+    await page.waitForFunction(`document.querySelectorAll('.tile.selected').length === 0`, undefined, {
+      timeout: TIMEOUT,
+    });
+    await page.goBack({ timeout: TIMEOUT });
+    await page.waitForFunction(`document.querySelector('.clustering select.order').value === 'asc'`, undefined, {
+      timeout: TIMEOUT,
+    });
+    await page.goForward({ timeout: TIMEOUT });
+    await page.goForward({ timeout: TIMEOUT });
+    await page.waitForSelector(`.tile.selected[data-cluster="${picked}"]`, { timeout: TIMEOUT });
+
+    // The heat map: a row per cluster on the page, a column per class present, cells large enough to read.
+    const heat = await page.$eval('.heatmap', (c) => ({
+      rows: Number(c.getAttribute('data-rows')),
+      columns: Number(c.getAttribute('data-columns')),
+      height: (c as unknown as { getBoundingClientRect(): { height: number } }).getBoundingClientRect().height,
+    }));
+    assert.equal(heat.rows, CLUSTERS);
+    assert.ok(heat.columns >= 1 && heat.height >= CLUSTERS * 24, JSON.stringify(heat));
     await page.screenshot({ path: join(shots, `${name}-page.png`), fullPage: true });
 
     // A click on an image: its neighbours in feature space, with their clusters.
@@ -320,6 +450,85 @@ print(json.dumps(out))`,
     assert.deepEqual(errors, []);
   });
 
+  it('shows a training stopped mid-run as stopped at epoch e of n, never finished, in the explorer and the report', async () => {
+    // RotNet's place finished (1 epoch), ClusterFit's stopped one step into its second of 2, as
+    // Ctrl-C stops it: one metrics file in the run folder, as a pipeline writes.
+    const run = join(dirname(out), 'stopped');
+    const metricsFile = join(run, 'metrics.jsonl');
+    const stage = (name: string, epochs: number): Config =>
+      loadConfig({
+        config: 'demo/rotnet',
+        overrides: [
+          `config.DATA.TRAIN.DATA_PATHS=[${JSON.stringify(join(dirname(out), 'train'))}]`,
+          `config.DATA.TEST.DATA_PATHS=[${JSON.stringify(join(dirname(out), 'test'))}]`,
+          ...tinyRun(join(run, name), epochs),
+          'config.TEST_MODEL=False',
+        ],
+      });
+    mkdirSync(run, { recursive: true });
+    const done = await trainTask(stage('rotnet', 1), {
+      logger: new RunLogger({ quiet: true, jsonToStdout: false, metricsFile }),
+    });
+    releaseRunFolders();
+    assert.equal(done.completed, true);
+    let stopNow = false;
+    const stopped = await trainTask(stage('clusterfit', 2), {
+      logger: new RunLogger({
+        quiet: true,
+        jsonToStdout: false,
+        metricsFile,
+        onProgress: (event) => {
+          if (event.label.startsWith('train epoch 2/')) stopNow = true;
+        },
+      }),
+      stop: {
+        get requested() {
+          return stopNow;
+        },
+      },
+    });
+    releaseRunFolders();
+    assert.equal(stopped.completed, false);
+
+    const check = async (url: string, name: string): Promise<void> => {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      try {
+        await page.goto(url, { timeout: TIMEOUT });
+        await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+        const state = async (stageName: string): Promise<{ state: string; text: string }> =>
+          page.$eval(`.stage[data-stage="${stageName}"] .stage-state`, (s) => ({
+            state: (s as unknown as { dataset: Record<string, string | undefined> }).dataset.state ?? '',
+            text: s.textContent ?? '',
+          }));
+        const second = await state('clusterfit');
+        assert.equal(second.state, 'stopped', `${name}: ${JSON.stringify(second)}`);
+        assert.match(second.text, /^stopped at epoch 1 of 2; the same command resumes it/, name);
+        assert.doesNotMatch(second.text, /finished/, name);
+        assert.match((await state('rotnet')).text, /^finished \(1 of 1 epochs\)/, name);
+        assert.equal((await page.textContent('#live')) ?? '', '', `${name}: a stopped run is not live`);
+        // Both stages on the same charts; the stopped one's curve ends where it stopped.
+        const counts = (await page.getAttribute('.chart[data-chart="train-epoch-loss"]', 'data-counts')) ?? '';
+        assert.match(counts, /rotnet=1/, `${name}: ${counts}`);
+        assert.match(counts, /clusterfit=1/, `${name}: ${counts}`);
+        await page.locator('#training').screenshot({ path: join(shots, `${name}-stopped.png`) });
+        assert.deepEqual(errors, []);
+      } finally {
+        await page.close();
+      }
+    };
+    const server = await startExplorer(run);
+    try {
+      await check(server.url, 'explorer');
+    } finally {
+      await server.close();
+    }
+    const file = join(shots, 'stopped.html');
+    execFileSync(process.execPath, [CLI, 'report', run, `--out=${file}`], { timeout: 120_000 });
+    await check(`file://${file}`, 'report');
+  });
+
   it('draws a stage in progress live, as its metrics.jsonl grows', async () => {
     const page = await context.newPage();
     try {
@@ -336,15 +545,22 @@ print(json.dumps(out))`,
           loss: 2 / iteration,
           images_per_sec: 50,
         }) + '\n';
+      // As a training writes it: its stage_start, then steps and a checkpoint.
       appendFileSync(
         metrics,
-        step(1) + JSON.stringify({ event: 'checkpoint', path: join(out, 'live', 'model_phase0.torch') }) + '\n',
+        JSON.stringify({ event: 'stage_start', stage: 'train', dir: join(out, 'live') }) +
+          '\n' +
+          step(1) +
+          JSON.stringify({ event: 'checkpoint', path: join(out, 'live', 'model_phase0.torch') }) +
+          '\n',
       );
-      const lossChart = '[id="stage-live"] .chart[data-chart$="-step-loss"]';
-      await page.waitForSelector(`${lossChart}[data-points="1"]`, { timeout: TIMEOUT });
+      // The new stage joins the overlaid charts as a series of its own.
+      const lossChart = '.chart[data-chart="train-step-loss"]';
+      await page.waitForSelector(`${lossChart}[data-counts~="live=1"]`, { timeout: TIMEOUT });
+      assert.match((await page.textContent('[id="stage-live"]')) ?? '', /live/);
       assert.match((await page.textContent('#live')) ?? '', /live/);
       appendFileSync(metrics, step(2) + step(3));
-      await page.waitForSelector(`${lossChart}[data-points="3"]`, { timeout: TIMEOUT });
+      await page.waitForSelector(`${lossChart}[data-counts~="live=3"]`, { timeout: TIMEOUT });
     } finally {
       await page.close();
     }

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageFolder } from '../../src/data/index.js';
-import { RunLogger } from '../../src/engine/run-logger.js';
+import { RunLogger, type ProgressEvent } from '../../src/engine/run-logger.js';
 import { runPipeline } from '../../src/tasks/index.js';
 import { memoryStats } from '../../src/torch/index.js';
 import { PYTHON } from '../support/oracle.js';
@@ -26,6 +26,7 @@ describe('pipeline', () => {
     const root = await makeImageFolders(8, 3);
     const out = join(root, 'run');
     const liveBefore = memoryStats().liveTensors;
+    const events: ProgressEvent[] = [];
     const shrink = ['config.OPTIMIZER.num_epochs=1', 'config.DATA.NUM_DATALOADER_WORKERS=1'];
     const stageOverrides = {
       pretrain: shrink,
@@ -39,9 +40,20 @@ describe('pipeline', () => {
       dataRoot: root,
       overrides: ['config.DATA.TRAIN.BATCHSIZE_PER_REPLICA=6', 'config.DATA.TEST.BATCHSIZE_PER_REPLICA=6'],
       stageOverrides,
-      logger: new RunLogger({ quiet: true, jsonToStdout: false }),
+      logger: new RunLogger({ quiet: true, jsonToStdout: false, onProgress: (e) => events.push(e) }),
     });
     assert.equal(result.completed, true);
+    // Progress: the test pass after training has its own bar, over the 9 test images; every event
+    // carries the whole run's ETA, which counts the stages to come (more than the stage's own ETA
+    // while RotNet trains) and is the stage's own at the very end.
+    const tests = events.filter((e) => e.label === 'train test after epoch 1');
+    assert.ok(tests.length > 0, [...new Set(events.map((e) => e.label))].join(', '));
+    assert.ok(tests.every((e) => e.total === 9));
+    assert.equal(tests.at(-1)?.done, 9);
+    assert.ok(events.every((e) => e.runEtaSeconds !== undefined && e.runEtaSeconds >= e.etaSeconds));
+    const pretraining = events.filter((e) => e.label === 'train epoch 1/1' && e.rate > 0)[0]!;
+    assert.ok(Number.isFinite(pretraining.runEtaSeconds) && pretraining.runEtaSeconds! > pretraining.etaSeconds);
+    assert.equal(events.at(-1)?.runEtaSeconds, events.at(-1)?.etaSeconds);
     assert.match(result.table ?? '', /random init flatten .*\nRotNet res3.*\nClusterFit res3/s);
     assert.match(result.table ?? '', /K=4 on 24 train images/);
     assert.ok(existsSync(join(out, 'clusterfit', 'checkpoint.torch')));

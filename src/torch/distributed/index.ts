@@ -35,3 +35,5 @@ export {
 } from './collectives.js';
 export { DistributedDataParallel, type DdpOptions } from './ddp.js';
 export { SyncBatchNorm, convertSyncBatchNorm } from './sync-batchnorm.js';
+// A type the API above names, so the reference documents it too.
+export type { NativeReduceOp } from './native.js';
