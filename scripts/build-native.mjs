@@ -107,9 +107,9 @@ async function main() {
     return built < statSync(join(sourceDir, f)).mtimeMs || built < newestHeader;
   });
 
-  // Files without common.h first: one compiles while the precompiled header is being made.
+  // The files that start with common.h include the precompiled two first.
   const usesPch = (file) => readFileSync(join(sourceDir, file), 'utf8').includes('#include "common.h"');
-  const queue = [...stale.filter((f) => !usesPch(f)), ...stale.filter(usesPch)];
+  const queue = [...stale];
   const jobs = Math.max(1, Math.min(availableParallelism(), Number(process.env.JOBS) || Infinity));
   const worker = async () => {
     for (let file = queue.shift(); file; file = queue.shift()) {
