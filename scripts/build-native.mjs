@@ -4,7 +4,8 @@
 // libtorch is looked for as scripts/libtorch.mjs says (LIBTORCH, LIBTORCH_USE_PYTORCH=1, the system).
 // It compiles with g++ directly (no node-gyp, no Python needed) so the same script serves this
 // machine, CI, and GPU machines that only have PyTorch. Objects are rebuilt only when a source,
-// a header or the flags change.
+// a header or the flags change. The libtorch and N-API headers every file starts with are parsed
+// once, into a precompiled header (native-pch.mjs), and the files compile side by side.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { probeC10d } from './c10d-probes.mjs';
 import { addonApiIncludeDir, NAPI_FLAGS, nodeIncludeDir, root } from './addon-build.mjs';
 import { findLibtorch, INSTALL_HELP, LibtorchMissing } from './libtorch.mjs';
 import { cudaHeaderFlags } from './cuda-headers.mjs';
+import { precompiledPrelude } from './native-pch.mjs';
 
 const sourceDir = join(root, 'native', 'src');
 const objectDir = join(root, 'build', 'obj');
@@ -78,7 +80,8 @@ async function main() {
   ];
   if (cuda) flags.push(...cudaHeaderFlags(libtorch, flags));
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
-  const c10d = await probeC10d({ root, flags, libtorch, cuda });
+  const pch = precompiledPrelude({ objectDir, flags });
+  const c10d = await probeC10d({ root, flags, pch, libtorch, cuda });
   flags.push(...c10d.flags);
   console.log(
     `build-native: libtorch ${version} from ${libtorch.origin}, lib ${libtorch.lib}, CUDA ${cuda ? 'yes' : 'no'}, C++11 ABI ${abi}`,
@@ -104,12 +107,16 @@ async function main() {
     return built < statSync(join(sourceDir, f)).mtimeMs || built < newestHeader;
   });
 
+  // The files that start with common.h include the precompiled two first.
+  const usesPch = (file) => readFileSync(join(sourceDir, file), 'utf8').includes('#include "common.h"');
   const queue = [...stale];
   const jobs = Math.max(1, Math.min(availableParallelism(), Number(process.env.JOBS) || Infinity));
   const worker = async () => {
     for (let file = queue.shift(); file; file = queue.shift()) {
       console.log(`build-native: compiling ${file}`);
-      await run('g++', [...flags, '-c', join(sourceDir, file), '-o', join(objectDir, file.replace(/\.cc$/, '.o'))]);
+      const source = join(sourceDir, file);
+      const prelude = usesPch(file) ? await pch() : [];
+      await run('g++', [...flags, ...prelude, '-c', source, '-o', join(objectDir, file.replace(/\.cc$/, '.o'))]);
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));

@@ -98,17 +98,6 @@ describe('launcher supervision', { timeout: 60000 }, () => {
     }
   });
 
-  it('a worker stopped with SIGSTOP is named after TIMEOUT_S, and a worker ignoring SIGTERM is killed', async () => {
-    const result = await run(`process.on('SIGTERM', () => {}); ${IDLE}`, {
-      timeoutS: 2,
-      onStart: (pids) => setTimeout(() => process.kill(pids[1] as number, 'SIGSTOP'), 200),
-    });
-    assert.notEqual(result.status, 0, result.messages);
-    assert.match(result.messages, /rank 1 \(pid \d+\) has been stopped \(SIGSTOP or a debugger\) for 2 s/);
-    // 2 s stopped, then 5 s of grace for rank 0, which ignores SIGTERM.
-    assert.ok(result.seconds < 15, `took ${result.seconds} s`);
-  });
-
   it('Ctrl-C is forwarded once as SIGINT; workers that stop on it give status 130', async () => {
     let logDir = '';
     const result = await run(
@@ -149,17 +138,6 @@ describe('launcher supervision', { timeout: 60000 }, () => {
     }
   });
 
-  it('a worker that never finishes after the others did is killed and named', async () => {
-    const result = await run(
-      `if (process.env.RANK === '0') process.exit(0); process.on('SIGTERM', () => {}); ${IDLE}`,
-      {
-        timeoutS: -59, // the finish limit is TIMEOUT_S + 60 s: 1 s here
-      },
-    );
-    assert.equal(result.status, 1, result.messages);
-    assert.match(result.messages, /rank 1 \(pid \d+\) had not finished 1 s after rank 0 finished/);
-  });
-
   it('a rank that cannot be started ends the start: one error, no log files for ranks never started', async () => {
     const logDir = join(mkdtempSync(join(tmpdir(), 'clusterfit-launch-')), 'logs');
     const lines: string[] = [];
@@ -196,6 +174,33 @@ describe('launcher supervision', { timeout: 60000 }, () => {
       log,
       /^the first run wrote this\n== clusterfit launcher \(pid \d+\): rank 0, pid \d+, .*==\nsecond run 0/,
     );
+  });
+});
+
+// These two mostly wait on idle stand-in workers (TIMEOUT_S or the finish limit, then the 5 s of
+// grace before SIGKILL for a worker that ignores SIGTERM), so they wait side by side. The Ctrl-C
+// test, which signals this very process, stays in the sequential suite above.
+describe('launcher supervision: the limits it waits out', { timeout: 60000, concurrency: true }, () => {
+  it('a worker stopped with SIGSTOP is named after TIMEOUT_S, and a worker ignoring SIGTERM is killed', async () => {
+    const result = await run(`process.on('SIGTERM', () => {}); ${IDLE}`, {
+      timeoutS: 2,
+      onStart: (pids) => setTimeout(() => process.kill(pids[1] as number, 'SIGSTOP'), 200),
+    });
+    assert.notEqual(result.status, 0, result.messages);
+    assert.match(result.messages, /rank 1 \(pid \d+\) has been stopped \(SIGSTOP or a debugger\) for 2 s/);
+    // 2 s stopped, then 5 s of grace for rank 0, which ignores SIGTERM.
+    assert.ok(result.seconds < 15, `took ${result.seconds} s`);
+  });
+
+  it('a worker that never finishes after the others did is killed and named', async () => {
+    const result = await run(
+      `if (process.env.RANK === '0') process.exit(0); process.on('SIGTERM', () => {}); ${IDLE}`,
+      {
+        timeoutS: -59, // the finish limit is TIMEOUT_S + 60 s: 1 s here
+      },
+    );
+    assert.equal(result.status, 1, result.messages);
+    assert.match(result.messages, /rank 1 \(pid \d+\) had not finished 1 s after rank 0 finished/);
   });
 });
 

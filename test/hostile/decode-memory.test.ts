@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tempDir } from './files.js';
@@ -61,6 +62,15 @@ async function folders(): Promise<{ warmup: string; hostile: string }> {
   return { warmup: join(dir, 'warmup'), hostile: join(dir, 'hostile') };
 }
 
+/** Calls `work` on every item, at most `width` at a time. */
+async function eachAtOnce<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const lane = async (): Promise<void> => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+}
+
 interface Outcome {
   code: number | null;
   signal: string | null;
@@ -101,37 +111,37 @@ test(
   async () => {
     const { warmup, hostile } = await folders();
     // Twice each: the abort this guards against came in about one run of two.
-    for (let round = 0; round < 2; round++) {
-      for (const crop of ['random', 'center'])
-        for (const numWorkers of [1, 0])
-          for (const skip of [true, false]) {
-            const job = { warmup, hostile, numWorkers, skip, crop };
-            const label = JSON.stringify({ crop, numWorkers, skip });
-            const outcome = await capped([CHILD], { CLUSTERFIT_ADDRESS_SPACE_CHILD: JSON.stringify(job) });
-            assert.doesNotMatch(outcome.stderr, /FATAL ERROR|Allocation failed/, label);
-            assert.equal(outcome.signal, null, `${label}: ${outcome.stderr}`);
-            assert.equal(outcome.code, 0, `${label}: ${outcome.stderr}`);
-            const result = outcome.result;
-            assert.ok(result, `${label}: no result (${outcome.stderr})`);
-            if (skip) {
-              assert.ok('skipped' in result, label);
-              assert.equal(result.images, 0, label);
-              assert.equal(result.skipped.length, 6, label);
-              // Memory freed by one failure can let a later decode allocate (and then fail on
-              // the missing data): at least one allocation must have failed, and been named.
-              const named = result.skipped.filter((m) =>
-                /cannot allocate 504 MiB to decode this 16000x11000 JPEG/.test(m),
-              );
-              assert.ok(named.length >= 1, `${label}: ${result.skipped.join(' | ')}`);
-            } else {
-              assert.ok('error' in result, label);
-              // The first batch holds empty.jpg and huge0.jpg; whichever decoder ran out names it.
-              assert.match(result.error, /huge0\.jpg: (cannot allocate 504 MiB|.*out of memory)/, label);
-              assert.match(result.error, /empty\.jpg: empty file/, label);
-              assert.match(result.error, /SKIP_BAD_IMAGES=True/, label);
-            }
-          }
-    }
+    const variants = [0, 1].flatMap(() =>
+      ['random', 'center'].flatMap((crop) =>
+        [1, 0].flatMap((numWorkers) => [true, false].map((skip) => ({ crop, numWorkers, skip }))),
+      ),
+    );
+    // Each child is its own process under its own limit: they run side by side, one per core.
+    await eachAtOnce(variants, Math.min(4, availableParallelism()), async ({ crop, numWorkers, skip }) => {
+      const job = { warmup, hostile, numWorkers, skip, crop };
+      const label = JSON.stringify({ crop, numWorkers, skip });
+      const outcome = await capped([CHILD], { CLUSTERFIT_ADDRESS_SPACE_CHILD: JSON.stringify(job) });
+      assert.doesNotMatch(outcome.stderr, /FATAL ERROR|Allocation failed/, label);
+      assert.equal(outcome.signal, null, `${label}: ${outcome.stderr}`);
+      assert.equal(outcome.code, 0, `${label}: ${outcome.stderr}`);
+      const result = outcome.result;
+      assert.ok(result, `${label}: no result (${outcome.stderr})`);
+      if (skip) {
+        assert.ok('skipped' in result, label);
+        assert.equal(result.images, 0, label);
+        assert.equal(result.skipped.length, 6, label);
+        // Memory freed by one failure can let a later decode allocate (and then fail on
+        // the missing data): at least one allocation must have failed, and been named.
+        const named = result.skipped.filter((m) => /cannot allocate 504 MiB to decode this 16000x11000 JPEG/.test(m));
+        assert.ok(named.length >= 1, `${label}: ${result.skipped.join(' | ')}`);
+      } else {
+        assert.ok('error' in result, label);
+        // The first batch holds empty.jpg and huge0.jpg; whichever decoder ran out names it.
+        assert.match(result.error, /huge0\.jpg: (cannot allocate 504 MiB|.*out of memory)/, label);
+        assert.match(result.error, /empty\.jpg: empty file/, label);
+        assert.match(result.error, /SKIP_BAD_IMAGES=True/, label);
+      }
+    });
   },
 );
 
