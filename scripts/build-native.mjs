@@ -80,7 +80,7 @@ async function main() {
   ];
   if (cuda) flags.push(...cudaHeaderFlags(libtorch, flags));
   const libs = ['-ltorch', '-ltorch_cpu', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-lc10'];
-  const pch = precompiledPrelude({ objectDir, flags });
+  const pch = precompiledPrelude({ objectDir, flags, libtorchVersion: version });
   const c10d = await probeC10d({ root, flags, pch, libtorch, cuda });
   flags.push(...c10d.flags);
   console.log(
@@ -91,7 +91,8 @@ async function main() {
 
   mkdirSync(objectDir, { recursive: true });
   mkdirSync(dirname(outputFile), { recursive: true });
-  const flagsHash = createHash('sha256').update(flags.join(' ')).digest('hex');
+  // The libtorch version is part of the key: an upgrade in place keeps the flags but changes the headers.
+  const flagsHash = createHash('sha256').update(flags.join(' ')).update(version).digest('hex');
   const flagsFile = join(objectDir, 'flags.sha256');
   const flagsChanged = !existsSync(flagsFile) || readFileSync(flagsFile, 'utf8') !== flagsHash;
   const files = readdirSync(sourceDir);

@@ -20,18 +20,21 @@ const HEADER =
  * It resolves to the flags that use it (`-include <prelude.h>`), or to [] if it cannot be made
  * here: the build then goes on without it, as before.
  */
-export function precompiledPrelude({ objectDir, flags }) {
+export function precompiledPrelude({ objectDir, flags, libtorchVersion }) {
   const snapshot = [...flags];
   let made;
-  return () => (made ??= makePrelude(objectDir, snapshot));
+  return () => (made ??= makePrelude(objectDir, snapshot, libtorchVersion));
 }
 
-async function makePrelude(objectDir, flags) {
+// g++ checks a .gch against the flags and macros it was made with, not against the headers' contents:
+// the stamp therefore also names the libtorch version, so an upgrade in place (same include folders)
+// makes the header again instead of compiling against the old one.
+async function makePrelude(objectDir, flags, libtorchVersion) {
   const dir = join(objectDir, 'pch');
   const header = join(dir, 'prelude.h');
   const gch = `${header}.gch`;
   const stampFile = join(dir, 'flags.sha256');
-  const stamp = createHash('sha256').update(flags.join(' ')).update(HEADER).digest('hex');
+  const stamp = createHash('sha256').update(flags.join(' ')).update(HEADER).update(libtorchVersion).digest('hex');
   const use = ['-include', header];
   if (existsSync(gch) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return use;
   mkdirSync(dir, { recursive: true });
