@@ -411,6 +411,10 @@ at::Scalar scalarAt(const Args& args, const OpEntry& op, size_t i) {
 }
 
 c10::optional<at::ScalarType> dtypeAt(const Args& args, const OpEntry& op, size_t i) {
+  // Not passed (`x.sum()`): the schema's default, None for every `ScalarType? dtype=None`, without
+  // converting an undefined JS value (two N-API type checks and an IValue).
+  const c10::optional<c10::IValue>& fallback = op.args[i].defaultValue;
+  if (i + 1 >= args.argc && (!fallback || fallback->isNone())) return c10::nullopt;
   c10::IValue v = toIValue(args.env, op, op.args[i], args[i]);
   if (v.isNone()) return c10::nullopt;
   int64_t code = v.toInt();

@@ -43,6 +43,8 @@ export interface NativeAddon {
   isContiguous(h: Handle, memoryFormat: number): boolean;
   /** Drops the handle's reference; `byGc` marks a release by the garbage-collection safety net. */
   dispose(h: Handle, byGc?: boolean): void;
+  /** Drops the first `count` handles of `handles` (as `dispose` each, in one call). */
+  disposeMany(handles: Float64Array, count: number): void;
   isDisposed(h: Handle): boolean;
   sameTensor(a: Handle, b: Handle): boolean;
   memoryStats(): MemoryStats;

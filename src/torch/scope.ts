@@ -2,6 +2,7 @@
 // it returns or what was `keep()`-ed. Scopes are synchronous on purpose: a scope spanning an
 // `await` would capture tensors of unrelated concurrent work (tfjs learned this the hard way).
 // Code that spans awaits uses a `tidy` per step, or explicit `dispose()` / `using`.
+import { releaseBatch } from './release.js';
 
 /** Something that owns native memory and can release it. */
 export interface Disposable {
@@ -64,12 +65,14 @@ export function tidy<T>(fn: () => T): T {
     const survivors = new Set<unknown>();
     collectResult(result, survivors);
     const parent = scopes.length > 0 ? scopes[scopes.length - 1] : undefined;
-    for (const item of scope) {
-      if (item.kept) continue;
-      if (survivors.size === 0 || !survivors.has(item)) item.dispose();
-      else if (parent) parent.push(item);
-      else item.leaveScopes?.();
-    }
+    releaseBatch(() => {
+      for (const item of scope) {
+        if (item.kept) continue;
+        if (survivors.size === 0 || !survivors.has(item)) item.dispose();
+        else if (parent) parent.push(item);
+        else item.leaveScopes?.();
+      }
+    });
   }
 }
 

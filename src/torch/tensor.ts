@@ -14,6 +14,7 @@ import { op } from './dispatch.js';
 import { native, type Handle } from './native.js';
 import { runBackward } from './backward-errors.js';
 import { trackInScope, type Disposable } from './scope.js';
+import { releaseHandle } from './release.js';
 import * as math from './ops/math.js';
 import * as reduce from './ops/reduce.js';
 import * as shapeOps from './ops/shape.js';
@@ -104,7 +105,7 @@ export class Tensor implements Disposable {
       collected.unregister(this);
       noteDisposedHandle(this.#netGeneration);
     }
-    native.dispose(this.#handle);
+    releaseHandle(this.#handle);
   }
 
   [Symbol.dispose](): void {

@@ -67,6 +67,24 @@ test('nested tidy hands results to the enclosing scope; exceptions still free th
   assert.equal(torch.scopeDepth(), 0);
 });
 
+test('a scope of more tensors than one release batch frees them all, the disposed ones once', () => {
+  const before = torch.memoryStats();
+  const survivor = torch.tidy(() => {
+    const x = torch.ones([10]);
+    for (let i = 0; i < 1000; i++) {
+      const y = x.add(i);
+      if (i % 7 === 0) y.dispose(); // released at once, then skipped by the scope
+    }
+    return x.sum();
+  });
+  assert.equal(live() - before.liveTensors, 1);
+  assert.equal(survivor.item(), 10);
+  survivor.dispose();
+  const after = torch.memoryStats();
+  assert.equal(after.liveTensors, before.liveTensors);
+  assert.equal(after.cpuBytes, before.cpuBytes);
+});
+
 test('tidy refuses async functions', () => {
   assert.throws(() => torch.tidy(async () => torch.ones([1])), /cannot take an async function/);
 });

@@ -5,13 +5,14 @@ import { wrap, type Tensor } from '../tensor.js';
 
 type Operand = Tensor | number;
 
+// Only the arguments given reach the addon: an explicit `undefined` (`x.add(y)` has no alpha)
+// would cost it N-API calls to tell "not given" from a value, on every call.
 function binary(tensorOp: Op, scalarOp: Op) {
-  return (self: Tensor, other: Operand, extra?: unknown): Tensor =>
-    wrap(
-      typeof other === 'number'
-        ? scalarOp.callHandle(self.handle, other, extra)
-        : tensorOp.callHandle(self.handle, other.handle, extra),
-    );
+  return (self: Tensor, other: Operand, extra?: unknown): Tensor => {
+    const op = typeof other === 'number' ? scalarOp : tensorOp;
+    const operand = typeof other === 'number' ? other : other.handle;
+    return wrap(extra === undefined ? op.callHandle(self.handle, operand) : op.callHandle(self.handle, operand, extra));
+  };
 }
 
 function unary(unaryOp: Op) {

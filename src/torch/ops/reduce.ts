@@ -1,6 +1,6 @@
 // Reductions. `dim` may be one dimension or several; omitted, the whole tensor is reduced.
 import { dtypeCode, type DType } from '../dtype.js';
-import { op } from '../dispatch.js';
+import { op, type Op } from '../dispatch.js';
 import { wrap, wrapAll, type Tensor } from '../tensor.js';
 import type { Handle } from '../native.js';
 
@@ -20,17 +20,18 @@ const SUM_DIM = op('aten::sum.dim_IntList', ['self', 'dim', 'keepdim', 'dtype'])
 const MEAN = op('aten::mean', ['self', 'dtype']);
 const MEAN_DIM = op('aten::mean.dim', ['self', 'dim', 'keepdim', 'dtype']);
 
-export function sum(self: Tensor, dim?: number | number[], options: ReduceOptions = {}): Tensor {
-  const dtype = options.dtype === undefined ? undefined : dtypeCode(options.dtype);
-  if (dim === undefined) return wrap(SUM.callHandle(self.handle, dtype));
-  return wrap(SUM_DIM.callHandle(self.handle, dim, options.keepdim ?? false, dtype));
+// A whole-tensor reduction without options (`x.sum()`, the common case) allocates no options
+// object and passes the addon no `undefined` dtype, which it would have to inspect on every call.
+function reduction(whole: Op, alongDims: Op) {
+  return (self: Tensor, dim?: number | number[], options?: ReduceOptions): Tensor => {
+    const dtype = options?.dtype === undefined ? undefined : dtypeCode(options.dtype);
+    if (dim !== undefined) return wrap(alongDims.callHandle(self.handle, dim, options?.keepdim ?? false, dtype));
+    return wrap(dtype === undefined ? whole.callHandle(self.handle) : whole.callHandle(self.handle, dtype));
+  };
 }
 
-export function mean(self: Tensor, dim?: number | number[], options: ReduceOptions = {}): Tensor {
-  const dtype = options.dtype === undefined ? undefined : dtypeCode(options.dtype);
-  if (dim === undefined) return wrap(MEAN.callHandle(self.handle, dtype));
-  return wrap(MEAN_DIM.callHandle(self.handle, dim, options.keepdim ?? false, dtype));
-}
+export const sum = reduction(SUM, SUM_DIM);
+export const mean = reduction(MEAN, MEAN_DIM);
 
 const VAR = op('aten::var.correction', ['self', 'dim', 'correction', 'keepdim']);
 const STD = op('aten::std.correction', ['self', 'dim', 'correction', 'keepdim']);
