@@ -12,6 +12,7 @@ import { loadFeatures } from '../engine/feature-files.js';
 import { knnAccuracy } from '../engine/knn.js';
 import { linearProbe } from '../engine/linear-probe.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
+import { Stopwatch, type Elapsed } from '../engine/stopwatch.js';
 import { tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
@@ -109,6 +110,8 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
         dim: train.features.shape[1] as number,
         knn: {},
       };
+      const time: { knn?: Elapsed; linear?: Elapsed } = {};
+      const knnTime = new Stopwatch();
       for (const k of ks) {
         const accuracy = knnAccuracy(trainSet, testSet, {
           numClasses,
@@ -121,7 +124,9 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
         if (k === ks[0]) scores.knn = accuracy;
         if (ks.length > 1) scores.knnByK = { ...scores.knnByK, [k]: accuracy };
       }
+      time.knn = knnTime.read();
       if (!options.knnOnly) {
+        const linearTime = new Stopwatch();
         scores.linear = linearProbe(trainSet, testSet, {
           numClasses,
           epochs: cfg.OPTIMIZER.num_epochs,
@@ -134,9 +139,11 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
           topk,
           device,
         }).test;
+        time.linear = linearTime.read();
       }
       result.layers.push(scores);
-      logger.metrics('evaluate', { ...scores });
+      // The scores, and the time each evaluation took (the pipeline's time breakdown reads it).
+      logger.metrics('evaluate', { ...scores, time });
     } finally {
       for (const t of [train.features, test.features, trainSet.labels, testSet.labels]) t.dispose();
     }

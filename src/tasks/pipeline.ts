@@ -19,6 +19,7 @@ import { evaluateTask, type EvaluateResult } from './evaluate.js';
 import { datasetFromConfig } from './data.js';
 import { PipelineEstimate, pipelineWork } from './pipeline-estimate.js';
 import { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
+import { PipelineTime, type StageTime } from './pipeline-time.js';
 import { trainTask } from './train.js';
 
 export { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
@@ -45,7 +46,14 @@ export interface PipelineResult {
   clusterfit?: EvaluateResult;
   table?: string;
   seconds: number;
+  /** Wall and CPU seconds per stage and per part of each stage (stages run this time, not skipped ones' past). */
+  time: StageTime[];
+  /** `time` as a table, for people. */
+  timeTable: string;
 }
+
+/** The three evaluated models as the table names them. */
+const MODEL_NAMES = { random: 'random init', rotnet: 'RotNet', clusterfit: 'ClusterFit' } as const;
 
 /** `config.KEY=value` with the value as JSON (valid YAML), so paths with any characters survive. */
 function set(key: string, value: unknown): string {
@@ -181,20 +189,24 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     clusters: join(out, 'clusters'),
     clusterfit: join(out, 'clusterfit'),
   };
-  const result: PipelineResult = { completed: false, seconds: 0 };
+  const time = new PipelineTime();
+  const result: PipelineResult = { completed: false, seconds: 0, time: time.stages, timeTable: '' };
   // The progress bar's `run ETA` and the events' runEtaSeconds: the whole pipeline's time left.
   const estimate = runEstimate(options);
   if (estimate) logger.setRunEstimate((event) => estimate.observe(event));
+  logger.setMetricsObserver((event, fields) => time.observe(event, fields));
   try {
     return await stages();
   } finally {
     logger.setRunEstimate(undefined);
+    logger.setMetricsObserver(undefined);
   }
 
   async function stages(): Promise<PipelineResult> {
     const stage = (name: string, work: Parameters<PipelineEstimate['start']>[0]): void => {
       logger.info(`\n== ${name} ==`);
       estimate?.start(work);
+      time.begin(name);
     };
 
     stage('1/4 RotNet pretraining', 'pretrain');
@@ -206,17 +218,15 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const rotnetWeights = join(dirs.rotnet, 'checkpoint.torch');
 
     stage('2/4 features and k-means', 'cluster');
-    result.clusters = await clusterTask(
-      load('cluster', [
-        ...dataOverrides(options.dataRoot, 'sample_index'),
-        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
-        set('CLUSTERFIT.FEATURES.EXTRACT', true),
-        set('CLUSTERFIT.FEATURES.PATH', dirs.features),
-        set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
-        set('CHECKPOINT.DIR', dirs.clusters),
-      ]),
-      taskOptions,
-    );
+    const clusterWords = [
+      ...dataOverrides(options.dataRoot, 'sample_index'),
+      set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
+      set('CLUSTERFIT.FEATURES.EXTRACT', true),
+      set('CLUSTERFIT.FEATURES.PATH', dirs.features),
+      set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
+      set('CHECKPOINT.DIR', dirs.clusters),
+    ];
+    result.clusters = await clusterTask(load('cluster', clusterWords), taskOptions);
     const trainSplit = result.clusters.splits[0];
     if (trainSplit === undefined) throw new Error('the cluster stage labelled no images');
 
@@ -235,9 +245,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     );
     if (!clusterfit.completed) return finish();
 
-    stage('4/4 evaluation of the features: random init, RotNet, ClusterFit', 'evaluate random');
-    const evaluate = (model: 'random' | 'rotnet' | 'clusterfit', weights: string): Promise<EvaluateResult> => {
+    logger.info('\n== 4/4 evaluation of the features: random init, RotNet, ClusterFit ==');
+    const evaluate = (model: keyof typeof MODEL_NAMES, weights: string): Promise<EvaluateResult> => {
       estimate?.start(`evaluate ${model}`);
+      time.begin(`4/4 evaluation of ${MODEL_NAMES[model]}`);
       return evaluateTask(
         load('evaluate', [
           ...dataOverrides(options.dataRoot, 'standard'),
@@ -258,7 +269,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     return finish();
 
     function finish(): PipelineResult {
+      time.end();
       result.seconds = (performance.now() - started) / 1000;
+      result.timeTable = time.table();
       if (!result.completed) logger.info('pipeline stopped; run the same command again to resume');
       logger.metrics('pipeline_summary', {
         completed: result.completed,
@@ -267,6 +280,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         rotnet: result.rotnet?.layers,
         clusterfit: result.clusterfit?.layers,
         clusters: result.clusters?.stats,
+        time: result.time,
       });
       return result;
     }
@@ -281,12 +295,9 @@ export function comparisonTable(
   const pct = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(2));
   const header = `${'features'.padEnd(24)} ${'linear top-1'.padStart(12)} ${'top-5'.padStart(6)} ${'kNN top-1'.padStart(10)}`;
   const rows = [header, '-'.repeat(header.length)];
-  for (const [name, run] of [
-    ['random init', runs.random],
-    ['RotNet', runs.rotnet],
-    ['ClusterFit', runs.clusterfit],
-  ] as const) {
-    for (const s of run.layers) {
+  for (const model of ['random', 'rotnet', 'clusterfit'] as const) {
+    const name = MODEL_NAMES[model];
+    for (const s of runs[model].layers) {
       rows.push(
         `${`${name} ${s.layer}`.padEnd(24)} ${pct(s.linear?.top1).padStart(12)} ${pct(s.linear?.top5).padStart(6)} ${pct(s.knn.top1).padStart(10)}`,
       );

@@ -93,6 +93,33 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     );
     assert.equal(memoryStats().liveTensors, liveBefore, 'the pipeline leaves no tensor behind');
 
+    // Where the time went: every stage, its parts from the stages' metrics lines, and the rest.
+    const stagesTimed = result.time.map((t) => t.stage);
+    assert.deepEqual(stagesTimed, [
+      '1/4 RotNet pretraining',
+      '2/4 features and k-means',
+      '3/4 ClusterFit training on the cluster ids',
+      '4/4 evaluation of random init',
+      '4/4 evaluation of RotNet',
+      '4/4 evaluation of ClusterFit',
+    ]);
+    const parts = (stage: number): Record<string, number> =>
+      Object.fromEntries(result.time[stage]!.parts.map((p) => [p.name, p.count]));
+    assert.deepEqual(parts(0), { 'training epochs': 1, 'test passes': 1 });
+    assert.deepEqual(parts(1), { 'feature extraction': 2, 'k-means': 1 });
+    assert.deepEqual(parts(2), { 'training epochs': 1 });
+    assert.deepEqual(parts(3), { 'feature extraction': 2, kNN: 3, 'linear probes': 3 });
+    assert.deepEqual(parts(4), { 'feature extraction': 2, kNN: 3, 'linear probes': 3 });
+    for (const stage of result.time) {
+      assert.ok(stage.seconds > 0 && stage.cpu_seconds > 0, JSON.stringify(stage));
+      const sum = stage.parts.reduce((a, p) => a + p.seconds, 0);
+      assert.ok(sum <= stage.seconds, `${stage.stage}: parts ${sum} s within the stage's ${stage.seconds} s`);
+    }
+    assert.ok(result.time[0]!.parts[0]!.data_wait_seconds! >= 0);
+    assert.match(result.timeTable, /^1\/4 RotNet pretraining +\d+\.\d +\d+\.\d$/m);
+    assert.match(result.timeTable, /^ {2}training epochs \(1\) .*\n {4}of which waiting for the loader +\d+\.\d$/m);
+    assert.match(result.timeTable, /^total +\d+\.\d +\d+\.\d$/m);
+
     // Running it again skips every finished stage: training, extraction, k-means and evaluation.
     const labelsWritten = statSync(train.labels).mtimeMs;
     const messages: string[] = [];
