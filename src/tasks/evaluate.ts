@@ -16,7 +16,7 @@ import { Stopwatch, type Elapsed } from '../engine/stopwatch.js';
 import { tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
-import { extractTask } from './extract.js';
+import { extractTask, type ExtractResult } from './extract.js';
 
 export interface LayerScores {
   layer: string;
@@ -48,6 +48,11 @@ export interface EvaluateResult {
 export interface EvaluateOptions extends TaskOptions {
   /** kNN only (the nearest_neighbor engine). */
   knnOnly?: boolean;
+  /**
+   * This model's features of TRAIN and TEST, already extracted as this config would extract them
+   * (the pipeline's RotNet features, shared with its cluster stage): read instead of extracted again.
+   */
+  features?: ExtractResult;
 }
 
 /**
@@ -83,12 +88,13 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
   const nn = cfg.NEAREST_NEIGHBOR;
   const ks = neighbourCounts(nn.TOPK);
   // NEAREST_NEIGHBOR.FEATURES.PATH: features extracted before (VISSL's shard layout) are used as they are.
-  const given = options.knnOnly && nn.FEATURES.PATH !== '' ? nn.FEATURES.PATH : null;
+  const given = options.features?.dir ?? (options.knnOnly && nn.FEATURES.PATH !== '' ? nn.FEATURES.PATH : null);
   const featureDir = given ?? join(dir, 'features');
   const extracted =
-    given === null
+    options.features ??
+    (given === null
       ? await extractTask(cfg, { ...options, logger, outputDir: featureDir, partitions: ['TRAIN', 'TEST'] })
-      : null;
+      : null);
   const layers = extracted ? Object.keys(extracted.shards.train ?? {}) : shardLayers(featureDir);
   const result: EvaluateResult = {
     dir,

@@ -16,8 +16,10 @@ import { distributed } from '../torch/index.js';
 import { clusterTask, type ClusterResult } from './cluster.js';
 import { taskLogger, type TaskOptions } from './context.js';
 import { evaluateTask, type EvaluateResult } from './evaluate.js';
+import { extractTask, type ExtractResult } from './extract.js';
 import { datasetFromConfig } from './data.js';
 import { PipelineEstimate, pipelineWork } from './pipeline-estimate.js';
+import { evaluationServesClustering } from './pipeline-features.js';
 import { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
 import { PipelineTime, type StageTime } from './pipeline-time.js';
 import { trainTask } from './train.js';
@@ -226,7 +228,26 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
       set('CHECKPOINT.DIR', dirs.clusters),
     ];
-    result.clusters = await clusterTask(load('cluster', clusterWords), taskOptions);
+    const clusterCfg = load('cluster', clusterWords);
+    const rotnetEvaluation = evaluateConfig('rotnet', rotnetWeights);
+    // One pass over the images for the k-means and the RotNet's evaluation, when they would extract
+    // the same features (pipeline-features.ts): the cluster stage then reads the evaluation's files.
+    let rotnetFeatures: ExtractResult | undefined;
+    if (evaluationServesClustering(clusterCfg, rotnetEvaluation)) {
+      logger.info(
+        `the RotNet's features serve both the k-means and its evaluation: extracted once, in ${dirs.features}`,
+      );
+      rotnetFeatures = await extractTask(rotnetEvaluation, {
+        ...taskOptions,
+        outputDir: dirs.features,
+        partitions: ['TRAIN', 'TEST'],
+      });
+      estimate?.reuse('evaluate rotnet');
+    }
+    result.clusters = await clusterTask(
+      rotnetFeatures ? load('cluster', [...clusterWords, set('CLUSTERFIT.FEATURES.EXTRACT', false)]) : clusterCfg,
+      taskOptions,
+    );
     const trainSplit = result.clusters.splits[0];
     if (trainSplit === undefined) throw new Error('the cluster stage labelled no images');
 
@@ -246,27 +267,36 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     if (!clusterfit.completed) return finish();
 
     logger.info('\n== 4/4 evaluation of the features: random init, RotNet, ClusterFit ==');
-    const evaluate = (model: keyof typeof MODEL_NAMES, weights: string): Promise<EvaluateResult> => {
+    const evaluate = (
+      model: keyof typeof MODEL_NAMES,
+      cfg: Config,
+      features?: ExtractResult,
+    ): Promise<EvaluateResult> => {
       estimate?.start(`evaluate ${model}`);
       time.begin(`4/4 evaluation of ${MODEL_NAMES[model]}`);
-      return evaluateTask(
-        load('evaluate', [
-          ...dataOverrides(options.dataRoot, 'standard'),
-          set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
-          set('CHECKPOINT.DIR', join(out, `eval_${model}`)),
-        ]),
-        taskOptions,
-      );
+      return evaluateTask(cfg, { ...taskOptions, ...(features ? { features } : {}) });
     };
-    result.random = await evaluate('random', '');
-    result.rotnet = await evaluate('rotnet', rotnetWeights);
-    result.clusterfit = await evaluate('clusterfit', join(dirs.clusterfit, 'checkpoint.torch'));
+    result.random = await evaluate('random', evaluateConfig('random', ''));
+    result.rotnet = await evaluate('rotnet', rotnetEvaluation, rotnetFeatures);
+    result.clusterfit = await evaluate(
+      'clusterfit',
+      evaluateConfig('clusterfit', join(dirs.clusterfit, 'checkpoint.torch')),
+    );
     result.completed = true;
     result.table = comparisonTable(
       { random: result.random, rotnet: result.rotnet, clusterfit: result.clusterfit },
       result.clusters,
     );
     return finish();
+
+    /** The evaluate stage's config for `model`, whose weights are `weights` ('' for random init). */
+    function evaluateConfig(model: keyof typeof MODEL_NAMES, weights: string): Config {
+      return load('evaluate', [
+        ...dataOverrides(options.dataRoot, 'standard'),
+        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
+        set('CHECKPOINT.DIR', join(out, `eval_${model}`)),
+      ]);
+    }
 
     function finish(): PipelineResult {
       time.end();
