@@ -81,7 +81,7 @@ export class PipelineTime {
 
   /** The stages' times as a table: each stage, its parts and its remainder, then the total. */
   table(): string {
-    const width = 44;
+    const width = 48;
     const num = (v: number | undefined): string => (v === undefined ? '' : v.toFixed(1)).padStart(8);
     const row = (label: string, wall?: number, cpu?: number): string =>
       `${label.padEnd(width)} ${num(wall)} ${num(cpu)}`.trimEnd();
