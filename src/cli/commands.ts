@@ -66,6 +66,8 @@ async function pipeline(args: ParsedArgs, defaults: Partial<PipelineOptions>): P
       if (!outcome.completed) return STOPPED;
       if (outcome.table && (await isMainProcess())) {
         result(args, outcome.table);
+        // Where the time went is about this run on this machine, not a result: for people, on stderr.
+        process.stderr.write(`\n${outcome.timeTable}\n\n`);
         process.stderr.write(`finished in ${(outcome.seconds / 60).toFixed(1)} min; outputs in ${resolve(out)}\n`);
       }
       return 0;

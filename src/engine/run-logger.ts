@@ -103,6 +103,7 @@ export class RunLogger {
   #barVisible = false;
   #lastBarAt = 0;
   #runEstimate: ((event: ProgressEvent) => number) | undefined;
+  #metricsObserver: ((event: string, fields: Record<string, unknown>) => void) | undefined;
 
   constructor(options: RunLoggerOptions = {}) {
     this.#metricsFile = options.metricsFile;
@@ -120,6 +121,7 @@ export class RunLogger {
 
   /** One metrics record: `{"event": ..., "time": ..., ...fields}`. */
   metrics(event: string, fields: Record<string, unknown>): void {
+    this.#metricsObserver?.(event, fields);
     const line = JSON.stringify({ event, time: new Date().toISOString(), ...fields });
     if (this.#metricsFile) appendWholeLine(this.#metricsFile, line + '\n');
     if (this.#jsonToStdout) {
@@ -185,6 +187,14 @@ export class RunLogger {
    */
   setRunEstimate(estimate: ((event: ProgressEvent) => number) | undefined): void {
     this.#runEstimate = estimate;
+  }
+
+  /**
+   * Sees every metrics record as it is logged (a pipeline's, to add up where its time went);
+   * `undefined` removes it.
+   */
+  setMetricsObserver(observer: ((event: string, fields: Record<string, unknown>) => void) | undefined): void {
+    this.#metricsObserver = observer;
   }
 
   /** Ends the current progress line so the next message starts on its own line. */

@@ -14,6 +14,7 @@ import { AccuracyMeter } from './meters.js';
 import { PerfStats } from './perf-stats.js';
 import { runProgress } from './progress.js';
 import type { RunLogger } from './run-logger.js';
+import { Stopwatch } from './stopwatch.js';
 import type { StopSignal } from './stop-signal.js';
 import { maybeAutocast, trainStep, type MixedPrecision } from './train-step.js';
 
@@ -133,9 +134,15 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       const imagesPerEpoch = trainLoader.imagesPerEpoch(position.epoch);
       const batchSize = Math.ceil(imagesPerEpoch / stepsPerEpoch);
       const epochStarted = performance.now();
+      const epochTime = new Stopwatch();
+      // The main thread's wait for the loader's next batch, summed over the epoch (the epoch
+      // line's data_wait_seconds): time the loader, not the step, costs.
+      let dataWait = 0;
+      let waitFrom = performance.now();
       let images = 0;
       perf?.resume();
       for await (const batch of trainLoader.epoch(position.epoch, { startStep: position.step })) {
+        dataWait += performance.now() - waitFrom;
         perf?.batchArrived();
         const lr = schedule.lrAt({
           epoch: position.epoch,
@@ -205,6 +212,7 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
         // it once per step so a Ctrl-C (and the progress bar) is seen at the next step.
         await new Promise((resolve) => setImmediate(resolve));
         perf?.resume();
+        waitFrom = performance.now();
         options.stop?.agree?.();
         if (options.stop?.requested && position.step < stepsPerEpoch) {
           logger.endProgress();
@@ -231,7 +239,8 @@ export async function train(options: TrainerOptions): Promise<TrainSummary> {
       hooks.forEach((h) => h.onEpoch?.({ phase, model, train: true, metrics: epochMetrics }));
       logger.metrics(`${phase}_epoch`, {
         ...epochMetrics,
-        seconds: (performance.now() - epochStarted) / 1000,
+        ...epochTime.read(),
+        data_wait_seconds: dataWait / 1000,
         skipped_images: trainLoader.skipped.length,
       });
       logger.info(
@@ -283,6 +292,7 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
   const label = `${options.phaseName ?? 'train'} test after epoch ${epoch + 1}`;
   const total = loader.imagesPerEpoch(0);
   const started = performance.now();
+  const time = new Stopwatch();
   let done = 0;
   try {
     for await (const batch of loader.epoch(0)) {
@@ -305,7 +315,7 @@ async function evaluate(options: TrainerOptions, epoch: number): Promise<EpochMe
       loss: steps > 0 ? meanOverRanks(lossSum.item()) / steps : NaN,
       accuracy: meters.map((m) => m.value(sumOverRanks)),
     };
-    logger.metrics(`${options.phaseName ?? 'train'}_test`, { ...metrics });
+    logger.metrics(`${options.phaseName ?? 'train'}_test`, { ...metrics, images: done, ...time.read() });
     logger.info(
       `  test: loss ${metrics.loss.toFixed(4)}, accuracy ${metrics.accuracy.map(formatAccuracy).join(' | ')}`,
     );

@@ -24,6 +24,7 @@ import type { Config, Partition } from '../config/index.js';
 import { assignOnRanks, kmeansOnRanks, ownedRows, type RowBlock } from '../engine/distributed/cluster.js';
 import { barrier, isMainRank, sumOverRanks, worldSize } from '../engine/distributed/ranks.js';
 import { loadFeatures, type LoadedFeatures } from '../engine/feature-files.js';
+import { Stopwatch } from '../engine/stopwatch.js';
 import { bincount, indexSelect, manualSeed, randperm, tensor, tidy, type Tensor } from '../torch/index.js';
 import { writeNpy } from '../torch/io/index.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
@@ -222,6 +223,7 @@ async function clusterIn(ctx: TaskContext, layer: string, options: TaskOptions):
       // FAISS's only warning (few points per centroid) is expected on small sets such as the demo's: a note.
       warn: (message: string) => logger.info(`k-means: ${message}`),
     };
+    const kmeansTime = new Stopwatch();
     if (cf.CLUSTER_BACKEND === 'faiss') {
       if (!faissAvailable()) {
         throw new Error(
@@ -240,6 +242,13 @@ async function clusterIn(ctx: TaskContext, layer: string, options: TaskOptions):
     } else {
       trained = kmeansOnRanks(trainFeatures, blockOf(train), k, kmeansOptions, training);
     }
+    logger.metrics('kmeans', {
+      points: training?.length ?? count,
+      dim,
+      clusters: k,
+      iterations: cf.NUM_ITER,
+      ...kmeansTime.read(),
+    });
     const prefixOf = (partition: Partition): string => `${datasetName}_${split(partition)}_${layer}_N${k}_D${dim}`;
     const centroidsFile = join(dir, `${prefixOf(partitions[0] as Partition)}_centroids.npy`);
     writeNpyOnHost(centroidsFile, trained.centroids);

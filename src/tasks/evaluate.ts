@@ -12,10 +12,11 @@ import { loadFeatures } from '../engine/feature-files.js';
 import { knnAccuracy } from '../engine/knn.js';
 import { linearProbe } from '../engine/linear-probe.js';
 import { VisslLrSchedule } from '../engine/lr-schedule.js';
+import { Stopwatch, type Elapsed } from '../engine/stopwatch.js';
 import { tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
 import { startTask, type TaskContext, type TaskOptions } from './context.js';
-import { extractTask } from './extract.js';
+import { extractTask, type ExtractResult } from './extract.js';
 
 export interface LayerScores {
   layer: string;
@@ -47,6 +48,11 @@ export interface EvaluateResult {
 export interface EvaluateOptions extends TaskOptions {
   /** kNN only (the nearest_neighbor engine). */
   knnOnly?: boolean;
+  /**
+   * This model's features of TRAIN and TEST, already extracted as this config would extract them
+   * (the pipeline's RotNet features, shared with its cluster stage): read instead of extracted again.
+   */
+  features?: ExtractResult;
 }
 
 /**
@@ -82,12 +88,13 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
   const nn = cfg.NEAREST_NEIGHBOR;
   const ks = neighbourCounts(nn.TOPK);
   // NEAREST_NEIGHBOR.FEATURES.PATH: features extracted before (VISSL's shard layout) are used as they are.
-  const given = options.knnOnly && nn.FEATURES.PATH !== '' ? nn.FEATURES.PATH : null;
+  const given = options.features?.dir ?? (options.knnOnly && nn.FEATURES.PATH !== '' ? nn.FEATURES.PATH : null);
   const featureDir = given ?? join(dir, 'features');
   const extracted =
-    given === null
+    options.features ??
+    (given === null
       ? await extractTask(cfg, { ...options, logger, outputDir: featureDir, partitions: ['TRAIN', 'TEST'] })
-      : null;
+      : null);
   const layers = extracted ? Object.keys(extracted.shards.train ?? {}) : shardLayers(featureDir);
   const result: EvaluateResult = {
     dir,
@@ -109,6 +116,8 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
         dim: train.features.shape[1] as number,
         knn: {},
       };
+      const time: { knn?: Elapsed; linear?: Elapsed } = {};
+      const knnTime = new Stopwatch();
       for (const k of ks) {
         const accuracy = knnAccuracy(trainSet, testSet, {
           numClasses,
@@ -121,7 +130,9 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
         if (k === ks[0]) scores.knn = accuracy;
         if (ks.length > 1) scores.knnByK = { ...scores.knnByK, [k]: accuracy };
       }
+      time.knn = knnTime.read();
       if (!options.knnOnly) {
+        const linearTime = new Stopwatch();
         scores.linear = linearProbe(trainSet, testSet, {
           numClasses,
           epochs: cfg.OPTIMIZER.num_epochs,
@@ -134,9 +145,11 @@ async function evaluateIn(ctx: TaskContext, options: EvaluateOptions): Promise<E
           topk,
           device,
         }).test;
+        time.linear = linearTime.read();
       }
       result.layers.push(scores);
-      logger.metrics('evaluate', { ...scores });
+      // The scores, and the time each evaluation took (the pipeline's time breakdown reads it).
+      logger.metrics('evaluate', { ...scores, time });
     } finally {
       for (const t of [train.features, test.features, trainSet.labels, testSet.labels]) t.dispose();
     }

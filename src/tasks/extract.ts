@@ -6,6 +6,7 @@ import type { Config, Partition } from '../config/index.js';
 import { barrier, isMainRank, rank, worldSize } from '../engine/distributed/ranks.js';
 import { FeatureShardWriter, removeShardsOfRanksFrom, type FeatureShard } from '../engine/feature-files.js';
 import { StopRequested } from '../engine/stop-signal.js';
+import { Stopwatch } from '../engine/stopwatch.js';
 import { FeatureExtractor, type PoolOpSpec, type SSLModel } from '../models/index.js';
 import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { finishedResult, recordFinished, stageFingerprint } from './finished.js';
@@ -105,6 +106,7 @@ async function extractIn(ctx: TaskContext, options: ExtractOptions): Promise<Ext
       const total = dataset.samples.length;
       let done = 0;
       const started = performance.now();
+      const time = new Stopwatch();
       try {
         for await (const batch of loader.epoch(0)) {
           noGrad(() =>
@@ -144,10 +146,12 @@ async function extractIn(ctx: TaskContext, options: ExtractOptions): Promise<Ext
       // (loadFeatures drops the sampler's padding).
       barrier();
       result.images[split] = worldSize() > 1 ? total : done;
-      const seconds = (performance.now() - started) / 1000;
+      const elapsed = time.read();
       const images = result.images[split];
-      logger.metrics('extract', { split, layers, images, seconds, images_per_sec: images / seconds });
-      logger.info(`extracted ${layers.join(', ')} for ${images} ${split} images in ${seconds.toFixed(1)} s -> ${dir}`);
+      logger.metrics('extract', { split, layers, images, ...elapsed, images_per_sec: images / elapsed.seconds });
+      logger.info(
+        `extracted ${layers.join(', ')} for ${images} ${split} images in ${elapsed.seconds.toFixed(1)} s -> ${dir}`,
+      );
     }
     const files = Object.values(result.shards).flatMap((byLayer) =>
       Object.values(byLayer).flatMap((shards) => shards.flatMap((f) => [f.features, f.inds, f.targets, f.images])),

@@ -77,6 +77,12 @@ export class PipelineEstimate {
     this.#currentEta = Infinity;
   }
 
+  /** `stage` reads features extracted before (the cluster stage's): it has no forward pass of its own. */
+  reuse(stage: StageWork['stage']): void {
+    const work = this.#work.find((w) => w.stage === stage);
+    if (work) work.forward = 0;
+  }
+
   /** A progress event of the current stage; returns the whole run's ETA in seconds. */
   observe(event: ProgressEvent): number {
     if (event.rate > 0) this.#rates[workKind(event.label)] = event.rate;

@@ -16,9 +16,12 @@ import { distributed } from '../torch/index.js';
 import { clusterTask, type ClusterResult } from './cluster.js';
 import { taskLogger, type TaskOptions } from './context.js';
 import { evaluateTask, type EvaluateResult } from './evaluate.js';
+import { extractTask, type ExtractResult } from './extract.js';
 import { datasetFromConfig } from './data.js';
 import { PipelineEstimate, pipelineWork } from './pipeline-estimate.js';
+import { evaluationServesClustering } from './pipeline-features.js';
 import { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
+import { PipelineTime, type StageTime } from './pipeline-time.js';
 import { trainTask } from './train.js';
 
 export { PIPELINE_PRESETS, PIPELINE_STAGES, type PipelineStage } from './pipeline-presets.js';
@@ -45,7 +48,14 @@ export interface PipelineResult {
   clusterfit?: EvaluateResult;
   table?: string;
   seconds: number;
+  /** Wall and CPU seconds per stage and per part of each stage (stages run this time, not skipped ones' past). */
+  time: StageTime[];
+  /** `time` as a table, for people. */
+  timeTable: string;
 }
+
+/** The three evaluated models as the table names them. */
+const MODEL_NAMES = { random: 'random init', rotnet: 'RotNet', clusterfit: 'ClusterFit' } as const;
 
 /** `config.KEY=value` with the value as JSON (valid YAML), so paths with any characters survive. */
 function set(key: string, value: unknown): string {
@@ -181,20 +191,24 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     clusters: join(out, 'clusters'),
     clusterfit: join(out, 'clusterfit'),
   };
-  const result: PipelineResult = { completed: false, seconds: 0 };
+  const time = new PipelineTime();
+  const result: PipelineResult = { completed: false, seconds: 0, time: time.stages, timeTable: '' };
   // The progress bar's `run ETA` and the events' runEtaSeconds: the whole pipeline's time left.
   const estimate = runEstimate(options);
   if (estimate) logger.setRunEstimate((event) => estimate.observe(event));
+  logger.setMetricsObserver((event, fields) => time.observe(event, fields));
   try {
     return await stages();
   } finally {
     logger.setRunEstimate(undefined);
+    logger.setMetricsObserver(undefined);
   }
 
   async function stages(): Promise<PipelineResult> {
     const stage = (name: string, work: Parameters<PipelineEstimate['start']>[0]): void => {
       logger.info(`\n== ${name} ==`);
       estimate?.start(work);
+      time.begin(name);
     };
 
     stage('1/4 RotNet pretraining', 'pretrain');
@@ -206,15 +220,32 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const rotnetWeights = join(dirs.rotnet, 'checkpoint.torch');
 
     stage('2/4 features and k-means', 'cluster');
+    const clusterWords = [
+      ...dataOverrides(options.dataRoot, 'sample_index'),
+      set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
+      set('CLUSTERFIT.FEATURES.EXTRACT', true),
+      set('CLUSTERFIT.FEATURES.PATH', dirs.features),
+      set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
+      set('CHECKPOINT.DIR', dirs.clusters),
+    ];
+    const clusterCfg = load('cluster', clusterWords);
+    const rotnetEvaluation = evaluateConfig('rotnet', rotnetWeights);
+    // One pass over the images for the k-means and the RotNet's evaluation, when they would extract
+    // the same features (pipeline-features.ts): the cluster stage then reads the evaluation's files.
+    let rotnetFeatures: ExtractResult | undefined;
+    if (evaluationServesClustering(clusterCfg, rotnetEvaluation)) {
+      logger.info(
+        `the RotNet's features serve both the k-means and its evaluation: extracted once, in ${dirs.features}`,
+      );
+      rotnetFeatures = await extractTask(rotnetEvaluation, {
+        ...taskOptions,
+        outputDir: dirs.features,
+        partitions: ['TRAIN', 'TEST'],
+      });
+      estimate?.reuse('evaluate rotnet');
+    }
     result.clusters = await clusterTask(
-      load('cluster', [
-        ...dataOverrides(options.dataRoot, 'sample_index'),
-        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', rotnetWeights),
-        set('CLUSTERFIT.FEATURES.EXTRACT', true),
-        set('CLUSTERFIT.FEATURES.PATH', dirs.features),
-        set('CLUSTERFIT.OUTPUT_DIR', dirs.clusters),
-        set('CHECKPOINT.DIR', dirs.clusters),
-      ]),
+      rotnetFeatures ? load('cluster', [...clusterWords, set('CLUSTERFIT.FEATURES.EXTRACT', false)]) : clusterCfg,
       taskOptions,
     );
     const trainSplit = result.clusters.splits[0];
@@ -235,21 +266,22 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     );
     if (!clusterfit.completed) return finish();
 
-    stage('4/4 evaluation of the features: random init, RotNet, ClusterFit', 'evaluate random');
-    const evaluate = (model: 'random' | 'rotnet' | 'clusterfit', weights: string): Promise<EvaluateResult> => {
+    logger.info('\n== 4/4 evaluation of the features: random init, RotNet, ClusterFit ==');
+    const evaluate = (
+      model: keyof typeof MODEL_NAMES,
+      cfg: Config,
+      features?: ExtractResult,
+    ): Promise<EvaluateResult> => {
       estimate?.start(`evaluate ${model}`);
-      return evaluateTask(
-        load('evaluate', [
-          ...dataOverrides(options.dataRoot, 'standard'),
-          set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
-          set('CHECKPOINT.DIR', join(out, `eval_${model}`)),
-        ]),
-        taskOptions,
-      );
+      time.begin(`4/4 evaluation of ${MODEL_NAMES[model]}`);
+      return evaluateTask(cfg, { ...taskOptions, ...(features ? { features } : {}) });
     };
-    result.random = await evaluate('random', '');
-    result.rotnet = await evaluate('rotnet', rotnetWeights);
-    result.clusterfit = await evaluate('clusterfit', join(dirs.clusterfit, 'checkpoint.torch'));
+    result.random = await evaluate('random', evaluateConfig('random', ''));
+    result.rotnet = await evaluate('rotnet', rotnetEvaluation, rotnetFeatures);
+    result.clusterfit = await evaluate(
+      'clusterfit',
+      evaluateConfig('clusterfit', join(dirs.clusterfit, 'checkpoint.torch')),
+    );
     result.completed = true;
     result.table = comparisonTable(
       { random: result.random, rotnet: result.rotnet, clusterfit: result.clusterfit },
@@ -257,8 +289,19 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     );
     return finish();
 
+    /** The evaluate stage's config for `model`, whose weights are `weights` ('' for random init). */
+    function evaluateConfig(model: keyof typeof MODEL_NAMES, weights: string): Config {
+      return load('evaluate', [
+        ...dataOverrides(options.dataRoot, 'standard'),
+        set('MODEL.WEIGHTS_INIT.PARAMS_FILE', weights),
+        set('CHECKPOINT.DIR', join(out, `eval_${model}`)),
+      ]);
+    }
+
     function finish(): PipelineResult {
+      time.end();
       result.seconds = (performance.now() - started) / 1000;
+      result.timeTable = time.table();
       if (!result.completed) logger.info('pipeline stopped; run the same command again to resume');
       logger.metrics('pipeline_summary', {
         completed: result.completed,
@@ -267,6 +310,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         rotnet: result.rotnet?.layers,
         clusterfit: result.clusterfit?.layers,
         clusters: result.clusters?.stats,
+        time: result.time,
       });
       return result;
     }
@@ -281,12 +325,9 @@ export function comparisonTable(
   const pct = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(2));
   const header = `${'features'.padEnd(24)} ${'linear top-1'.padStart(12)} ${'top-5'.padStart(6)} ${'kNN top-1'.padStart(10)}`;
   const rows = [header, '-'.repeat(header.length)];
-  for (const [name, run] of [
-    ['random init', runs.random],
-    ['RotNet', runs.rotnet],
-    ['ClusterFit', runs.clusterfit],
-  ] as const) {
-    for (const s of run.layers) {
+  for (const model of ['random', 'rotnet', 'clusterfit'] as const) {
+    const name = MODEL_NAMES[model];
+    for (const s of runs[model].layers) {
       rows.push(
         `${`${name} ${s.layer}`.padEnd(24)} ${pct(s.linear?.top1).padStart(12)} ${pct(s.linear?.top5).padStart(6)} ${pct(s.knn.top1).padStart(10)}`,
       );

@@ -93,6 +93,39 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     );
     assert.equal(memoryStats().liveTensors, liveBefore, 'the pipeline leaves no tensor behind');
 
+    // The demo's cluster and evaluation configs extract the same features, so the RotNet's images
+    // went through it once: the k-means and the RotNet's evaluation read the same files.
+    assert.ok(existsSync(join(out, 'rotnet_features', 'rank0_chunk0_train_res3_features.npy')));
+    assert.ok(!existsSync(join(out, 'eval_rotnet', 'features')));
+    assert.ok(existsSync(join(out, 'eval_random', 'features')));
+
+    // Where the time went: every stage, its parts from the stages' metrics lines, and the rest.
+    const stagesTimed = result.time.map((t) => t.stage);
+    assert.deepEqual(stagesTimed, [
+      '1/4 RotNet pretraining',
+      '2/4 features and k-means',
+      '3/4 ClusterFit training on the cluster ids',
+      '4/4 evaluation of random init',
+      '4/4 evaluation of RotNet',
+      '4/4 evaluation of ClusterFit',
+    ]);
+    const parts = (stage: number): Record<string, number> =>
+      Object.fromEntries(result.time[stage]!.parts.map((p) => [p.name, p.count]));
+    assert.deepEqual(parts(0), { 'training epochs': 1, 'test passes': 1 });
+    assert.deepEqual(parts(1), { 'feature extraction': 2, 'k-means': 1 });
+    assert.deepEqual(parts(2), { 'training epochs': 1 });
+    assert.deepEqual(parts(3), { 'feature extraction': 2, kNN: 3, 'linear probes': 3 });
+    assert.deepEqual(parts(4), { kNN: 3, 'linear probes': 3 });
+    for (const stage of result.time) {
+      assert.ok(stage.seconds > 0 && stage.cpu_seconds > 0, JSON.stringify(stage));
+      const sum = stage.parts.reduce((a, p) => a + p.seconds, 0);
+      assert.ok(sum <= stage.seconds, `${stage.stage}: parts ${sum} s within the stage's ${stage.seconds} s`);
+    }
+    assert.ok(result.time[0]!.parts[0]!.data_wait_seconds! >= 0);
+    assert.match(result.timeTable, /^1\/4 RotNet pretraining +\d+\.\d +\d+\.\d$/m);
+    assert.match(result.timeTable, /^ {2}training epochs \(1\) .*\n {4}of which waiting for the loader +\d+\.\d$/m);
+    assert.match(result.timeTable, /^total +\d+\.\d +\d+\.\d$/m);
+
     // Running it again skips every finished stage: training, extraction, k-means and evaluation.
     const labelsWritten = statSync(train.labels).mtimeMs;
     const messages: string[] = [];
@@ -109,7 +142,7 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     assert.equal(said.match(/training in .* is already complete/g)?.length, 2, said);
     assert.match(said, /clusters are already made in .*clusters \(K=4\); skipping/);
     assert.equal(said.match(/is already evaluated; skipping/g)?.length, 3, said);
-    assert.doesNotMatch(said, /extracted |k-means: /);
+    assert.doesNotMatch(said, /^extracted |k-means: /m);
     assert.equal(statSync(train.labels).mtimeMs, labelsWritten);
     assert.equal(again.table, result.table);
 
@@ -117,7 +150,7 @@ print(json.dumps({"dtype": str(labels.dtype), "n": len(labels), "images": [str(p
     const status = clusterfit('status', out);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /^rotnet +train +done +1\/1 epochs/m);
-    assert.match(status.stdout, /^rotnet_features +extract +done +flatten of 24 train and 9 test images/m);
+    assert.match(status.stdout, /^rotnet_features +extract +done +res3, res4, flatten of 24 train and 9 test images/m);
     assert.match(status.stdout, /^clusters +cluster +done +K=4 on 24 images/m);
     assert.match(status.stdout, /^clusterfit +train +done/m);
     assert.match(status.stdout, /^eval_clusterfit +evaluate +done +top-1 on 9 test images: res3 linear/m);
