@@ -5,6 +5,9 @@
 // clusters is one the evaluation extracts with the same pooling, the pipeline extracts once, with
 // the evaluation's config, and both stages read those files. Anything else that differs between
 // the two configs (a transform, a data path, the model, the device) keeps them separate.
+// The shared extraction is the evaluation's, so its files also hold the images' class labels
+// (`*_targets.npy`): the cluster stage uses only the features and the image list, and ClusterFit trains
+// on the cluster ids, so no class label reaches either before the evaluation step.
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, DataSplitConfig } from '../config/index.js';
 
