@@ -28,7 +28,11 @@ function flush(): void {
   native.disposeMany(pending, count);
 }
 
-/** Runs `fn`, which releases handles (and runs no user code), releasing them in batches. */
+/**
+ * Runs `fn` with every handle it releases batched, all released before this returns. A nested call
+ * joins the outer batch; what `fn` disposes is already marked disposed, so nothing can use a handle
+ * while it waits in the buffer, even if a user `Disposable` in a scope runs code of its own.
+ */
 export function releaseBatch(fn: () => void): void {
   if (batching) {
     fn();
