@@ -183,3 +183,22 @@ test('deterministic for a seed, and no tensor leaks across iterations', () => {
   second.centroids.dispose();
   assert.equal(torch.memoryStats().liveTensors, before);
 });
+
+test('a pruned update with most rows in doubt searches every row in place, with the full search’s results', () => {
+  // Unclustered points: after the first iteration the moved bounds prove almost no row, so the
+  // adaptive update skips tightening and searches all rows; its labels and the bounds it leaves
+  // must keep every later iteration equal to the full search.
+  torch.manualSeed(3);
+  const x = torch.randn([3000, 32]);
+  owned.push(x);
+  const options = { niter: 8, chunkSize: 500 };
+  const adaptive = kmeans(x, 40, { ...options, pruning: true });
+  const full = kmeans(x, 40, { ...options, pruning: false });
+  owned.push(adaptive.centroids, full.centroids);
+  adaptive.objective.forEach((value, i) =>
+    assert.ok(relative(value, full.objective[i]!) < 1e-5, `iteration ${i}: ${value} vs ${full.objective[i]}`),
+  );
+  assert.ok(torch.tidy(() => adaptive.centroids.sub(full.centroids).abs().max().item()) < 1e-3);
+  // Iteration 1 is always a pruned update (no clock has spoken yet): here it searched every row.
+  assert.equal(adaptive.iterations[1]!.searched, 3000);
+});
