@@ -9,10 +9,12 @@
 // alternate round by round so machine load hits all alike. Each figure is the median of the rounds;
 // "effective GFLOP/s" counts 2 rows d K flops per product, whatever the kernel does.
 //
-// Then, once per variant and d, a child process (of this script, or the peer) runs one product with
-// ONEDNN_VERBOSE=1 and DNNL_VERBOSE=1 (oneDNN 2.6 reads both) and its oneDNN lines are printed: the
-// implementation that ran (brg:avx512_core_amx, brg:avx512_core_bf16, gemm:jit, ref, ...), or a
-// plain statement that oneDNN printed nothing, i.e. libtorch did not route the product through it.
+// Then, once per variant and d, a child process (of this script, or the peer) runs two products
+// (the second timed) with ONEDNN_VERBOSE=1 and DNNL_VERBOSE=1 (oneDNN 2.6 reads both) and its
+// oneDNN lines are printed: the implementation that ran (brg:avx512_core_bf16, an AMX brgemm,
+// gemm:jit, ref, ...), or a plain statement that oneDNN printed nothing, i.e. libtorch did not
+// route the product through it. The bfloat16 child runs again with oneDNN capped at AVX-512 without
+// BF16 and at AVX2 (ONEDNN_MAX_CPU_ISA), to show what a CPU without the bfloat16 instructions gets.
 //
 //   node dist/bench/torch/matmul-precision.js [--d 256,2048] [--k 1000,4000,16000] [--rounds 3]
 //     [--reps 2] [--threads 2]
@@ -116,7 +118,9 @@ function showVerbose(
 ): void {
   const lines = oneDnnLines(run.stdout);
   const exec = lines.filter((l) => l.includes(',exec,'));
-  const head = `  ${who} ${variant}, ${shape.rows}x${shape.d} @ ${shape.d}x${shape.k}:`;
+  const timed = run.stdout.match(/^\{"seconds": ?([0-9.e-]+)\}$/m)?.[1];
+  const took = timed === undefined ? '' : ` (the second product took ${(Number(timed) * 1000).toFixed(1)} ms)`;
+  const head = `  ${who} ${variant}, ${shape.rows}x${shape.d} @ ${shape.d}x${shape.k}${took}:`;
   if (run.status !== 0) {
     console.log(`${head} the child failed (exit ${run.status})`);
   } else if (exec.length === 0 && variant === 'float32 gemm_') {
@@ -125,28 +129,32 @@ function showVerbose(
   } else if (exec.length === 0) {
     console.log(`${head} oneDNN printed no exec line: libtorch did not run this product through oneDNN`);
   } else {
-    console.log(`${head} ${exec.length} oneDNN exec line(s):`);
+    console.log(`${head} ${exec.length} oneDNN exec line(s) (the first creates the primitive):`);
   }
   for (const line of lines) console.log(`    ${line}`);
 }
 
+/** Runs the one-product child (ours or the peer) with oneDNN's verbose output on. */
+function verboseChild(who: 'ours' | 'PyTorch', v: Variant, shape: Shape, env: NodeJS.ProcessEnv = {}): void {
+  const request = JSON.stringify({ ...shape, variant: v, dtype: dtypeOf(v), threads });
+  const [command, script] = who === 'ours' ? [process.execPath, fileURLToPath(import.meta.url)] : [PYTHON, PEER_SCRIPT];
+  const run = spawnSync(command, [script, '--once', request], {
+    env: { ...VERBOSE_ENV, ...env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  const capped = env.ONEDNN_MAX_CPU_ISA === undefined ? '' : ` with ONEDNN_MAX_CPU_ISA=${env.ONEDNN_MAX_CPU_ISA}`;
+  showVerbose(`${who}${capped}`, v, shape, run);
+}
+
 function verboseChildren(shape: Shape): void {
-  const once = (v: Variant): string => JSON.stringify({ ...shape, variant: v, dtype: dtypeOf(v), threads });
-  for (const v of OUR_VARIANTS) {
-    const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--once', once(v)], {
-      env: VERBOSE_ENV,
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
-    showVerbose('ours', v, shape, run);
-  }
-  for (const v of PEER_VARIANTS) {
-    const run = spawnSync(PYTHON, [PEER_SCRIPT, '--once', once(v)], {
-      env: VERBOSE_ENV,
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
-    showVerbose('PyTorch', v, shape, run);
+  for (const v of OUR_VARIANTS) verboseChild('ours', v, shape);
+  for (const v of PEER_VARIANTS) verboseChild('PyTorch', v, shape);
+  // What a CPU without AVX512-BF16 gets: oneDNN capped at plain AVX-512 (Skylake/Cascade Lake
+  // class) and at AVX2 (libtorch itself sends bfloat16 products to oneDNN only when the CPU has
+  // AVX-512 BW/VL/DQ, so a real AVX2-only CPU runs ATen's own bfloat16 loop instead).
+  for (const isa of ['AVX512_CORE', 'AVX2']) {
+    verboseChild('ours', 'bfloat16 mm', shape, { ONEDNN_MAX_CPU_ISA: isa, DNNL_MAX_CPU_ISA: isa });
   }
 }
 
@@ -250,7 +258,7 @@ if (values.once !== undefined) {
   const request = JSON.parse(values.once) as Shape & { variant: Variant; threads: number };
   torch.setNumThreads(request.threads);
   const products = ourProducts(request);
-  products.run[request.variant]();
+  console.log(JSON.stringify({ seconds: timeReps(products.run[request.variant], 1) }));
   products.dispose();
 } else {
   await main();
