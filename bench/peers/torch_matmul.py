@@ -9,8 +9,8 @@ Two modes:
     {"kind": "mm", "rows": r, "d": d, "k": k, "dtype": "float32" | "bfloat16", "reps": n}
     -> {"seconds": s}, the wall time of `reps` products in a row after one warm-up product.
   * --once '<json>': two products of that shape and dtype (the second timed: {"seconds": s}), then
-    exit. The TS side runs it with ONEDNN_VERBOSE=1 in the environment to see which oneDNN
-    implementation (if any) runs.
+    exit ("onednn": false in the request turns libtorch's oneDNN use off). The TS side runs it with
+    ONEDNN_VERBOSE=1 in the environment to see which oneDNN implementation (if any) runs.
 """
 import json
 import sys
@@ -59,7 +59,9 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--once":
         request = json.loads(sys.argv[2])
         torch.set_num_threads(request["threads"])
-        print(json.dumps({"seconds": mm_seconds({**request, "reps": 1})}), flush=True)
+        # "onednn": false is what libtorch does on a CPU without AVX-512 BW/VL/DQ: ATen's own loop.
+        with torch.backends.mkldnn.flags(enabled=request.get("onednn", True)):
+            print(json.dumps({"seconds": mm_seconds({**request, "reps": 1})}), flush=True)
         return
     for line in sys.stdin:
         print(json.dumps(answer(json.loads(line))), flush=True)

@@ -14,7 +14,8 @@
 // oneDNN lines are printed: the implementation that ran (brg:avx512_core_bf16, an AMX brgemm,
 // gemm:jit, ref, ...), or a plain statement that oneDNN printed nothing, i.e. libtorch did not
 // route the product through it. The bfloat16 child runs again with oneDNN capped at AVX-512 without
-// BF16 and at AVX2 (ONEDNN_MAX_CPU_ISA), to show what a CPU without the bfloat16 instructions gets.
+// BF16 (ONEDNN_MAX_CPU_ISA), and the peer's with oneDNN off (ATen's own bfloat16 loop, what a CPU
+// without AVX-512 gets), to show what CPUs without the bfloat16 instructions get.
 //
 //   node dist/bench/torch/matmul-precision.js [--d 256,2048] [--k 1000,4000,16000] [--rounds 3]
 //     [--reps 2] [--threads 2]
@@ -114,7 +115,7 @@ function showVerbose(
   who: string,
   variant: Variant,
   shape: Shape,
-  run: { stdout: string; status: number | null },
+  run: { stdout: string; stderr: string; status: number | null },
 ): void {
   const lines = oneDnnLines(run.stdout);
   const exec = lines.filter((l) => l.includes(',exec,'));
@@ -122,7 +123,8 @@ function showVerbose(
   const took = timed === undefined ? '' : ` (the second product took ${(Number(timed) * 1000).toFixed(1)} ms)`;
   const head = `  ${who} ${variant}, ${shape.rows}x${shape.d} @ ${shape.d}x${shape.k}${took}:`;
   if (run.status !== 0) {
-    console.log(`${head} the child failed (exit ${run.status})`);
+    const error = run.stderr.trim().split('\n').at(-1) ?? '';
+    console.log(`${head} the child failed (exit ${run.status}): ${error}`);
   } else if (exec.length === 0 && variant === 'float32 gemm_') {
     // dnnl_sgemm is oneDNN's BLAS-style function, not a primitive: oneDNN 2.x logs no line for it.
     console.log(`${head} no exec line (expected: oneDNN 2.x does not log its dnnl_sgemm function)`);
@@ -134,9 +136,16 @@ function showVerbose(
   for (const line of lines) console.log(`    ${line}`);
 }
 
-/** Runs the one-product child (ours or the peer) with oneDNN's verbose output on. */
-function verboseChild(who: 'ours' | 'PyTorch', v: Variant, shape: Shape, env: NodeJS.ProcessEnv = {}): void {
-  const request = JSON.stringify({ ...shape, variant: v, dtype: dtypeOf(v), threads });
+/** Runs the one-product child (ours or the peer) with oneDNN's verbose output on; `oneDnn` false
+ * turns libtorch's oneDNN use off (the peer only: torch.backends.mkldnn.flags(enabled=False)). */
+function verboseChild(
+  who: 'ours' | 'PyTorch',
+  v: Variant,
+  shape: Shape,
+  options: { env?: NodeJS.ProcessEnv; oneDnn?: boolean } = {},
+): void {
+  const env = options.env ?? {};
+  const request = JSON.stringify({ ...shape, variant: v, dtype: dtypeOf(v), threads, onednn: options.oneDnn ?? true });
   const [command, script] = who === 'ours' ? [process.execPath, fileURLToPath(import.meta.url)] : [PYTHON, PEER_SCRIPT];
   const run = spawnSync(command, [script, '--once', request], {
     env: { ...VERBOSE_ENV, ...env },
@@ -144,18 +153,20 @@ function verboseChild(who: 'ours' | 'PyTorch', v: Variant, shape: Shape, env: No
     timeout: 300_000,
   });
   const capped = env.ONEDNN_MAX_CPU_ISA === undefined ? '' : ` with ONEDNN_MAX_CPU_ISA=${env.ONEDNN_MAX_CPU_ISA}`;
-  showVerbose(`${who}${capped}`, v, shape, run);
+  const off = options.oneDnn === false ? ' with oneDNN off' : '';
+  showVerbose(`${who}${capped}${off}`, v, shape, run);
 }
 
 function verboseChildren(shape: Shape): void {
   for (const v of OUR_VARIANTS) verboseChild('ours', v, shape);
   for (const v of PEER_VARIANTS) verboseChild('PyTorch', v, shape);
-  // What a CPU without AVX512-BF16 gets: oneDNN capped at plain AVX-512 (Skylake/Cascade Lake
-  // class) and at AVX2 (libtorch itself sends bfloat16 products to oneDNN only when the CPU has
-  // AVX-512 BW/VL/DQ, so a real AVX2-only CPU runs ATen's own bfloat16 loop instead).
-  for (const isa of ['AVX512_CORE', 'AVX2']) {
-    verboseChild('ours', 'bfloat16 mm', shape, { ONEDNN_MAX_CPU_ISA: isa, DNNL_MAX_CPU_ISA: isa });
-  }
+  // What a CPU without AVX512-BF16 gets. With AVX-512 (Skylake/Cascade Lake class): oneDNN capped
+  // at plain AVX-512. Without AVX-512 BW/VL/DQ, libtorch does not call oneDNN for bfloat16 products
+  // but ATen's own loop; oneDNN capped at AVX2 would only fail (it has no bfloat16 matmul there), so
+  // the peer runs that loop with oneDNN turned off, as torch.backends.mkldnn allows.
+  const isa = 'AVX512_CORE';
+  verboseChild('ours', 'bfloat16 mm', shape, { env: { ONEDNN_MAX_CPU_ISA: isa, DNNL_MAX_CPU_ISA: isa } });
+  verboseChild('PyTorch', 'bfloat16 mm', shape, { oneDnn: false });
 }
 
 // ---- report -------------------------------------------------------------------------------------
