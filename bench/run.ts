@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCHMARKS = [
   ['torch/ops.js', 'tensor engine: tiny-op overhead and conv/bn/relu block'],
+  ['torch/matmul-precision.js', 'float32 vs bfloat16 matmul at k-means shapes, with oneDNN verbose output'],
   ['models/train-step.js', 'ResNet-18/50 training step'],
   ['data/loader.js', 'image loader vs torchvision DataLoader'],
   ['cluster/kmeans.js', 'k-means vs FAISS'],

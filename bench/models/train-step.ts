@@ -4,8 +4,14 @@
 // rounds (ours, then PyTorch's) so machine noise hits both alike. Prints images/s and the ratio
 // (ours / PyTorch, so > 1 means we are faster).
 //
+// --amp on runs the step under autocast as PyTorch's AMP recipe does: on CUDA float16 with a
+// GradScaler, on CPU bfloat16 without one (bfloat16 has float32's range; on both sides this is
+// what MODEL.AMP_PARAMS.USE_AMP gives on that device). --amp off,on runs both in one invocation,
+// the variants alternating within each round on both sides, and also prints each side's
+// bfloat16-or-float16 / float32 speed ratio.
+//
 //   node dist/bench/models/train-step.js [--depth 18,50] [--batch 8] [--size 96] [--threads 2]
-//     [--rounds 5] [--steps 3] [--warmup 2] [--device cuda] [--channels-last] [--amp]
+//     [--rounds 5] [--steps 3] [--warmup 2] [--device cuda] [--channels-last] [--amp off|on|off,on]
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,7 +35,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
     'channels-last': { type: 'boolean', default: false },
-    amp: { type: 'boolean', default: false },
+    amp: { type: 'string', default: 'off' },
   },
 });
 const device = values.device!;
@@ -42,16 +48,20 @@ const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const channelsLast = values['channels-last']!;
-// AMP as the peer runs it: float16 autocast with a GradScaler, on CUDA only (both sides).
-const amp = values.amp! && onCuda;
+// AMP as the peer runs it: float16 autocast with a GradScaler on CUDA, bfloat16 autocast on CPU.
+const ampDtype: torch.amp.AutocastDType = onCuda ? 'float16' : 'bfloat16';
+const ampVariants = values.amp!.split(',').map((v) => {
+  if (v !== 'off' && v !== 'on') throw new Error(`--amp takes off, on or off,on; got '${values.amp}'`);
+  return v === 'on';
+});
 const sync = (): void => (onCuda ? torch.cuda.synchronize() : undefined);
 
 function resnetConfig(depth: number): ModelConfig {
   return modelConfig({ depth, heads: [['mlp', { dims: [depth >= 50 ? 2048 : 512, classes] }]] });
 }
 
-/** Our side: returns a function that runs n steps and gives the synchronized seconds. */
-function ourTrainer(depth: number): { run: (n: number) => number; dispose: () => void } {
+/** Our side: returns a function that runs n steps (with or without AMP) and gives the synchronized seconds. */
+function ourTrainer(depth: number): { run: (n: number, amp: boolean) => number; dispose: () => void } {
   torch.manualSeed(0);
   const model = buildModel(resnetConfig(depth));
   if (onCuda) model.to(device);
@@ -64,21 +74,22 @@ function ourTrainer(depth: number): { run: (n: number) => number; dispose: () =>
   );
   const y = torch.keep(torch.randint(0, classes, [batch], { device }));
   model.train();
-  const mixed: MixedPrecision | null = amp
+  const mixed: MixedPrecision = onCuda
     ? { deviceType: 'cuda', dtype: 'float16', scaler: new torch.amp.GradScaler({ device }) }
-    : null;
+    : { deviceType: 'cpu', dtype: 'bfloat16', scaler: null };
   const loss = (outputs: torch.Tensor[], target: torch.Tensor) => torch.functional.crossEntropy(outputs[0]!, target);
-  const step = (): void => void torch.tidy(() => trainStep({ model, loss, optimizer, mixed }, x, y));
+  const step = (amp: boolean): void =>
+    void torch.tidy(() => trainStep({ model, loss, optimizer, mixed: amp ? mixed : null }, x, y));
   return {
-    run: (n) => {
+    run: (n, amp) => {
       sync();
       const start = performance.now();
-      for (let i = 0; i < n; i++) step();
+      for (let i = 0; i < n; i++) step(amp);
       sync();
       return (performance.now() - start) / 1000;
     },
     dispose: () => {
-      mixed?.scaler?.dispose();
+      mixed.scaler?.dispose();
       optimizer.dispose();
       model.dispose();
       x.dispose();
@@ -100,7 +111,7 @@ class Peer {
       'torch_train_step.py',
     );
     const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
-    const config = { depth, batch, size, classes, threads, device, channelsLast, amp };
+    const config = { depth, batch, size, classes, threads, device, channelsLast };
     this.#child = spawn(python, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
   }
@@ -115,8 +126,8 @@ class Peer {
     return (await this.#reply()).ready as string;
   }
 
-  async run(n: number): Promise<number> {
-    this.#child.stdin.write(`${n}\n`);
+  async run(n: number, amp: boolean): Promise<number> {
+    this.#child.stdin.write(`${n} ${amp ? 'amp' : 'fp32'}\n`);
     return (await this.#reply()).seconds as number;
   }
 
@@ -129,13 +140,19 @@ async function benchmark(depth: number): Promise<void> {
   const ours = ourTrainer(depth);
   const peer = new Peer(depth);
   const peerVersion = await peer.ready();
-  ours.run(warmup);
-  await peer.run(warmup);
-  const ourTimes: number[] = [];
-  const peerTimes: number[] = [];
+  for (const amp of ampVariants) {
+    ours.run(warmup, amp);
+    await peer.run(warmup, amp);
+  }
+  // times[side][variant][round]
+  const times = { ours: ampVariants.map((): number[] => []), peer: ampVariants.map((): number[] => []) };
   for (let r = 0; r < rounds; r++) {
-    ourTimes.push(ours.run(steps));
-    peerTimes.push(await peer.run(steps));
+    // The variants alternate within each round, their order flipping every round.
+    const order = r % 2 === 0 ? [...ampVariants.keys()] : [...ampVariants.keys()].reverse();
+    for (const v of order) {
+      times.ours[v]!.push(ours.run(steps, ampVariants[v]!));
+      times.peer[v]!.push(await peer.run(steps, ampVariants[v]!));
+    }
   }
   peer.close();
   ours.dispose();
@@ -143,14 +160,26 @@ async function benchmark(depth: number): Promise<void> {
   // the headline is the median of the per-round ratios (each pairs two back-to-back runs), and
   // each side's rate is its median round, with its best round beside it.
   const rate = (seconds: number): number => (batch * steps) / seconds;
-  const ratios = ourTimes.map((a, i) => peerTimes[i]! / a);
-  const describe = (times: number[]): string =>
-    `${rate(median(times)).toFixed(2)} img/s (best round ${rate(Math.min(...times)).toFixed(2)})`;
-  console.log(
-    `ResNet-${depth} train step, batch ${batch} at ${size}x${size}, ${device}${channelsLast ? ', channels-last' : ''}${amp ? ', AMP float16' : ''}, ${threads} threads (PyTorch ${peerVersion}): ` +
-      `ours ${describe(ourTimes)}, PyTorch ${describe(peerTimes)}, ` +
-      `ratio ${median(ratios).toFixed(3)}x (median of ${rounds} rounds; per round: ${ratios.map((r) => r.toFixed(3)).join(', ')})`,
-  );
+  const describe = (t: number[]): string =>
+    `${rate(median(t)).toFixed(2)} img/s (best round ${rate(Math.min(...t)).toFixed(2)})`;
+  const title = `ResNet-${depth} train step, batch ${batch} at ${size}x${size}, ${device}${channelsLast ? ', channels-last' : ''}, ${threads} threads (PyTorch ${peerVersion})`;
+  console.log(`${title}:`);
+  for (const [v, amp] of ampVariants.entries()) {
+    const ratios = times.ours[v]!.map((a, i) => times.peer[v]![i]! / a);
+    console.log(
+      `  ${amp ? `AMP ${ampDtype}` : 'float32'}: ours ${describe(times.ours[v]!)}, PyTorch ${describe(times.peer[v]!)}, ` +
+        `ours/PyTorch ${median(ratios).toFixed(3)}x (median of ${rounds} rounds; per round: ${ratios.map((x) => x.toFixed(3)).join(', ')})`,
+    );
+  }
+  const off = ampVariants.indexOf(false);
+  const on = ampVariants.indexOf(true);
+  if (off >= 0 && on >= 0) {
+    // Per round, the AMP step's speed over the float32 step's, on each side.
+    const gain = (t: number[][]): string => median(t[off]!.map((s, i) => s / t[on]![i]!)).toFixed(3);
+    console.log(
+      `  AMP ${ampDtype} / float32 speed: ours ${gain(times.ours)}x, PyTorch ${gain(times.peer)}x (median of rounds)`,
+    );
+  }
 }
 
 function median(values: number[]): number {
@@ -161,6 +190,4 @@ function median(values: number[]): number {
 
 torch.setNumThreads(threads);
 console.log(`libtorch ${torch.buildInfo().torchVersion}; ratio = ours / PyTorch images per second (goal >= 0.95)`);
-if (values.amp && !amp)
-  console.log('AMP requested on CPU: both sides run in float32 (the peer autocasts on CUDA only).');
 for (const depth of values.depth!.split(',').map(Number)) await benchmark(depth);

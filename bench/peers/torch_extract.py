@@ -2,7 +2,8 @@
 
 torchvision's resnet50 in eval mode under no_grad, fed by torchvision's DataLoader with PIL
 (Resize 256, CenterCrop 224, ToTensor, Normalize), pooled to 2048-d as VISSL's res5 map does.
---device cuda moves the model and each batch (pinned, non-blocking) to the GPU.
+--device cuda moves the model and each batch (pinned, non-blocking) to the GPU. --amp runs each
+batch's forward under torch.autocast: bfloat16 on CPU, float16 on CUDA.
 Prints one JSON line: {"images": n, "seconds": s, "images_per_sec": r}.
 """
 import argparse
@@ -36,6 +37,7 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--amp", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
     cuda = device.type == "cuda"
@@ -59,7 +61,9 @@ def main():
             images = images.to(device, non_blocking=True)
             if args.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            features = pool(trunk(images)).flatten(1).cpu()  # to the host, as a writer needs them
+            with torch.autocast(device.type, dtype=torch.float16 if cuda else torch.bfloat16, enabled=args.amp):
+                features = pool(trunk(images)).flatten(1)
+            features = features.float().cpu()  # float32 on the host, as a writer needs them
             count += features.shape[0]
     if cuda:
         torch.cuda.synchronize()

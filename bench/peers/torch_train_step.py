@@ -2,9 +2,11 @@
 classifier, cross entropy, SGD momentum 0.9 with weight decay 1e-4 except on BN parameters), run
 on request so the two sides can alternate in rounds.
 
-Protocol: argv[1] is a JSON config {depth, batch, size, classes, threads, device, channelsLast, amp}.
-The peer prints {"ready": torch_version} once built, then for each stdin line "<steps>" runs that
-many steps and prints {"seconds": s} (device-synchronized wall time).
+Protocol: argv[1] is a JSON config {depth, batch, size, classes, threads, device, channelsLast}.
+The peer prints {"ready": torch_version} once built, then for each stdin line "<steps> amp|fp32"
+runs that many steps and prints {"seconds": s} (device-synchronized wall time). "amp" is PyTorch's
+AMP recipe for the device: float16 autocast with a GradScaler on CUDA, bfloat16 autocast (no
+scaler: bfloat16 has float32's range) on CPU; "fp32" is the plain float32 step.
 """
 import json
 import sys
@@ -32,26 +34,30 @@ def main():
     optimizer = torch.optim.SGD(
         [{"params": rest, "weight_decay": 1e-4}, {"params": bn, "weight_decay": 0.0}], lr=0.1, momentum=0.9
     )
-    amp = cfg["amp"] and device.startswith("cuda")
-    scaler = torch.cuda.amp.GradScaler(enabled=amp)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    cuda = device.startswith("cuda")
+    scaler = torch.cuda.amp.GradScaler() if cuda else None
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     model.train()
 
-    def step():
+    def step(amp):
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", enabled=amp):
+        with torch.autocast("cuda" if cuda else "cpu", dtype=torch.float16 if cuda else torch.bfloat16, enabled=amp):
             loss = F.cross_entropy(model(x), y)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        if amp and scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
 
     print(json.dumps({"ready": torch.__version__}), flush=True)
     for line in sys.stdin:
-        steps = int(line)
+        steps, mode = line.split()
         sync()
         start = time.perf_counter()
-        for _ in range(steps):
-            step()
+        for _ in range(int(steps)):
+            step(mode == "amp")
         sync()
         print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 

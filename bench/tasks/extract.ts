@@ -5,8 +5,12 @@
 // by torchvision's DataLoader with PIL (bench/peers/torch_extract.py). Same workers, same threads,
 // random weights on both sides (speed does not depend on them); rounds alternate.
 //
+// --amp on extracts under autocast on both sides (ours: MODEL.AMP_PARAMS.USE_AMP_FOR_INFERENCE;
+// PyTorch: torch.autocast per batch): bfloat16 on CPU, float16 on CUDA. --amp off,on runs both in
+// one invocation, alternating within each round, and prints each side's AMP / float32 speed.
+//
 //   node dist/bench/tasks/extract.js [--root DIR] [--images N] [--workers N] [--threads N] [--rounds N]
-//     [--device cuda] [--channels-last]
+//     [--device cuda] [--channels-last] [--amp off|on|off,on]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,10 +37,16 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
     'channels-last': { type: 'boolean', default: false },
+    amp: { type: 'string', default: 'off' },
   },
 });
 const device = values.device!;
 const channelsLast = values['channels-last']!;
+const ampVariants = values.amp!.split(',').map((v) => {
+  if (v !== 'off' && v !== 'on') throw new Error(`--amp takes off, on or off,on; got '${values.amp}'`);
+  return v === 'on';
+});
+const ampName = device.startsWith('cuda') ? 'AMP float16' : 'AMP bfloat16';
 const [images, workers, threads, batch, rounds] = [
   values.images,
   values.workers,
@@ -55,7 +65,7 @@ function ensureData(root: string): void {
   if (spawnSync('tar', ['xzf', ARCHIVE, '-C', dirname(root)], { stdio: 'inherit' }).status !== 0) process.exit(2);
 }
 
-async function ours(filelist: string): Promise<number> {
+async function ours(filelist: string, amp: boolean): Promise<number> {
   const out = mkdtempSync(join(tmpdir(), 'bench-extract-'));
   const cfg = loadConfig({
     config: 'pretrain/clusterfit/cluster_features_resnet_8gpu_imagenet',
@@ -67,6 +77,7 @@ async function ours(filelist: string): Promise<number> {
       'config.DISTRIBUTED.NUM_PROC_PER_NODE=1',
       `config.MACHINE.DEVICE=${device.startsWith('cuda') ? 'gpu' : 'cpu'}`,
       `config.MODEL.CHANNELS_LAST=${channelsLast ? 'True' : 'False'}`,
+      `config.MODEL.AMP_PARAMS.USE_AMP_FOR_INFERENCE=${amp ? 'True' : 'False'}`,
       "config.MODEL.WEIGHTS_INIT.PARAMS_FILE=''",
       `config.CHECKPOINT.DIR=${JSON.stringify(out)}`,
     ],
@@ -77,7 +88,7 @@ async function ours(filelist: string): Promise<number> {
   return (result.images.train ?? 0) / ((performance.now() - start) / 1000);
 }
 
-function pytorch(filelist: string): number {
+function pytorch(filelist: string, amp: boolean): number {
   const script = join(dirname(fileURLToPath(import.meta.url)), '../../../bench/peers/torch_extract.py');
   const run = spawnSync(
     PYTHON,
@@ -94,6 +105,7 @@ function pytorch(filelist: string): number {
       '--device',
       device,
       ...(channelsLast ? ['--channels-last'] : []),
+      ...(amp ? ['--amp'] : []),
     ],
     { encoding: 'utf8' },
   );
@@ -113,16 +125,31 @@ writeNpy(
     .slice(0, images)
     .map((s) => s.path),
 );
-const rates = { ours: [] as number[], pytorch: [] as number[] };
+// rates[side][variant][round]
+const rates = { ours: ampVariants.map((): number[] => []), pytorch: ampVariants.map((): number[] => []) };
+const label = (amp: boolean): string => (amp ? ampName : 'float32');
 for (let round = 0; round < rounds; round++) {
-  rates.ours.push(await ours(filelist));
-  rates.pytorch.push(pytorch(filelist));
+  const order = round % 2 === 0 ? [...ampVariants.keys()] : [...ampVariants.keys()].reverse();
+  for (const v of order) {
+    const amp = ampVariants[v]!;
+    rates.ours[v]!.push(await ours(filelist, amp));
+    rates.pytorch[v]!.push(pytorch(filelist, amp));
+    console.log(
+      `round ${round + 1}, ${label(amp)}: ours ${rates.ours[v]!.at(-1)?.toFixed(2)} img/s, PyTorch ${rates.pytorch[v]!.at(-1)?.toFixed(2)} img/s`,
+    );
+  }
+}
+for (const [v, amp] of ampVariants.entries()) {
+  const [o, p] = [median(rates.ours[v]!), median(rates.pytorch[v]!)];
   console.log(
-    `round ${round + 1}: ours ${rates.ours.at(-1)?.toFixed(2)} img/s, PyTorch ${rates.pytorch.at(-1)?.toFixed(2)} img/s`,
+    `ResNet-50 res5 extraction, ${label(amp)}, ${images} images, ${device}${channelsLast ? ' channels-last' : ''}, ${workers} workers, ${threads} threads, batch ${batch}: ` +
+      `ours ${o.toFixed(2)} img/s, PyTorch ${p.toFixed(2)} img/s, ratio ${(o / p).toFixed(2)}x (median of ${rounds} rounds)`,
   );
 }
-const [o, p] = [median(rates.ours), median(rates.pytorch)];
-console.log(
-  `ResNet-50 res5 extraction, ${images} images, ${device}${channelsLast ? ' channels-last' : ''}, ${workers} workers, ${threads} threads, batch ${batch}: ` +
-    `ours ${o.toFixed(2)} img/s, PyTorch ${p.toFixed(2)} img/s, ratio ${(o / p).toFixed(2)}x (median of ${rounds} rounds)`,
-);
+const [off, on] = [ampVariants.indexOf(false), ampVariants.indexOf(true)];
+if (off >= 0 && on >= 0) {
+  const gain = (r: number[][]): string => median(r[on]!.map((x, i) => x / r[off]![i]!)).toFixed(2);
+  console.log(
+    `${ampName} / float32 speed: ours ${gain(rates.ours)}x, PyTorch ${gain(rates.pytorch)}x (median of rounds)`,
+  );
+}
