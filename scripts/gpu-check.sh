@@ -129,11 +129,11 @@ PY
 
 # --- Benchmarks ----------------------------------------------------------------------------------
 if [[ "$mode" == gpu ]]; then
-  step "ResNet-50 train step, AMP float16 + channels-last, batch 256 at 224, vs PyTorch eager" 120 \
-    node dist/bench/models/train-step.js --device cuda --depth 50 --batch 256 --size 224 --channels-last --amp \
+  step "ResNet-50 train step, channels-last, float32 and AMP float16 alternating, batch 256 at 224, vs PyTorch eager" 120 \
+    node dist/bench/models/train-step.js --device cuda --depth 50 --batch 256 --size 224 --channels-last --amp off,on \
     --threads "$threads" --rounds 3 --steps 5 --warmup 3 \
     || step "ResNet-50 train step, batch 128 (256 did not fit)" 100 \
-      node dist/bench/models/train-step.js --device cuda --depth 50 --batch 128 --size 224 --channels-last --amp \
+      node dist/bench/models/train-step.js --device cuda --depth 50 --batch 128 --size 224 --channels-last --amp off,on \
       --threads "$threads" --rounds 3 --steps 5 --warmup 3
   step "ResNet-50 res5 feature extraction at 224, vs PyTorch" 120 \
     node dist/bench/tasks/extract.js --device cuda --channels-last --root "$images" --images 3200 \
@@ -147,7 +147,7 @@ if [[ "$mode" == gpu ]]; then
     --precision float32,tf32,bfloat16 --torch-peer
 else
   step "ResNet-18 train step (dry run)" 120 \
-    node dist/bench/models/train-step.js --depth 18 --batch 2 --size 64 --rounds 1 --steps 1 --warmup 1 --amp
+    node dist/bench/models/train-step.js --depth 18 --batch 2 --size 64 --rounds 1 --steps 1 --warmup 1 --amp off,on
   step "ResNet-50 res5 feature extraction (dry run)" 180 \
     node dist/bench/tasks/extract.js --root "$images" --images 16 --workers 2 --threads 2 --batch 8 --rounds 1
   step "Input pipeline with photometric transforms (dry run)" 120 \
