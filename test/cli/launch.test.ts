@@ -1,6 +1,8 @@
 // The launcher's supervision with stand-in workers (small node scripts), so every failure path is
 // exercised with real processes and real signals in about a second each, and the launcher's
 // up-front checks of DISTRIBUTED.* through the real `clusterfit run`.
+// Runs alone (scripts/run-tests.mjs): its limit tests assert that stopped and stuck workers are named after
+// TIMEOUT_S and their grace periods, which a busy machine would stretch.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

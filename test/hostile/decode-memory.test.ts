@@ -7,6 +7,7 @@
 // the live process just above what it uses, so the JPEG decode's allocation fails every time: each
 // variant (training's random crops and extraction's centre crop, with and without SKIP_BAD_IMAGES,
 // with worker threads and without) must end in an error or a skip naming the allocation.
+// Runs alone (scripts/run-tests.mjs): it runs its capped child processes side by side, one per core.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

@@ -5,6 +5,7 @@
 // with tsc under `module: nodenext` and runs the whole pipeline; and the addons built from source
 // by `npm rebuild clusterfit` (the path a machine without matching prebuilt addons takes) train a
 // one-epoch stage of the shipped demo config from another working directory.
+// Runs alone (scripts/run-tests.mjs): its from-source build keeps every core busy on its own.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';

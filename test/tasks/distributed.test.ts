@@ -4,6 +4,7 @@
 // killed (SIGKILL) or frozen (SIGSTOP) mid-training named by the launcher within the timeout; and
 // the bad inputs (world size, unreachable master, checkpoint of another model) in one line each.
 // Every wait is bounded, so a regression fails instead of hanging.
+// Runs alone (scripts/run-tests.mjs): a killed or frozen rank must be named within DISTRIBUTED.TIMEOUT_S.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

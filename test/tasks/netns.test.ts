@@ -4,6 +4,7 @@
 // silence: both must end within DISTRIBUTED.TIMEOUT_S plus a margin, naming the peer that went
 // silent, with every checkpoint written intact; the run then resumes on one node to the end.
 // Needs root and `ip` (iproute2); skipped, saying why, where namespaces cannot be made.
+// Runs alone (scripts/run-tests.mjs): both nodes must end within DISTRIBUTED.TIMEOUT_S plus a margin.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,3 +1,4 @@
+// Runs alone (scripts/run-tests.mjs): dead and silent peers must be reported within the timeouts it sets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
