@@ -12,8 +12,8 @@ namespace cf {
 
 // A JS handle is a small integer naming a slot of a native table that holds one at::Tensor
 // reference (with a generation, so a stale handle is reported: handles.h). Small integers cost V8
-// nothing to create or collect, unlike an External with a finalizer; the JS side adds a GC safety net only
-// for tensors that no scope owns. Disposing drops exactly this reference: the storage lives on
+// nothing to create or collect, unlike an External with a finalizer; the JS side adds a GC safety
+// net only for tensors that no scope owns. Disposing drops exactly this reference: the storage lives on
 // while views, module parameters or autograd still hold it. Each JS thread has its own table.
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
 
