@@ -10,10 +10,10 @@
 
 namespace cf {
 
-// A JS handle is a number naming a slot of a native table that holds one at::Tensor reference
-// (with a generation, so a stale handle is reported, never misread). Numbers cost V8 nothing to
-// create or collect, unlike an External with a finalizer; the JS side adds a GC safety net only
-// for tensors that no scope owns. Disposing drops exactly this reference: the storage lives on
+// A JS handle is a small integer naming a slot of a native table that holds one at::Tensor
+// reference (with a generation, so a stale handle is reported: handles.h). Small integers cost V8
+// nothing to create or collect, unlike an External with a finalizer; the JS side adds a GC safety
+// net only for tensors that no scope owns. Disposing drops exactly this reference: the storage lives on
 // while views, module parameters or autograd still hold it. Each JS thread has its own table.
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
 
@@ -87,10 +87,12 @@ napi_value guardedRaw(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// `data` reaches F through napi_get_cb_info: the per-op entry points get this thread's handle
+// table that way (handles.h).
 template <napi_value (*F)(napi_env, napi_callback_info)>
-void exportRawFunction(Napi::Env env, Napi::Object exports, const char* name) {
+void exportRawFunction(Napi::Env env, Napi::Object exports, const char* name, void* data = nullptr) {
   napi_value fn;
-  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, guardedRaw<F>, nullptr, &fn));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, guardedRaw<F>, data, &fn));
   exports.Set(name, fn);
 }
 

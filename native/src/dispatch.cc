@@ -3,6 +3,7 @@
 // point replaces the tens of thousands of generated lines other bindings carry, and it works
 // against whatever libtorch version is linked.
 #include "common.h"
+#include "handles.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/jit/runtime/operator.h>
@@ -227,8 +228,8 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& spec, cons
   argError(env, op, spec, "has a type this binding cannot pass; leave it at its default");
 }
 
-Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
-  if (v.isTensor()) return wrapTensor(env, v.toTensor());
+Napi::Value fromIValue(Napi::Env env, HandleTable& table, const c10::IValue& v) {
+  if (v.isTensor()) return Napi::Value(env, wrapTensorIn(env, table, v.toTensor()));
   if (v.isNone()) return env.Null();
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
@@ -243,13 +244,13 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isTuple()) {
     const auto& elements = v.toTupleRef().elements();
     Napi::Array out = Napi::Array::New(env, elements.size());
-    for (size_t i = 0; i < elements.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(env, elements[i]));
+    for (size_t i = 0; i < elements.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(env, table, elements[i]));
     return out;
   }
   if (v.isList()) {
     c10::List<c10::IValue> list = v.toList();
     Napi::Array out = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(env, list.get(i)));
+    for (size_t i = 0; i < list.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(env, table, list.get(i)));
     return out;
   }
   throw Napi::Error::New(env, "cannot convert a " + v.tagKind() + " result to JS");
@@ -258,16 +259,20 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
 // Most arguments an operator call takes (dispatch.ts MAX_ARGS).
 constexpr size_t kMaxArgs = 9;
 
-// The JS arguments of `call(id, ...args)`, read with one napi_get_cb_info into a stack array.
+// The JS arguments of `call(id, ...args)`, read with one napi_get_cb_info into a stack array, and
+// the calling thread's handle table, which the function was registered with.
 // `argc` counts what JS passed, undefineds included: an undefined argument means "not given"
 // (the TS layer passes as many values as its caller gave, never an array).
 struct Args {
   Napi::Env env;
   napi_value argv[kMaxArgs + 1];
   size_t argc = kMaxArgs + 1;
+  HandleTable* table = nullptr;
 
   Args(napi_env e, napi_callback_info info) : env(e) {
-    NAPI_THROW_IF_FAILED_VOID(e, napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr));
+    void* data = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(e, napi_get_cb_info(e, info, &argc, argv, nullptr, &data));
+    table = static_cast<HandleTable*>(data);
     if (argc > kMaxArgs + 1) {
       throw Napi::TypeError::New(e, "an operator call takes at most " + std::to_string(kMaxArgs) + " arguments");
     }
@@ -388,7 +393,7 @@ Napi::Value resolveOp(const Napi::CallbackInfo& info) {
 const at::Tensor& tensorAt(const Args& args, const OpEntry& op, size_t i) {
   double handle;
   if (i + 1 < args.argc && napi_get_value_double(args.env, args.argv[i + 1], &handle) == napi_ok) {
-    return tensorOf(args.env, handle, op.args[i].name.c_str());
+    return tensorIn(args.env, *args.table, handle, op.args[i].name.c_str());
   }
   Napi::Value v = args[i];
   if (v.IsUndefined() || v.IsNull()) argError(args.env, op, op.args[i], "is required");
@@ -455,14 +460,16 @@ napi_value call(napi_env env, napi_callback_info info) {
   const OpEntry& op = entryArg(args);
   if (op.fast.kind != FastKind::None) {
     checkedGiven(args, op);
-    return wrapTensor(args.env, callFast(args, op));
+    return wrapTensorIn(args.env, *args.table, callFast(args, op));
   }
   torch::jit::Stack stack = buildStack(args, op);
   op.handle.callBoxed(stack);
   if (stack.empty()) return args.env.Undefined();
-  if (stack.size() == 1) return fromIValue(args.env, stack[0]);
+  if (stack.size() == 1) return fromIValue(args.env, *args.table, stack[0]);
   Napi::Array out = Napi::Array::New(args.env, stack.size());
-  for (size_t i = 0; i < stack.size(); ++i) out.Set(static_cast<uint32_t>(i), fromIValue(args.env, stack[i]));
+  for (size_t i = 0; i < stack.size(); ++i) {
+    out.Set(static_cast<uint32_t>(i), fromIValue(args.env, *args.table, stack[i]));
+  }
   return out;
 }
 
@@ -506,8 +513,8 @@ Napi::Value opSchema(const Napi::CallbackInfo& info) {
 
 void registerDispatchFunctions(Napi::Env env, Napi::Object exports) {
   exportFunction<resolveOp>(env, exports, "resolveOp");
-  exportRawFunction<call>(env, exports, "call");
-  exportRawFunction<callDiscard>(env, exports, "callDiscard");
+  exportRawFunction<call>(env, exports, "call", &currentHandleTable(env));
+  exportRawFunction<callDiscard>(env, exports, "callDiscard", &currentHandleTable(env));
   exportFunction<opSchema>(env, exports, "opSchema");
 }
 

@@ -1,6 +1,7 @@
 // Tensor handles, their memory accounting, and moving data between JS typed arrays and tensors.
 #include "common.h"
 #include "cpu-allocator.h"
+#include "handles.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -11,44 +12,12 @@
 namespace cf {
 namespace {
 
-struct Slot {
-  at::Tensor tensor;
-  uint32_t generation = 1;
-};
-
-// Handle = (generation * kTagSpace + table tag) * kSlotSpace + slot index, an integer below 2^53
-// so that a JS number holds it exactly. Generations start at 1, so small integers are never valid
-// handles, and a slot's generation grows on every release, so a stale handle is reported rather
-// than naming the slot's next tensor. The generation wraps to 1 after 2^23 releases of one slot:
-// only a raw handle kept across those 8M reuses could then be misread (Tensor objects never pass
-// a disposed handle: they check their own state first).
-constexpr uint64_t kSlotBits = 22;  // 4M live handles per thread
-constexpr uint64_t kTagBits = 8;
-constexpr uint64_t kGenerationBits = 53 - kSlotBits - kTagBits;
-constexpr uint64_t kSlotSpace = uint64_t{1} << kSlotBits;
-constexpr uint32_t kGenerationLimit = uint32_t{1} << kGenerationBits;
-
 // V8 is told about external memory in steps of this size rather than per change: the hint only
 // steers when V8 collects garbage, and a call per tiny tensor would cost as much as the op.
 constexpr int64_t kHintStep = 4 << 20;
 
-// One table per JS thread (the main thread and each worker that loads the addon), reached through
-// a thread_local pointer: handles are only ever created and used by the thread that runs the JS
-// holding them, so the hot path needs no lock. Each table has a tag that is part of its handles,
-// so a raw handle smuggled to another thread is reported instead of naming that thread's tensor
-// (tags are 8 bits: threads 256 table creations apart share one).
-struct HandleTable {
-  std::vector<Slot> slots;
-  std::vector<uint32_t> freeSlots;
-  uint32_t tag = 0;
-  int64_t liveTensors = 0;
-  int64_t reclaimedByGc = 0;
-  // Only the first thread's table (the main thread's) reports the CPU allocator's count to its
-  // isolate: the count is process-wide, and reporting it to several isolates would multiply it.
-  bool reportsAllocator = false;
-  int64_t reportedBytes = 0;  // what V8 has been told
-};
-
+// The calling thread's table, for the entry points that are not registered with it (the per-op
+// ones are: reaching a thread_local from a dlopen'ed library costs a __tls_get_addr call).
 thread_local HandleTable* currentTable = nullptr;
 
 HandleTable& table(Napi::Env env) {
@@ -59,29 +28,12 @@ HandleTable& table(Napi::Env env) {
 // Tells V8 how much CPU memory libtorch holds (every allocation, the autograd graph's included),
 // once the change is worth a call, so that V8's heuristics collect dropped handles in step with
 // the native memory they keep alive. Called whenever a handle is made or released.
-void syncExternalMemory(Napi::Env env, HandleTable& t) {
+void syncExternalMemory(napi_env env, HandleTable& t) {
   if (!t.reportsAllocator) return;
   int64_t delta = countedCpuBytes() - t.reportedBytes;
   if (delta < kHintStep && delta > -kHintStep) return;
   t.reportedBytes += delta;
-  Napi::MemoryManagement::AdjustExternalMemory(env, delta);
-}
-
-enum class Lookup { Live, Released, OtherThread };
-
-// Finds the slot a handle names. `Released` covers disposed handles and numbers that were never
-// handles; `OtherThread` a handle of another thread's table.
-Lookup find(HandleTable& t, double handle, Slot*& slot) {
-  if (!(handle >= 0 && handle < 9007199254740992.0)) return Lookup::Released;
-  uint64_t bits = static_cast<uint64_t>(handle);
-  if (static_cast<double>(bits) != handle) return Lookup::Released;
-  uint64_t index = bits & (kSlotSpace - 1);
-  uint64_t tag = (bits >> kSlotBits) & ((uint64_t{1} << kTagBits) - 1);
-  uint64_t generation = bits >> (kSlotBits + kTagBits);
-  if (tag != t.tag) return Lookup::OtherThread;
-  if (index >= t.slots.size()) return Lookup::Released;
-  slot = &t.slots[index];
-  return slot->generation == generation && slot->tensor.defined() ? Lookup::Live : Lookup::Released;
+  Napi::MemoryManagement::AdjustExternalMemory(Napi::Env(env), delta);
 }
 
 double handleNumber(napi_env env, napi_value value, const char* what) {
@@ -92,8 +44,7 @@ double handleNumber(napi_env env, napi_value value, const char* what) {
   return handle;
 }
 
-void release(Napi::Env env, double handle, bool byGc) {
-  HandleTable& t = table(env);
+void release(napi_env env, HandleTable& t, double handle, bool byGc) {
   Slot* slot = nullptr;
   if (find(t, handle, slot) != Lookup::Live) return;  // disposing twice is allowed
   slot->generation = slot->generation + 1 == kGenerationLimit ? 1 : slot->generation + 1;
@@ -208,15 +159,19 @@ Napi::Value isContiguous(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), unwrapTensor(info[0], "isContiguous").is_contiguous(format));
 }
 
+// The table a per-op entry point was registered with (its callback data).
+HandleTable& registeredTable(void* data) { return *static_cast<HandleTable*>(data); }
+
 // dispose(handle, byGc?): drops the handle's reference; `byGc` counts a safety-net release. A plain
 // N-API callback, like `call`: it runs once per op result.
 napi_value dispose(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   size_t argc = 2;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   if (argc < 1) throw Napi::TypeError::New(env, "dispose: expected a Tensor handle");
   bool byGc = argc > 1 && Napi::Value(env, argv[1]).ToBoolean().Value();
-  release(env, handleNumber(env, argv[0], "dispose"), byGc);
+  release(env, registeredTable(data), handleNumber(env, argv[0], "dispose"), byGc);
   return nullptr;
 }
 
@@ -226,7 +181,8 @@ napi_value dispose(napi_env env, napi_callback_info info) {
 napi_value disposeMany(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   size_t argc = 2;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* table = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &table);
   bool isTypedArray = false;
   if (argc == 2) napi_is_typedarray(env, argv[0], &isTypedArray);
   napi_typedarray_type type = napi_int8_array;
@@ -238,7 +194,8 @@ napi_value disposeMany(napi_env env, napi_callback_info info) {
     throw Napi::TypeError::New(env, "disposeMany: expected a Float64Array of handles and a count within it");
   }
   const double* handles = static_cast<const double*>(data);
-  for (uint32_t i = 0; i < count; ++i) release(env, handles[i], false);
+  HandleTable& t = registeredTable(table);
+  for (uint32_t i = 0; i < count; ++i) release(env, t, handles[i], false);
   return nullptr;
 }
 
@@ -303,9 +260,14 @@ void attachHandleTable(Napi::Env env) {
   napi_add_env_cleanup_hook(env, destroyTable, t);
 }
 
-Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
-  if (!tensor.defined()) return env.Null();
-  HandleTable& t = table(env);
+HandleTable& currentHandleTable(napi_env env) { return table(Napi::Env(env)); }
+
+napi_value wrapTensorIn(napi_env env, HandleTable& t, at::Tensor tensor) {
+  napi_value out;
+  if (!tensor.defined()) {
+    NAPI_THROW_IF_FAILED(env, napi_get_null(env, &out), nullptr);
+    return out;
+  }
   uint32_t index;
   if (t.freeSlots.empty()) {
     if (t.slots.size() >= kSlotSpace) {
@@ -320,22 +282,26 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   Slot& slot = t.slots[index];
   slot.tensor = std::move(tensor);
   t.liveTensors += 1;
-  uint64_t bits = ((static_cast<uint64_t>(slot.generation) << kTagBits) | t.tag) << kSlotBits | index;
+  uint32_t bits = (slot.generation << (kTagBits + kSlotBits)) | (t.tag << kSlotBits) | index;
   syncExternalMemory(env, t);
-  return Napi::Number::New(env, static_cast<double>(bits));
+  NAPI_THROW_IF_FAILED(env, napi_create_int32(env, static_cast<int32_t>(bits), &out), nullptr);
+  return out;
+}
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
+  return Napi::Value(env, wrapTensorIn(env, table(env), std::move(tensor)));
+}
+
+void throwNotLive(napi_env env, Lookup found, const char* what) {
+  if (found == Lookup::OtherThread) {
+    throw Napi::Error::New(env, std::string("Tensor of another thread (in ") + what +
+                                    "): tensors belong to the thread that made them; send the data instead");
+  }
+  throw Napi::Error::New(env, std::string("Tensor used after dispose() (in ") + what + ")");
 }
 
 const at::Tensor& tensorOf(napi_env env, double handle, const char* what) {
-  HandleTable& t = table(env);
-  Slot* slot = nullptr;
-  switch (find(t, handle, slot)) {
-    case Lookup::Live: return slot->tensor;
-    case Lookup::Released:
-      throw Napi::Error::New(env, std::string("Tensor used after dispose() (in ") + what + ")");
-    case Lookup::OtherThread: break;
-  }
-  throw Napi::Error::New(env, std::string("Tensor of another thread (in ") + what +
-                                  "): tensors belong to the thread that made them; send the data instead");
+  return tensorIn(env, table(Napi::Env(env)), handle, what);
 }
 
 const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
@@ -351,8 +317,8 @@ void registerTensorFunctions(Napi::Env env, Napi::Object exports) {
   exportFunction<dtype>(env, exports, "dtype");
   exportFunction<device>(env, exports, "device");
   exportFunction<isContiguous>(env, exports, "isContiguous");
-  exportRawFunction<dispose>(env, exports, "dispose");
-  exportRawFunction<disposeMany>(env, exports, "disposeMany");
+  exportRawFunction<dispose>(env, exports, "dispose", &currentHandleTable(env));
+  exportRawFunction<disposeMany>(env, exports, "disposeMany", &currentHandleTable(env));
   exportFunction<isDisposed>(env, exports, "isDisposed");
   exportFunction<sameTensor>(env, exports, "sameTensor");
   exportFunction<memoryStats>(env, exports, "memoryStats");

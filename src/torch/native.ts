@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque reference to one native at::Tensor (a number naming a slot of the addon's table). */
+/** An opaque reference to one native at::Tensor (a small integer naming a slot of the addon's table). */
 export type Handle = number & { readonly __handle: unique symbol };
 
 export interface MemoryStats {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.js';
-import { native } from '../../src/torch/native.js';
+import { native, type Handle } from '../../src/torch/native.js';
 
 const F = torch.functional;
 
@@ -41,6 +41,27 @@ test('use after dispose', () => {
   assert.throws(() => t.add(1), /Tensor used after dispose\(\)/);
   assert.throws(() => t.shape, /Tensor used after dispose\(\)/);
   assert.equal(t.toString(), 'Tensor(disposed)');
+  stillWorks();
+});
+
+test('a raw handle is refused after dispose, even once its slot holds a new tensor', () => {
+  const t = torch.ones([3]);
+  const handle = t.handle;
+  // A small integer (a V8 Smi): making one allocates nothing.
+  assert.equal(handle, handle | 0);
+  t.dispose();
+  native.dispose(handle); // a second release of the same handle does nothing
+  assert.equal(native.isDisposed(handle), true);
+  assert.throws(() => native.shape(handle), /Tensor used after dispose\(\) \(in shape\)/);
+  // The freed slot is reused at once (the most recently freed first), under a new generation.
+  const next = torch.zeros([2]);
+  assert.notEqual(next.handle, handle);
+  assert.throws(() => native.shape(handle), /Tensor used after dispose\(\)/);
+  native.dispose(handle);
+  assert.deepEqual(next.toArray(), [0, 0], 'disposing the stale handle left the new tensor alone');
+  assert.throws(() => native.shape(1.5 as Handle), /Tensor used after dispose\(\)/);
+  assert.throws(() => native.shape((2 ** 40) as Handle), /Tensor used after dispose\(\)/);
+  next.dispose();
   stillWorks();
 });
 
