@@ -22,6 +22,7 @@ import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
 import { trainStep, type MixedPrecision } from '../../src/engine/train-step.js';
 import { buildModel, modelConfig, type ModelConfig } from '../../src/models/index.js';
+import { ampVariants as parseAmp, median } from '../stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,10 +51,7 @@ const warmup = Number(values.warmup);
 const channelsLast = values['channels-last']!;
 // AMP as the peer runs it: float16 autocast with a GradScaler on CUDA, bfloat16 autocast on CPU.
 const ampDtype: torch.amp.AutocastDType = onCuda ? 'float16' : 'bfloat16';
-const ampVariants = values.amp!.split(',').map((v) => {
-  if (v !== 'off' && v !== 'on') throw new Error(`--amp takes off, on or off,on; got '${values.amp}'`);
-  return v === 'on';
-});
+const ampVariants = parseAmp(values.amp!);
 const sync = (): void => (onCuda ? torch.cuda.synchronize() : undefined);
 
 function resnetConfig(depth: number): ModelConfig {
@@ -180,12 +178,6 @@ async function benchmark(depth: number): Promise<void> {
       `  AMP ${ampDtype} / float32 speed: ours ${gain(times.ours)}x, PyTorch ${gain(times.peer)}x (median of rounds)`,
     );
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 torch.setNumThreads(threads);

@@ -24,6 +24,7 @@ import { extractTask } from '../../src/tasks/index.js';
 import { setNumThreads } from '../../src/torch/index.js';
 import { writeNpy } from '../../src/torch/io/index.js';
 import { sharedData } from '../../test/support/shared-data.js';
+import { ampVariants as parseAmp, median } from '../stats.js';
 
 const ARCHIVE = sharedData('imagenette2_224', 'imagenette2_224_val.tar.gz');
 const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
@@ -42,10 +43,7 @@ const { values } = parseArgs({
 });
 const device = values.device!;
 const channelsLast = values['channels-last']!;
-const ampVariants = values.amp!.split(',').map((v) => {
-  if (v !== 'off' && v !== 'on') throw new Error(`--amp takes off, on or off,on; got '${values.amp}'`);
-  return v === 'on';
-});
+const ampVariants = parseAmp(values.amp!);
 const ampName = device.startsWith('cuda') ? 'AMP float16' : 'AMP bfloat16';
 const [images, workers, threads, batch, rounds] = [
   values.images,
@@ -112,8 +110,6 @@ function pytorch(filelist: string, amp: boolean): number {
   if (run.status !== 0) throw new Error(`PyTorch peer failed: ${run.stderr}`);
   return (JSON.parse(run.stdout.trim().split('\n').pop() as string) as { images_per_sec: number }).images_per_sec;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 ensureData(values.root as string);
 setNumThreads(threads);

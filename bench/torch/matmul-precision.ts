@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chunkRows } from '../../src/cluster/index.js';
 import * as torch from '../../src/torch/index.js';
+import { median } from '../stats.js';
 
 type Variant = 'float32 mm' | 'float32 gemm_' | 'bfloat16 mm';
 const OUR_VARIANTS: Variant[] = ['float32 mm', 'float32 gemm_', 'bfloat16 mm'];
@@ -170,12 +171,6 @@ function verboseChildren(shape: Shape): void {
 }
 
 // ---- report -------------------------------------------------------------------------------------
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function cpuSummary(): string {
   let text: string;

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
+import { median } from '../stats.js';
 
 const F = torch.functional;
 const { values } = parseArgs({
@@ -64,10 +65,7 @@ interface Spread {
 }
 
 function spread(samples: number[]): Spread {
-  const sorted = [...samples].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
 }
 
 function show(s: Spread, digits: number): string {
