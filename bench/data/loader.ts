@@ -13,17 +13,16 @@
 //
 // DIR defaults to <os tmpdir>/imagenette/train, extracted from the shared data folder's
 // imagenette2_224/imagenette2_224_train.tar.gz (test/support/shared-data.ts) if it is not there yet.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DataLoader } from '../../src/data/loader.js';
 import { imageFolder } from '../../src/data/datasets.js';
 import { cuda } from '../../src/torch/index.js';
 import { sharedData } from '../../test/support/shared-data.js';
+import { median, startPeer } from '../support.js';
 
 const ARCHIVE = sharedData('imagenette2_224', 'imagenette2_224_train.tar.gz');
 const { values } = parseArgs({
@@ -40,7 +39,6 @@ const { values } = parseArgs({
 });
 const device = values.device!;
 const full = values.full!;
-const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
 const GEOMETRIC = [{ name: 'RandomResizedCrop', size: 224 }, { name: 'RandomHorizontalFlip' }];
 const PHOTOMETRIC = [
   { name: 'ColorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
@@ -109,9 +107,7 @@ function ours(root: string): { epoch: () => Promise<Epoch>; close: () => Promise
 
 /** The torchvision peer as a persistent process that runs one epoch per request. */
 function torchvision(root: string): { epoch: () => Promise<Epoch>; close: () => void } {
-  const script = join(dirname(fileURLToPath(import.meta.url)), '../../../bench/peers/torchvision_loader.py');
-  const args = [
-    script,
+  const peer = startPeer('torchvision_loader.py', [
     '--root',
     root,
     '--workers',
@@ -123,27 +119,15 @@ function torchvision(root: string): { epoch: () => Promise<Epoch>; close: () => 
     '--device',
     device,
     ...(full ? ['--full'] : []),
-  ];
-  const peer = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: peer.stdout })[Symbol.asyncIterator]();
+  ]);
   return {
     async epoch() {
-      peer.stdin.write('epoch\n');
-      const line = await lines.next();
-      if (line.done) throw new Error(`torchvision peer exited (code ${peer.exitCode}); see its error above`);
-      const epoch = JSON.parse(line.value) as { images_per_s: number; cpu_s: number; images: number };
+      const epoch = (await peer.reply('epoch')) as { images_per_s: number; cpu_s: number; images: number };
       return { rate: epoch.images_per_s, cpu: (epoch.cpu_s * 1000) / epoch.images };
     },
-    close: () => peer.stdin.end(),
+    close: peer.close,
   };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[s.length >> 1] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 
 ensureData(values.root);
 console.log(

@@ -6,7 +6,7 @@
 //
 //   node dist/bench/distributed/allreduce.js [--sizes-mb 1,4,16,64,256] [--rounds 4] [--threads 1]
 import { parseArgs } from 'node:util';
-import { median } from '../stats.js';
+import { median } from '../support.js';
 import { runJob } from './job.js';
 
 const { values } = parseArgs({

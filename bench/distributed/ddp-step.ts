@@ -6,7 +6,7 @@
 //   node dist/bench/distributed/ddp-step.js [--depth 18] [--batch 8] [--size 64] [--threads 1]
 //     [--steps 3] [--rounds 2] [--warmup 1]
 import { parseArgs } from 'node:util';
-import { median } from '../stats.js';
+import { median } from '../support.js';
 import { runJob } from './job.js';
 
 const { values } = parseArgs({

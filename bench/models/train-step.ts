@@ -12,17 +12,13 @@
 //
 //   node dist/bench/models/train-step.js [--depth 18,50] [--batch 8] [--size 96] [--threads 2]
 //     [--rounds 5] [--steps 3] [--warmup 2] [--device cuda] [--channels-last] [--amp off|on|off,on]
-import { spawn } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
 import { SGD } from '../../src/torch/optim/index.js';
 import { visslParamGroups } from '../../src/engine/param-groups.js';
 import { trainStep, type MixedPrecision } from '../../src/engine/train-step.js';
 import { buildModel, modelConfig, type ModelConfig } from '../../src/models/index.js';
-import { ampVariants as parseAmp, median } from '../stats.js';
+import { ampVariants as parseAmp, median, startPeer } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,47 +92,24 @@ function ourTrainer(depth: number): { run: (n: number, amp: boolean) => number; 
   };
 }
 
-/** The PyTorch peer as a child process that runs steps on request. */
-class Peer {
-  readonly #lines: AsyncIterator<string>;
-  readonly #child;
-
-  constructor(depth: number) {
-    const script = join(
-      resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
-      'bench',
-      'peers',
-      'torch_train_step.py',
-    );
-    const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
-    const config = { depth, batch, size, classes, threads, device, channelsLast };
-    this.#child = spawn(python, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
-  }
-
-  async #reply(): Promise<Record<string, unknown>> {
-    const { value, done } = await this.#lines.next();
-    if (done) throw new Error('the PyTorch peer exited early (see its error above)');
-    return JSON.parse(value) as Record<string, unknown>;
-  }
-
-  async ready(): Promise<string> {
-    return (await this.#reply()).ready as string;
-  }
-
-  async run(n: number, amp: boolean): Promise<number> {
-    this.#child.stdin.write(`${n} ${amp ? 'amp' : 'fp32'}\n`);
-    return (await this.#reply()).seconds as number;
-  }
-
-  close(): void {
-    this.#child.stdin.end();
-  }
+/** The PyTorch peer (bench/peers/torch_train_step.py): says it is ready, then runs steps on request. */
+function trainStepPeer(depth: number): {
+  ready: () => Promise<string>;
+  run: (n: number, amp: boolean) => Promise<number>;
+  close: () => void;
+} {
+  const config = { depth, batch, size, classes, threads, device, channelsLast };
+  const peer = startPeer('torch_train_step.py', [JSON.stringify(config)]);
+  return {
+    ready: async () => (await peer.reply()).ready as string,
+    run: async (n, amp) => (await peer.reply(`${n} ${amp ? 'amp' : 'fp32'}`)).seconds as number,
+    close: peer.close,
+  };
 }
 
 async function benchmark(depth: number): Promise<void> {
   const ours = ourTrainer(depth);
-  const peer = new Peer(depth);
+  const peer = trainStepPeer(depth);
   const peerVersion = await peer.ready();
   for (const amp of ampVariants) {
     ours.run(warmup, amp);

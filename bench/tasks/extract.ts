@@ -24,7 +24,7 @@ import { extractTask } from '../../src/tasks/index.js';
 import { setNumThreads } from '../../src/torch/index.js';
 import { writeNpy } from '../../src/torch/io/index.js';
 import { sharedData } from '../../test/support/shared-data.js';
-import { ampVariants as parseAmp, median } from '../stats.js';
+import { ampVariants as parseAmp, median } from '../support.js';
 
 const ARCHIVE = sharedData('imagenette2_224', 'imagenette2_224_val.tar.gz');
 const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';

@@ -19,16 +19,14 @@
 //
 //   node dist/bench/torch/matmul-precision.js [--d 256,2048] [--k 1000,4000,16000] [--rounds 3]
 //     [--reps 2] [--threads 2]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chunkRows } from '../../src/cluster/index.js';
 import * as torch from '../../src/torch/index.js';
-import { median } from '../stats.js';
+import { median, peerScript, PYTHON, startPeer, type Peer } from '../support.js';
 
 type Variant = 'float32 mm' | 'float32 gemm_' | 'bfloat16 mm';
 const OUR_VARIANTS: Variant[] = ['float32 mm', 'float32 gemm_', 'bfloat16 mm'];
@@ -52,9 +50,7 @@ const { values } = parseArgs({
   },
 });
 const threads = Number(values.threads);
-const here = dirname(fileURLToPath(import.meta.url));
-const PEER_SCRIPT = join(resolve(here, '..', '..', '..'), 'bench', 'peers', 'torch_matmul.py');
-const PYTHON = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
+const PEER_SCRIPT = peerScript('torch_matmul.py');
 const VERBOSE_ENV = { ...process.env, ONEDNN_VERBOSE: '1', DNNL_VERBOSE: '1' };
 
 // ---- our side -----------------------------------------------------------------------------------
@@ -86,19 +82,7 @@ function timeReps(fn: () => void, reps: number): number {
 
 // ---- the PyTorch peer ---------------------------------------------------------------------------
 
-type Ask = (request: object) => Promise<Record<string, unknown>>;
-
-function startPeer(): { ask: Ask; close: () => void } {
-  const child = spawn(PYTHON, [PEER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const ask: Ask = async (request) => {
-    child.stdin.write(`${JSON.stringify(request)}\n`);
-    const line = await lines.next();
-    if (line.done) throw new Error(`PyTorch peer (${PYTHON} ${PEER_SCRIPT}) exited early; see its error above`);
-    return JSON.parse(line.value) as Record<string, unknown>;
-  };
-  return { ask, close: () => child.stdin.end() };
-}
+type Ask = Peer['ask'];
 
 const dtypeOf = (v: Variant): string => (v === 'bfloat16 mm' ? 'bfloat16' : 'float32');
 
@@ -229,7 +213,7 @@ async function main(): Promise<void> {
   const ds = values.d!.split(',').map(Number);
   const ks = values.k!.split(',').map(Number);
   torch.setNumThreads(threads);
-  const peer = startPeer();
+  const peer = startPeer('torch_matmul.py');
   try {
     const info = await peer.ask({ kind: 'info' });
     await peer.ask({ kind: 'threads', threads });

@@ -10,13 +10,9 @@
 // "best vs best" ratio (fastest sample of each side) is the steadier figure.
 //
 //   node dist/bench/torch/ops.js [--device cuda] [--threads N] [--rounds N] [--only tiny|conv]
-import { spawn } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '../../src/torch/index.js';
-import { median } from '../stats.js';
+import { median, startPeer, type Peer } from '../support.js';
 
 const F = torch.functional;
 const { values } = parseArgs({
@@ -35,26 +31,7 @@ const rounds = Number(values.rounds);
 // ---- the PyTorch peer ---------------------------------------------------------------------------
 
 /** Sends one request to the long-lived peer and waits for its one-line answer. */
-type Ask = (request: object) => Promise<Record<string, unknown>>;
-
-function startPeer(): { ask: Ask; close: () => void } {
-  const script = join(
-    resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
-    'bench',
-    'peers',
-    'torch_ops.py',
-  );
-  const python = process.env.CLUSTERFIT_PYTHON ?? '/usr/bin/python3';
-  const child = spawn(python, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const ask: Ask = async (request) => {
-    child.stdin.write(`${JSON.stringify(request)}\n`);
-    const line = await lines.next();
-    if (line.done) throw new Error(`PyTorch peer (${python} ${script}) exited early; see its error above`);
-    return JSON.parse(line.value) as Record<string, unknown>;
-  };
-  return { ask, close: () => child.stdin.end() };
-}
+type Ask = Peer['ask'];
 
 // ---- statistics ---------------------------------------------------------------------------------
 
@@ -253,7 +230,7 @@ async function convBlocks(ask: Ask): Promise<void> {
   }
 }
 
-const peer = startPeer();
+const peer = startPeer('torch_ops.py');
 try {
   const info = await peer.ask({ kind: 'info' });
   console.log(
