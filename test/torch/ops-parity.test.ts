@@ -533,6 +533,33 @@ const cases: Case[] = [
     tol: LOOSE,
   },
   {
+    // d = 70: the 64-wide blocks, a 16-wide one and a scalar tail; rows longer than d (a slice).
+    name: 'pairDots: listed row pairs, repeated and unsorted, rows wider than d',
+    inputs: { a: S([6, 80]), b: S([5, 70]), i: INT([40], 6), j: INT([40], 5) },
+    ours: ({ a, b, i, j }) => torch.pairDots(torch.narrow(a!, 1, 0, 70), b!, i!, j!),
+    py: '(a[:, :70][i] * b[j]).sum(1)',
+    tol: LOOSE,
+  },
+  {
+    // Enough pairs for every intra-op thread to take a range.
+    name: 'pairDots at d = 2048',
+    inputs: { a: S([30, 2048]), b: S([20, 2048]), i: INT([300], 30), j: INT([300], 20) },
+    ours: ({ a, b, i, j }) => torch.pairDots(a!, b!, i!, j!),
+    py: '(a[i] * b[j]).sum(1)',
+    tol: LOOSE,
+  },
+  {
+    name: 'pairDots in float64 (the gathering path other devices take)',
+    inputs: {
+      a: S([6, 9], { dtype: 'float64' }),
+      b: S([4, 9], { dtype: 'float64' }),
+      i: INT([12], 6),
+      j: INT([12], 4),
+    },
+    ours: ({ a, b, i, j }) => torch.pairDots(a!, b!, i!, j!),
+    py: '(a[i] * b[j]).sum(1)',
+  },
+  {
     name: 'matmul',
     inputs: { a: S([2, 3, 4]), b: S([4, 5]) },
     ours: ({ a, b }) => a!.matmul(b!),
