@@ -10,11 +10,11 @@
 // kmeans.ts uses this class only while they fit its budget, and pruned.ts beyond it.
 //
 // Each update: every point's distance to its own centroid is computed (N dot products, cheap);
-// each bound is lowered by its centroid's move; the pairs whose bound does not clear the point's
-// own distance (with room for rounding, below) are computed exactly with `pairDots` (a sampled
-// GEMM: only those pairs), and their bounds set to the exact distances. A pruned pair's bound
-// exceeds the point's own distance, so the row minimum of the bounds is the nearest centroid.
-// Rows with many pairs in doubt are searched with a GEMM instead (see PAIR_LIMIT).
+// each bound is lowered by its centroid's move and the pairs whose bound does not clear the
+// point's own distance (with room for rounding, below) listed, in one pass (`findAtMost_`); those
+// pairs are computed exactly with `pairDots` (a sampled GEMM: only those pairs), their bounds set
+// to the exact distances, and each point takes the nearest of its own centroid and its pairs.
+// Chunks with many pairs in doubt are searched with a GEMM instead (see PAIR_LIMIT).
 //
 // Rounding. A squared distance formed as ||x||^2 + ||c||^2 - 2 x.c in float32 is off by at most
 // about e = d 2^-24 (||x||^2 + ||c||^2); four times that, with every centroid norm bounded by the
@@ -136,36 +136,43 @@ export class ElkanAssignment implements IncrementalAssignment {
     for (let first = 0; first < n; first += this.rows) {
       computed += torch.tidy(() => {
         const length = Math.min(this.rows, n - first);
-        const lower = torch.narrow(this.lower, 0, first, length).sub_(moved);
+        const lower = torch.narrow(this.lower, 0, first, length);
         const labels = torch.narrow(this.labels, 0, first, length);
-        const doubt = lower.le(torch.narrow(threshold, 0, first, length).unsqueeze(1));
-        torch.scatterValue_(doubt, 1, labels.unsqueeze(1), 0);
-        const count = doubt.sum().item();
+        // Lowers the chunk's bounds by their centroids' moves and lists the pairs still in doubt.
+        const pairs = torch.findAtMost_(lower, moved, torch.narrow(threshold, 0, first, length), labels);
+        const count = pairs.shape[0]!;
         if (count > PAIR_LIMIT * length * k) {
           this.searchChunk(prepared, first, length);
           return length * k;
         }
-        const flat = lower.view(-1);
-        const own = torch.narrow(this.rowIndex, 0, 0, length).mul(k).add_(labels);
-        torch.indexCopy_(flat, 0, own, torch.narrow(ownSquared, 0, first, length).sqrt());
-        if (count > 0) {
-          const pairs = torch.nonzero(doubt);
-          const row = torch.select(pairs, 1, 0);
-          const column = torch.select(pairs, 1, 1);
-          const rowInX = row.add(first);
-          const squared = torch
-            .indexSelect(this.rowNorms, 0, rowInX)
-            .add_(torch.indexSelect(centroidNorms, 0, column))
-            .sub_(torch.pairDots(this.x, centroids, rowInX, column), 2)
-            .clamp_(0);
-          torch.indexCopy_(flat, 0, row.mul(k).add_(column), squared.sqrt());
-          // Every bound left is above the own distance: the row minimum is the nearest centroid.
-          labels.copy_(torch.minDim(lower, 1).indices);
-        }
+        const own = torch.narrow(ownSquared, 0, first, length).sqrt();
+        torch.indexCopy_(lower.view(-1), 0, torch.narrow(this.rowIndex, 0, 0, length).mul(k).add_(labels), own);
+        if (count > 0) labels.copy_(this.nearest(lower, pairs, centroids, centroidNorms, first));
         return count;
       });
     }
     return computed;
+  }
+
+  /**
+   * The new labels of a chunk (rows first.. of x; `lower` its bounds, with the own distances
+   * already exact), given its pairs in doubt as flat indices into `lower` (row * K + centroid):
+   * each pair's distance is computed and stored as its bound; then every bound left is above the
+   * own distance, so the row minimum of the bounds is the nearest centroid (ties to the lowest
+   * index, FAISS's order).
+   */
+  private nearest(lower: Tensor, pairs: Tensor, centroids: Tensor, centroidNorms: Tensor, first: number): Tensor {
+    const k = centroids.shape[0]!;
+    const row = pairs.div(k, 'floor');
+    const column = pairs.sub(row.mul(k));
+    const rowInX = row.add_(first);
+    const squared = torch
+      .indexSelect(this.rowNorms, 0, rowInX)
+      .add_(torch.indexSelect(centroidNorms, 0, column))
+      .sub_(torch.pairDots(this.x, centroids, rowInX, column), 2)
+      .clamp_(0);
+    torch.indexCopy_(lower.view(-1), 0, pairs, squared.sqrt());
+    return torch.minDim(lower, 1).indices;
   }
 
   dispose(): void {

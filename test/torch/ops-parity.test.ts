@@ -28,6 +28,10 @@ interface Case {
   tol?: Tolerance;
 }
 
+// findAtMost_'s meaning in PyTorch: the flat indices of (v - dec) <= lim per row, skip excluded.
+const FIND_AT_MOST =
+  '(lambda w: (torch.nonzero(((w <= lim[:, None]) & (torch.arange(w.shape[1])[None, :] != skip[:, None])).flatten()).squeeze(1), w))(v - dec)';
+
 const S = (shape: number[], extra: Partial<InputSpec> = {}): InputSpec => ({ shape, ...extra });
 const POS = (shape: number[]): InputSpec => ({ shape, kind: 'positive' });
 const INT = (shape: number[], high: number): InputSpec => ({ shape, kind: 'int', high, dtype: 'int64' });
@@ -558,6 +562,30 @@ const cases: Case[] = [
     },
     ours: ({ a, b, i, j }) => torch.pairDots(a!, b!, i!, j!),
     py: '(a[i] * b[j]).sum(1)',
+  },
+  {
+    // 37 columns: two 16-wide blocks and a scalar tail; about half the entries end up listed.
+    name: 'findAtMost_: lowered in place, entries at most the row limit listed, one column per row skipped',
+    inputs: { v: S([7, 37]), dec: S([37]), lim: S([7]), skip: INT([7], 37) },
+    ours: ({ v, dec, lim, skip }) => {
+      const values = v!.clone();
+      return [torch.findAtMost_(values, dec!, lim!, skip!), values];
+    },
+    py: FIND_AT_MOST,
+  },
+  {
+    name: 'findAtMost_ in float64 (the ATen ops other devices take)',
+    inputs: {
+      v: S([5, 9], { dtype: 'float64' }),
+      dec: S([9], { dtype: 'float64' }),
+      lim: S([5], { dtype: 'float64' }),
+      skip: INT([5], 9),
+    },
+    ours: ({ v, dec, lim, skip }) => {
+      const values = v!.clone();
+      return [torch.findAtMost_(values, dec!, lim!, skip!), values];
+    },
+    py: FIND_AT_MOST,
   },
   {
     name: 'matmul',
