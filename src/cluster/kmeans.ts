@@ -85,7 +85,8 @@ export interface IterationStats {
   /** Empty clusters re-seeded by splitting a large one. */
   nsplit: number;
   /** Training points compared with every centroid at this iteration: all of them in FAISS,
-   * fewer as the centroids settle with `pruning` (not reported by the FAISS backend). */
+   * fewer as the centroids settle with `pruning` (with per-centroid bounds, the point-centroid
+   * distances computed, in points' worth: pairs / K). Not reported by the FAISS backend. */
   searched?: number;
   /** With a reduced `precision`: the rows the approximate top-2 gap did not settle, rescored in
    * float32 among their nearest candidates or searched again in float32 against every centroid
