@@ -11,8 +11,9 @@
 // settles within a few iterations, which flatters pruned assignment. --features takes real
 // features instead (an N x d .npy, e.g. made with bench/cluster/cifar10-resnet56-features.yaml),
 // L2-normalised as the cluster_features engine does, clustered into each K of --k.
-// --pruning on|off|both: ours with pruned assignment (the default), with the full search FAISS
-// runs, or both. --addon also times the FAISS addon (CLUSTER_BACKEND faiss) in this process.
+// --pruning on|point|off|both|all: ours with pruned assignment (the default: bounds per point and
+// centroid where they fit, elkan.ts), with one bound per point (pruned.ts), with the full search
+// FAISS runs; both is on and off, all is the three. --addon also times the FAISS addon (CLUSTER_BACKEND faiss) in this process.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,8 +56,16 @@ const onCuda = device.startsWith('cuda');
 const niter = Number(values.niter);
 const threads = Number(values.threads);
 const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
-const pruningModes = { on: [true], off: [false], both: [true, false] }[values.pruning!];
-if (pruningModes === undefined) throw new Error(`--pruning takes on, off or both, got '${values.pruning}'`);
+interface Pruning {
+  name: string;
+  pruning: boolean;
+  boundsMemory?: number;
+}
+const ON: Pruning = { name: 'ours, pruned', pruning: true };
+const POINT: Pruning = { name: 'ours, pruned per point', pruning: true, boundsMemory: 0 };
+const OFF: Pruning = { name: 'ours, full search', pruning: false };
+const pruningModes = { on: [ON], point: [POINT], off: [OFF], both: [ON, OFF], all: [ON, POINT, OFF] }[values.pruning!];
+if (pruningModes === undefined) throw new Error(`--pruning takes on, point, off, both or all, got '${values.pruning}'`);
 const precisions = values.precision!.split(',') as DistancePrecision[];
 for (const p of precisions) {
   if (!['float32', 'tf32', 'bfloat16'].includes(p))
@@ -135,15 +144,15 @@ try {
     const [n, d] = x.shape as [number, number];
     console.log(`${label} (${n} x ${d}):`);
     const runs: { name: string; seconds: number; objective: number; note: string }[] = [];
-    const variants = precisions.flatMap((precision): { precision: DistancePrecision; pruning: boolean }[] =>
+    const variants = precisions.flatMap((precision): (Pruning & { precision: DistancePrecision })[] =>
       precision === 'float32'
-        ? pruningModes.map((pruning) => ({ precision, pruning }))
-        : [{ precision, pruning: false }],
+        ? pruningModes.map((mode) => ({ ...mode, precision }))
+        : [{ ...OFF, name: `ours, ${precision}`, precision }],
     );
-    for (const { precision, pruning } of variants) {
+    for (const { name, precision, pruning, boundsMemory } of variants) {
       sync();
       const start = performance.now();
-      const ours = kmeans(x, k, { niter, chunkSize, pruning, precision });
+      const ours = kmeans(x, k, { niter, chunkSize, pruning, boundsMemory, precision });
       sync();
       const seconds = (performance.now() - start) / 1000;
       ours.centroids.dispose();
@@ -156,7 +165,7 @@ try {
       const rescored = (s: IterationStats): number => s.rechecked?.rescored ?? 0;
       const researched = (s: IterationStats): number => s.rechecked?.researched ?? 0;
       runs.push({
-        name: precision !== 'float32' ? `ours, ${precision}` : pruning ? 'ours, pruned' : 'ours, full search',
+        name,
         seconds,
         objective: ours.objective.at(-1)!,
         note:
@@ -181,7 +190,7 @@ try {
     const reference = runs.find((r) => r.name === 'ours, full search');
     if (reference !== undefined) {
       for (const run of runs.filter(
-        (r) => r.name.startsWith('ours, ') && r !== reference && !r.name.endsWith('pruned'),
+        (r) => r.name.startsWith('ours, ') && r !== reference && !r.name.startsWith('ours, pruned'),
       )) {
         run.note += `, objective vs our float32 full search ${(((run.objective - reference.objective) / reference.objective) * 100).toFixed(4)}%`;
       }

@@ -24,6 +24,8 @@ static Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
   cf::registerAutogradFunctions(env, exports);
   cf::registerRuntimeFunctions(env, exports);
   cf::registerGemmFunctions(env, exports);
+  cf::registerPairDotsFunctions(env, exports);
+  cf::registerFindAtMostFunctions(env, exports);
   cf::registerAmpFunctions(env, exports);
   cf::registerCudaFunctions(env, exports);
   cf::registerDistributedFunctions(env, exports);

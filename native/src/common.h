@@ -55,6 +55,8 @@ void registerDispatchFunctions(Napi::Env env, Napi::Object exports);
 void registerAutogradFunctions(Napi::Env env, Napi::Object exports);
 void registerRuntimeFunctions(Napi::Env env, Napi::Object exports);
 void registerGemmFunctions(Napi::Env env, Napi::Object exports);
+void registerPairDotsFunctions(Napi::Env env, Napi::Object exports);   // pair-dots.cc
+void registerFindAtMostFunctions(Napi::Env env, Napi::Object exports);  // find-at-most.cc
 void registerDistributedFunctions(Napi::Env env, Napi::Object exports);
 
 // What the distributed build probes found (buildInfo().distributed).

@@ -2,11 +2,13 @@
 // it), on torch tensors, CPU or CUDA: the same training sample, the same initial centroids, the
 // same empty-cluster splits and the same per-iteration statistics, so a run can be compared
 // with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts), and
-// by default only for the points whose cluster the bounds cannot vouch for (see pruned.ts).
+// by default only for the pairs or points whose cluster the bounds cannot vouch for (elkan.ts,
+// pruned.ts).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
 import { assignChunkFast, prepareFast, type DistancePrecision, type Rechecked } from './fast-assign.js';
+import { ElkanAssignment, elkanBytes, type IncrementalAssignment } from './elkan.js';
 import { PrunedAssignment } from './pruned.js';
 import { Mt19937, randPerm } from './random.js';
 
@@ -25,13 +27,17 @@ export interface KMeansOptions {
   spherical?: boolean;
   /**
    * Skip the distance computations that bounds prove cannot change a point's cluster (squared
-   * L2 only; see pruned.ts). The assignments are those of the full search FAISS runs, up to
-   * float rounding on exact ties; false searches every point every iteration, as FAISS does.
-   * Default true: the bounds are used while they save time on this machine (pruned.ts measures
-   * it); 'always' uses them every iteration, whatever the clock says (the same labels either way,
-   * and a count of points searched that does not depend on the machine's load).
+   * L2 only). The assignments are those of the full search FAISS runs, up to float rounding on
+   * exact ties; false searches every point every iteration, as FAISS does. Default true: on CPU,
+   * one bound per point and centroid when they fit `boundsMemory` (elkan.ts), else one per point,
+   * used while they save time on this machine (pruned.ts measures it); 'always' uses the latter
+   * every iteration, whatever the clock says (the same labels either way, and a count of points
+   * searched that does not depend on the machine's load).
    */
   pruning?: boolean | 'always';
+  /** Bytes the per-centroid bounds (N x K float32) may take (default 1 GiB); 0 keeps one bound
+   * per point (pruned.ts). */
+  boundsMemory?: number;
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
   /** Bytes the chunk x K distance matrix may take (default 16 MiB on CPU, 1 GiB on an accelerator). */
@@ -79,7 +85,8 @@ export interface IterationStats {
   /** Empty clusters re-seeded by splitting a large one. */
   nsplit: number;
   /** Training points compared with every centroid at this iteration: all of them in FAISS,
-   * fewer as the centroids settle with `pruning` (not reported by the FAISS backend). */
+   * fewer as the centroids settle with `pruning` (with per-centroid bounds, the point-centroid
+   * distances computed, in points' worth: pairs / K). Not reported by the FAISS backend. */
   searched?: number;
   /** With a reduced `precision`: the rows the approximate top-2 gap did not settle, rescored in
    * float32 among their nearest candidates or searched again in float32 against every centroid
@@ -158,6 +165,9 @@ function rowIndex(rows: Int32Array, device: string): Tensor {
 
 // FAISS perturbs a split centroid by this relative amount, a bit above float16's epsilon.
 const EPS = 1 / 1024;
+// The per-centroid bounds' default memory (KMeansOptions.boundsMemory): 53,576 points x K = 4,000
+// is 0.86 GB; ImageNet-scale runs (1.28 M x 16,000: 82 GB) keep one bound per point.
+const DEFAULT_BOUNDS_MEMORY = 2 ** 30;
 
 /**
  * FAISS's split_clusters: each empty cluster takes over half of a cluster picked with
@@ -272,9 +282,24 @@ function searchAll(
   return { sums, counts, objective: objective.item(), searched: n, ...(fast ? { rechecked } : {}) };
 }
 
-/** The pruned assignment step (see pruned.ts), then the centroid totals from its labels. */
+/** Bounds per point and centroid where they fit (CPU: pairDots is a CPU kernel), else per point. */
+function boundedAssignment(
+  x: Tensor,
+  rowNorms: Tensor,
+  rows: number,
+  k: number,
+  options: KMeansOptions,
+): IncrementalAssignment {
+  const budget = options.boundsMemory ?? DEFAULT_BOUNDS_MEMORY;
+  if (options.pruning !== 'always' && x.device === 'cpu' && elkanBytes(x.shape[0]!, k) <= budget) {
+    return new ElkanAssignment(x, rowNorms, rows, k);
+  }
+  return new PrunedAssignment(x, rowNorms, rows, { adaptive: options.pruning !== 'always' });
+}
+
+/** The pruned assignment step (elkan.ts or pruned.ts), then the centroid totals from its labels. */
 function searchPruned(
-  pruned: PrunedAssignment,
+  pruned: IncrementalAssignment,
   x: Tensor,
   rowNorms: Tensor,
   centroids: Tensor,
@@ -379,14 +404,14 @@ function runOnce(x: Tensor, k: number, params: KMeansParams, seed: number, rows:
     }
     return norms;
   });
-  let pruned: PrunedAssignment | null = null;
+  let pruned: IncrementalAssignment | null = null;
   const iterations: IterationStats[] = [];
   const start = performance.now();
   let searchMs = 0;
   try {
     const precision = options.precision ?? 'float32';
     if (metric === 'l2' && precision === 'float32' && (options.pruning ?? true))
-      pruned = new PrunedAssignment(x, rowNorms!, rows, { adaptive: options.pruning !== 'always' });
+      pruned = boundedAssignment(x, rowNorms!, rows, k, options);
     for (let iteration = 0; iteration < params.niter; iteration++) {
       const next = torch.tidy(() => {
         const searchStart = performance.now();

@@ -55,6 +55,8 @@ export interface NativeAddon {
    * that does not apply (see native/src/gemm.cc). */
   fastAddmm_(self: Handle, mat1: Handle, mat2: Handle, beta: number, alpha: number): boolean;
   hasFastGemm(): boolean;
+  pairDots(a: Handle, b: Handle, aRows: Handle, bRows: Handle): Handle;
+  findAtMost_(values: Handle, decrease: Handle, limit: Handle, skip: Handle): Handle;
   /** OpenBLAS's openblas_get_corename(), or undefined when the BLAS is not OpenBLAS. */
   blasCoreName(): string | undefined;
 

@@ -184,6 +184,48 @@ test('deterministic for a seed, and no tensor leaks across iterations', () => {
   assert.equal(torch.memoryStats().liveTensors, before);
 });
 
+test('bounds per point and centroid (the CPU default) reach the full search’s clustering, computing few distances', () => {
+  // Overlapping modes: the clustering keeps moving for many iterations, and every centroid moves.
+  const x = mixture(4000, 16, 30, 7);
+  owned.push(x);
+  const options = { niter: 25, chunkSize: 300 };
+  const elkan = kmeans(x, 60, options);
+  const full = kmeans(x, 60, { ...options, pruning: false });
+  const perPoint = kmeans(x, 60, { ...options, pruning: true, boundsMemory: 60 * 4000 * 4 - 1 });
+  owned.push(elkan.centroids, full.centroids, perPoint.centroids);
+  elkan.objective.forEach((value, i) =>
+    assert.ok(relative(value, full.objective[i]!) < 1e-5, `iteration ${i}: ${value} vs ${full.objective[i]}`),
+  );
+  assert.ok(torch.tidy(() => elkan.centroids.sub(full.centroids).abs().max().item()) < 1e-3);
+  const searched = elkan.iterations.map((s) => s.searched!);
+  assert.equal(searched[0], 4000, 'the first iteration computes every distance');
+  // Distances computed, in points' worth: a tenth of the full search's over the run (the one
+  // bound per point of pruned.ts needs more than half of it here).
+  const total = searched.reduce((a, b) => a + b, 0);
+  assert.ok(total < 0.1 * 4000 * 25, `points' worth of distances per iteration: ${searched.join(', ')}`);
+  // One byte short of the bounds' size: one bound per point instead, which proves far less.
+  const perPointTotal = perPoint.iterations.reduce((a, s) => a + s.searched!, 0);
+  assert.ok(perPointTotal > 2 * total, `per point ${perPointTotal}, per point and centroid ${total}`);
+});
+
+test('a chunk with most pairs in doubt is searched by GEMM, with the same results', () => {
+  // Unclustered points: right after the first iteration most pairs are in doubt.
+  torch.manualSeed(3);
+  const x = torch.randn([3000, 32]);
+  owned.push(x);
+  const options = { niter: 8, chunkSize: 500 };
+  const elkan = kmeans(x, 40, options);
+  const full = kmeans(x, 40, { ...options, pruning: false });
+  owned.push(elkan.centroids, full.centroids);
+  elkan.objective.forEach((value, i) =>
+    assert.ok(relative(value, full.objective[i]!) < 1e-5, `iteration ${i}: ${value} vs ${full.objective[i]}`),
+  );
+  assert.ok(torch.tidy(() => elkan.centroids.sub(full.centroids).abs().max().item()) < 1e-3);
+  // Every point's distance to its own centroid (3,000 / 40 points' worth), then every chunk by GEMM.
+  assert.equal(elkan.iterations[1]!.searched, 3000 + 3000 / 40, 'iteration 1 searched every chunk by GEMM');
+  assert.ok(elkan.iterations[7]!.searched! < 3000);
+});
+
 test('a pruned update with most rows in doubt searches every row in place, with the full search’s results', () => {
   // Unclustered points: after the first iteration the moved bounds prove almost no row, so the
   // adaptive update skips tightening and searches all rows; its labels and the bounds it leaves
@@ -192,7 +234,7 @@ test('a pruned update with most rows in doubt searches every row in place, with 
   const x = torch.randn([3000, 32]);
   owned.push(x);
   const options = { niter: 8, chunkSize: 500 };
-  const adaptive = kmeans(x, 40, { ...options, pruning: true });
+  const adaptive = kmeans(x, 40, { ...options, pruning: true, boundsMemory: 0 });
   const full = kmeans(x, 40, { ...options, pruning: false });
   owned.push(adaptive.centroids, full.centroids);
   adaptive.objective.forEach((value, i) =>

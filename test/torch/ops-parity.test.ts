@@ -28,6 +28,10 @@ interface Case {
   tol?: Tolerance;
 }
 
+// findAtMost_'s meaning in PyTorch: the flat indices of (v - dec) <= lim per row, skip excluded.
+const FIND_AT_MOST =
+  '(lambda w: (torch.nonzero(((w <= lim[:, None]) & (torch.arange(w.shape[1])[None, :] != skip[:, None])).flatten()).squeeze(1), w))(v - dec)';
+
 const S = (shape: number[], extra: Partial<InputSpec> = {}): InputSpec => ({ shape, ...extra });
 const POS = (shape: number[]): InputSpec => ({ shape, kind: 'positive' });
 const INT = (shape: number[], high: number): InputSpec => ({ shape, kind: 'int', high, dtype: 'int64' });
@@ -531,6 +535,57 @@ const cases: Case[] = [
     },
     py: 'torch.stack([torch.addmm(c, a[:, ::2], b), torch.addmm(c.float(), a.float()[:, ::2], b.float()).double()])',
     tol: LOOSE,
+  },
+  {
+    // d = 70: the 64-wide blocks, a 16-wide one and a scalar tail; rows longer than d (a slice).
+    name: 'pairDots: listed row pairs, repeated and unsorted, rows wider than d',
+    inputs: { a: S([6, 80]), b: S([5, 70]), i: INT([40], 6), j: INT([40], 5) },
+    ours: ({ a, b, i, j }) => torch.pairDots(torch.narrow(a!, 1, 0, 70), b!, i!, j!),
+    py: '(a[:, :70][i] * b[j]).sum(1)',
+    tol: LOOSE,
+  },
+  {
+    // Enough pairs for every intra-op thread to take a range.
+    name: 'pairDots at d = 2048',
+    inputs: { a: S([30, 2048]), b: S([20, 2048]), i: INT([300], 30), j: INT([300], 20) },
+    ours: ({ a, b, i, j }) => torch.pairDots(a!, b!, i!, j!),
+    py: '(a[i] * b[j]).sum(1)',
+    tol: LOOSE,
+  },
+  {
+    name: 'pairDots in float64 (the gathering path other devices take)',
+    inputs: {
+      a: S([6, 9], { dtype: 'float64' }),
+      b: S([4, 9], { dtype: 'float64' }),
+      i: INT([12], 6),
+      j: INT([12], 4),
+    },
+    ours: ({ a, b, i, j }) => torch.pairDots(a!, b!, i!, j!),
+    py: '(a[i] * b[j]).sum(1)',
+  },
+  {
+    // 37 columns: two 16-wide blocks and a scalar tail; about half the entries end up listed.
+    name: 'findAtMost_: lowered in place, entries at most the row limit listed, one column per row skipped',
+    inputs: { v: S([7, 37]), dec: S([37]), lim: S([7]), skip: INT([7], 37) },
+    ours: ({ v, dec, lim, skip }) => {
+      const values = v!.clone();
+      return [torch.findAtMost_(values, dec!, lim!, skip!), values];
+    },
+    py: FIND_AT_MOST,
+  },
+  {
+    name: 'findAtMost_ in float64 (the ATen ops other devices take)',
+    inputs: {
+      v: S([5, 9], { dtype: 'float64' }),
+      dec: S([9], { dtype: 'float64' }),
+      lim: S([5], { dtype: 'float64' }),
+      skip: INT([5], 9),
+    },
+    ours: ({ v, dec, lim, skip }) => {
+      const values = v!.clone();
+      return [torch.findAtMost_(values, dec!, lim!, skip!), values];
+    },
+    py: FIND_AT_MOST,
   },
   {
     name: 'matmul',

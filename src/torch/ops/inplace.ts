@@ -2,7 +2,8 @@
 // input tensor itself.
 import { op, type Op } from '../dispatch.js';
 import { native } from '../native.js';
-import type { Tensor } from '../tensor.js';
+import { wrap, type Tensor } from '../tensor.js';
+import { nonzero } from './shape.js';
 
 function binary(tensorOp: Op, scalarOp: Op) {
   return (self: Tensor, other: Tensor | number, extra?: unknown): void =>
@@ -104,6 +105,27 @@ const SCATTER_VALUE_ = op('aten::scatter_.value', ['self', 'dim', 'index', 'valu
 /** self[i][index[i][j]] = value for dim 1 (self[index[i][j]][j] for dim 0). */
 export function scatterValue_(self: Tensor, dim: number, index: Tensor, value: number): void {
   SCATTER_VALUE_.callDiscard(self.handle, dim, index.handle, value);
+}
+
+/**
+ * Subtracts `decrease` (K) from every row of `values` (N x K) in place and returns the flat
+ * indices i * K + j (int64, row-major order) of the entries then at most `limit[i]` (N), leaving
+ * out column `skip[i]` (int64, N) of each row: nonzero((values -= decrease) <= limit[:, None])
+ * minus one column per row. On CPU float32 one fused pass (native/src/find-at-most.cc); elsewhere
+ * those ops.
+ */
+export function findAtMost_(values: Tensor, decrease: Tensor, limit: Tensor, skip: Tensor): Tensor {
+  if (values.device === 'cpu' && values.dtype === 'float32') {
+    return wrap(native.findAtMost_(values.handle, decrease.handle, limit.handle, skip.handle));
+  }
+  sub_(values, decrease);
+  const listed = values.le(limit.unsqueeze(1));
+  scatterValue_(listed, 1, skip.unsqueeze(1), 0);
+  const flat = listed.view(-1);
+  const indices = nonzero(flat);
+  const found = indices.squeeze(1);
+  for (const t of [listed, flat, indices]) t.dispose();
+  return found;
 }
 
 const INDEX_COPY_ = op('aten::index_copy_', ['self', 'dim', 'index', 'source']);
