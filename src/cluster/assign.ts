@@ -103,10 +103,17 @@ export function float32Gemm<T>(x: Tensor, gemm: () => T): T {
 /** The chunk's squared distances to every centroid (n x K, l2 only), formed as FAISS forms them:
  * (||x||^2 + ||c||^2) - 2 x c^T, the GEMM accumulating into the norm sum. Not clamped. */
 export function squaredDistances(x: Tensor, prepared: PreparedCentroids, rowNorms?: Tensor): Tensor {
-  return torch.tidy(() => {
-    const distances = (rowNorms ?? squaredNorms(x)).unsqueeze(1).add(prepared.norms!);
-    float32Gemm(x, () => torch.gemm_(distances, x, prepared.centroidsT, { beta: 1, alpha: -2 }));
-    return distances;
+  const distances = torch.empty([x.shape[0]!, prepared.centroidsT.shape[1]!], { device: x.device });
+  squaredDistancesInto(distances, x, prepared, rowNorms);
+  return distances;
+}
+
+/** squaredDistances written into `out` (n x K, contiguous), which spares a block when the
+ * caller keeps the distances anyway. */
+export function squaredDistancesInto(out: Tensor, x: Tensor, prepared: PreparedCentroids, rowNorms?: Tensor): void {
+  torch.tidy(() => {
+    out.copy_((rowNorms ?? squaredNorms(x)).unsqueeze(1)).add_(prepared.norms!);
+    float32Gemm(x, () => torch.gemm_(out, x, prepared.centroidsT, { beta: 1, alpha: -2 }));
   });
 }
 

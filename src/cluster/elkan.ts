@@ -26,7 +26,7 @@
 // rounding of that sum: the full search can then only differ on a tie within its own rounding.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { prepareCentroids, squaredDistances, type PreparedCentroids } from './assign.js';
+import { prepareCentroids, squaredDistancesInto, type PreparedCentroids } from './assign.js';
 
 const ROUNDING = 2 ** -22;
 const UPWARD = 1 + 2 ** -20;
@@ -103,16 +103,19 @@ export class ElkanAssignment implements IncrementalAssignment {
     return n * this.lower.shape[1]!;
   }
 
-  /** Every distance of rows first..first+length by GEMM: exact bounds and labels. */
+  /** Every distance of rows first..first+length by GEMM, straight into their bounds: exact
+   * bounds and labels. */
   private searchChunk(prepared: PreparedCentroids, first: number, length: number): void {
-    const distances = squaredDistances(
+    const lower = torch.narrow(this.lower, 0, first, length);
+    squaredDistancesInto(
+      lower,
       torch.narrow(this.x, 0, first, length),
       prepared,
       torch.narrow(this.rowNorms, 0, first, length),
-    ).clamp_(0);
+    );
     // Clamped first, as FAISS does: ties at 0 go to the lowest centroid index.
-    torch.narrow(this.labels, 0, first, length).copy_(torch.minDim(distances, 1).indices);
-    torch.narrow(this.lower, 0, first, length).copy_(distances.sqrt());
+    torch.narrow(this.labels, 0, first, length).copy_(torch.minDim(lower.clamp_(0), 1).indices);
+    lower.sqrt_();
   }
 
   /** The later updates (see the top of this file). Returns the pairs computed. */

@@ -459,6 +459,10 @@ export class Tensor implements Disposable {
     inplace.zero_(this);
     return this;
   }
+  sqrt_(): this {
+    inplace.sqrt_(this);
+    return this;
+  }
   fill_(value: number): this {
     inplace.fill_(this, value);
     return this;

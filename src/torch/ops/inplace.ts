@@ -57,6 +57,7 @@ const COPY_ = op('aten::copy_', ['self', 'src', 'non_blocking']);
 const UNIFORM_ = op('aten::uniform_', ['self', 'from', 'to']);
 const NORMAL_ = op('aten::normal_', ['self', 'mean', 'std']);
 const RELU_ = op('aten::relu_', ['self']);
+const SQRT_ = op('aten::sqrt_', ['self']);
 export function zero_(self: Tensor): void {
   ZERO_.callDiscard(self.handle);
 }
@@ -72,6 +73,9 @@ export function uniform_(self: Tensor, from = 0, to = 1): void {
 }
 export function normal_(self: Tensor, mean = 0, std = 1): void {
   NORMAL_.callDiscard(self.handle, mean, std);
+}
+export function sqrt_(self: Tensor): void {
+  SQRT_.callDiscard(self.handle);
 }
 export function relu_(self: Tensor): void {
   RELU_.callDiscard(self.handle);
