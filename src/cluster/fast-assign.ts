@@ -43,8 +43,8 @@
 // searched again in float32 against every centroid. The distance reported for each row is then
 // recomputed in float32 to its chosen centroid, so the objective is the float32 one.
 //
-// Memory per chunk: the chunk x K block plus its top-m, and a rescoring gather capped at the
-// block's size. The counts of rows rescored and searched again are returned (the rest are final).
+// Memory per chunk: the chunk x K block plus its top-m, and (off CPU) a rescoring gather capped at
+// the block's size. The counts of rows rescored and searched again are returned (the rest are final).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, type Assignment, type PreparedCentroids } from './assign.js';
@@ -68,16 +68,12 @@ const ADDITION_ROUNDOFF = { cpu: 2 ** -24, accelerator: 2 ** -23 };
 // (16 left a third). Rows are rescored only as wide as their ties, so 32 costs mostly a wider top-k.
 const CANDIDATES = 32;
 
-// The rescoring gathers each row's candidates: on a GPU in blocks as large as the distance block,
-// on a CPU in blocks that stay in cache between the gather, the products and their sums (on the
-// 2-core benchmark machine, one thread: 4-5 GB/s gathered in 2-8 MB blocks, 3 GB/s at 16 MB and
-// under 1 GB/s at 64 MB, where every block is fresh memory).
-const CPU_RESCORE_FLOATS = 2 ** 20;
-
 export interface FastCentroids {
   precision: Exclude<DistancePrecision, 'float32'>;
   /** The centroids rounded to the precision's inputs, transposed (d x K), float32. */
   roundedT: Tensor;
+  /** The centroids as given (K x d, float32, contiguous rows), for the float32 rescoring. */
+  exactRows: Tensor;
   /** Candidates kept per row for the float32 rescoring (at most K). */
   candidates: number;
   /** max_j ||c_j||. */
@@ -120,6 +116,7 @@ export function prepareFast(
     return {
       precision,
       roundedT: rounded.t().contiguous(),
+      exactRows: centroids.contiguous(),
       candidates: Math.min(candidates, k),
       maxNorm: Math.sqrt(centroids.square().sum(1).max().item()),
       perNormProduct: (e / (1 - g)) * safety,
@@ -144,38 +141,43 @@ function approximateDistances(x: Tensor, fast: FastCentroids, centroidNorms: Ten
 }
 
 /**
- * The float32 nearest of each row's candidates (n x m centroid indices): distances formed as the
- * float32 search forms them, (||x||^2 + ||c||^2) - 2 x.c, clamped at 0, ties to the lowest
- * centroid index. The gathered candidates take at most `budget` floats at a time.
+ * The float32 nearest of the candidates (n x m centroid indices) of rows `rows` of x: distances
+ * formed as the float32 search forms them, (||x||^2 + ||c||^2) - 2 x.c, clamped at 0, ties to
+ * the lowest centroid index. Each row's dot products with its candidates are `pairDots`, which
+ * sums every pair in the same order whatever its neighbours (a batched GEMM's kernels may treat
+ * the candidates of a row differently, at edge tiles): two copies of a centroid get the very same
+ * distance, so the tie goes to the lower index as in the float32 search. On CPU it computes the
+ * pairs in place; on other devices it gathers them, at most `budget` floats at a time.
  */
-function rescore(x: Tensor, rowNorms: Tensor, candidates: Tensor, exact: PreparedCentroids, budget: number): Tensor {
+function rescore(
+  x: Tensor,
+  rowNorms: Tensor,
+  rows: Tensor,
+  candidates: Tensor,
+  fast: FastCentroids,
+  exact: PreparedCentroids,
+  budget: number,
+): Tensor {
   return torch.tidy(() => {
-    const [n, d] = x.shape as [number, number];
-    const m = candidates.shape[1]!;
-    const centroids = exact.centroidsT.t();
+    const [n, m] = candidates.shape as [number, number];
     const centroidNorms = exact.norms!.flatten();
-    const step = Math.max(1, Math.floor(budget / (m * d)));
+    const step = x.device === 'cpu' ? n : Math.max(1, Math.floor(budget / (m * x.shape[1]!)));
     const labels = torch.empty([n], { dtype: 'int64', device: x.device });
     for (let first = 0; first < n; first += step) {
       const length = Math.min(step, n - first);
       torch.tidy(() => {
         const which = torch.narrow(candidates, 0, first, length);
-        // Products and a sum over d rather than a batched GEMM, whose kernels may treat the
-        // candidates of a row differently (edge tiles): two copies of a centroid must get the very
-        // same distance, so that the tie goes to the lower index as in the float32 search.
-        const dots = torch
-          .indexSelect(centroids, 0, which.flatten())
-          .view(length, m, d)
-          .mul_(torch.narrow(x, 0, first, length).unsqueeze(1))
-          .sum(2);
+        const some = torch.narrow(rows, 0, first, length);
+        const pairRows = some.unsqueeze(1).expand(length, m).reshape(-1);
+        const dots = torch.pairDots(x, fast.exactRows, pairRows, which.reshape(-1)).view(length, m);
         const distances = torch
-          .narrow(rowNorms, 0, first, length)
+          .indexSelect(rowNorms, 0, some)
           .unsqueeze(1)
           .add(torch.indexSelect(centroidNorms, 0, which.flatten()).view(length, m))
           .sub(dots, 2)
           .clamp(0);
         const nearest = torch.minDim(distances, 1, true).values;
-        const lowest = torch.maskedFill(which, distances.ne(nearest), centroids.shape[0]!);
+        const lowest = torch.maskedFill(which, distances.ne(nearest), fast.exactRows.shape[0]!);
         torch.narrow(labels, 0, first, length).copy_(torch.minDim(lowest, 1).values);
       });
     }
@@ -234,11 +236,13 @@ export function assignChunkFast(
           if (count === 0) continue;
           rechecked.rescored += count;
           const chosen = rescore(
-            torch.indexSelect(x, 0, rows),
-            torch.indexSelect(norms, 0, rows),
+            x,
+            norms,
+            rows,
             torch.narrow(torch.indexSelect(indices, 0, rows), 1, 0, width),
+            fast,
             exact,
-            x.isCuda ? n * k : Math.min(n * k, CPU_RESCORE_FLOATS),
+            n * k,
           );
           torch.indexCopy_(labels, 0, rows, chosen);
         }
