@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
-#include <vector>
 
 namespace cf {
 
@@ -30,18 +28,21 @@ typedef float Lanes __attribute__((vector_size(64)));
 #define CF_LOAD(v, p) std::memcpy(&(v), (p), sizeof(Lanes))
 #define CF_STORE(p, v) std::memcpy((p), &(v), sizeof(Lanes))
 
+// Runs fn(work, part, parts) for part = 0 .. parts-1 in parallel and returns when all are done
+// (cpu-kernels.cc): on libtorch's own OpenMP threads where that runtime can be found, else on
+// std::threads.
+using PartFn = void (*)(const void* work, int64_t part, int64_t parts);
+void runParts(int64_t parts, PartFn fn, const void* work);
+
 // Runs work(part, parts) for part = 0 .. parts-1 on up to at::get_num_threads() threads, parts
-// chosen so that each has at least `minimum` of the `count` units. Why not at::parallel_for: with
-// OpenMP its header-inline body needs the caller compiled with -fopenmp, and a second OpenMP runtime
-// must not enter the process beside libtorch's; without it the loop runs on one thread.
+// chosen so that each has at least `minimum` of the `count` units.
 template <typename Work>
 void splitAcrossThreads(int64_t count, int64_t minimum, const Work& work) {
   const int64_t parts =
       std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), count / std::max<int64_t>(1, minimum)));
-  std::vector<std::thread> helpers;
-  for (int64_t part = 1; part < parts; ++part) helpers.emplace_back([&work, part, parts] { work(part, parts); });
-  work(0, parts);
-  for (auto& helper : helpers) helper.join();
+  if (parts == 1) return work(0, 1);
+  runParts(
+      parts, [](const void* w, int64_t part, int64_t n) { (*static_cast<const Work*>(w))(part, n); }, &work);
 }
 
 }  // namespace cf
