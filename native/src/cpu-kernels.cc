@@ -15,6 +15,8 @@
 #include <link.h>
 
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,28 +71,42 @@ struct Job {
   int64_t parts;
   PartFn fn;
   const void* work;
+  // An exception must not leave a thread or a parallel region (std::terminate: the process would
+  // abort); the first one is kept and thrown by the caller once every part has returned.
+  std::mutex mutex;
+  std::exception_ptr error;
+
+  void run(int64_t part) {
+    try {
+      fn(work, part, parts);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
 };
 
 // The body of the parallel region: a team may come out smaller than asked (e.g. nested in
 // another region), so each member takes every teamSize-th part.
 void teamMember(void* data) {
-  const Job& job = *static_cast<const Job*>(data);
+  Job& job = *static_cast<Job*>(data);
   const int64_t size = gomp().teamSize();
-  for (int64_t part = gomp().threadNumber(); part < job.parts; part += size) job.fn(job.work, part, job.parts);
+  for (int64_t part = gomp().threadNumber(); part < job.parts; part += size) job.run(part);
 }
 
 }  // namespace
 
 void runParts(int64_t parts, PartFn fn, const void* work) {
+  Job job{parts, fn, work, {}, nullptr};
   if (gomp().parallel != nullptr) {
-    Job job{parts, fn, work};
     gomp().parallel(teamMember, &job, static_cast<unsigned>(parts), 0);
-    return;
+  } else {
+    std::vector<std::thread> helpers;
+    for (int64_t part = 1; part < parts; ++part) helpers.emplace_back([&job, part] { job.run(part); });
+    job.run(0);
+    for (auto& helper : helpers) helper.join();
   }
-  std::vector<std::thread> helpers;
-  for (int64_t part = 1; part < parts; ++part) helpers.emplace_back([=] { fn(work, part, parts); });
-  fn(work, 0, parts);
-  for (auto& helper : helpers) helper.join();
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace cf

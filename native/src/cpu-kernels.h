@@ -30,7 +30,7 @@ typedef float Lanes __attribute__((vector_size(64)));
 
 // Runs fn(work, part, parts) for part = 0 .. parts-1 in parallel and returns when all are done
 // (cpu-kernels.cc): on libtorch's own OpenMP threads where that runtime can be found, else on
-// std::threads.
+// std::threads. An exception thrown by a part is rethrown here, after every part has returned.
 using PartFn = void (*)(const void* work, int64_t part, int64_t parts);
 void runParts(int64_t parts, PartFn fn, const void* work);
 
