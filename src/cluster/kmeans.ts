@@ -4,6 +4,7 @@
 // with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts), and
 // by default only for the pairs or points whose cluster the bounds cannot vouch for (elkan.ts,
 // pruned.ts).
+import { totalmem } from 'node:os';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
@@ -35,8 +36,8 @@ export interface KMeansOptions {
    * searched that does not depend on the machine's load).
    */
   pruning?: boolean | 'always';
-  /** Bytes the per-centroid bounds (N x K float32) may take (default 1 GiB); 0 keeps one bound
-   * per point (pruned.ts). */
+  /** Bytes the per-centroid bounds (N x K float32) may take (default 1 GiB, or an eighth of the
+   * machine's memory where less); 0 keeps one bound per point (pruned.ts). */
   boundsMemory?: number;
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
@@ -165,9 +166,11 @@ function rowIndex(rows: Int32Array, device: string): Tensor {
 
 // FAISS perturbs a split centroid by this relative amount, a bit above float16's epsilon.
 const EPS = 1 / 1024;
-// The per-centroid bounds' default memory (KMeansOptions.boundsMemory): 53,576 points x K = 4,000
-// is 0.86 GB; ImageNet-scale runs (1.28 M x 16,000: 82 GB) keep one bound per point.
-const DEFAULT_BOUNDS_MEMORY = 2 ** 30;
+// The per-centroid bounds' default memory (KMeansOptions.boundsMemory): 1 GiB, or an eighth of the
+// machine's memory where that is less, so that a small machine does not run out for a speed-up.
+// 53,576 points x K = 4,000 is 0.86 GB; ImageNet-scale runs (1.28 M x 16,000: 82 GB) keep one bound
+// per point.
+const DEFAULT_BOUNDS_MEMORY = Math.min(2 ** 30, totalmem() / 8);
 
 /**
  * FAISS's split_clusters: each empty cluster takes over half of a cluster picked with
