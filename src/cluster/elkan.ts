@@ -32,8 +32,9 @@ const ROUNDING = 2 ** -22;
 const UPWARD = 1 + 2 ** -20;
 
 // Above this share of a chunk's pairs in doubt, the chunk is searched with one GEMM: on the 2-core
-// benchmark VM at d = 2048 the GEMM computes about 49 M pairs/s and pairDots 10-16 M pairs/s, so
-// past a quarter of the pairs the GEMM is the cheaper way to get them.
+// benchmark VM at d = 2048 the GEMM computes about 49 M pairs/s and pairDots 15-21 M pairs/s, and
+// the pairs also cost their listing and scattered writes, so past about a quarter of the pairs the
+// GEMM is the cheaper way to get them.
 const PAIR_LIMIT = 1 / 4;
 
 /** What `update` needs from a per-row assignment that follows moving centroids (pruned.ts too). */
