@@ -285,7 +285,8 @@ function searchAll(
   return { sums, counts, objective: objective.item(), searched: n, ...(fast ? { rechecked } : {}) };
 }
 
-/** Bounds per point and centroid where they fit (CPU: pairDots is a CPU kernel), else per point. */
+/** Bounds per point and centroid where they fit, on CPU (where pairDots and findAtMost_ have their
+ * fused kernels; elsewhere they are gathers and several passes), else per point. */
 function boundedAssignment(
   x: Tensor,
   rowNorms: Tensor,

@@ -71,3 +71,14 @@ test('findAtMost_ refuses shapes and layouts it would read past', () => {
     );
   });
 });
+
+test('findAtMost_ off the fused kernel (float64) leaves no tensor behind but its result', () => {
+  const values = torch.randn([5, 9], { dtype: 'float64' });
+  const decrease = torch.randn([9], { dtype: 'float64' });
+  const limit = torch.randn([5], { dtype: 'float64' });
+  const skip = torch.zeros([5], { dtype: 'int64' });
+  const before = torch.memoryStats().liveTensors;
+  const found = torch.findAtMost_(values, decrease, limit, skip);
+  assert.equal(torch.memoryStats().liveTensors, before + 1);
+  for (const t of [values, decrease, limit, skip, found]) t.dispose();
+});

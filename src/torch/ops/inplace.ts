@@ -123,12 +123,14 @@ export function findAtMost_(values: Tensor, decrease: Tensor, limit: Tensor, ski
     return wrap(native.findAtMost_(values.handle, decrease.handle, limit.handle, skip.handle));
   }
   sub_(values, decrease);
-  const listed = values.le(limit.unsqueeze(1));
-  scatterValue_(listed, 1, skip.unsqueeze(1), 0);
+  const column = limit.unsqueeze(1);
+  const listed = values.le(column);
+  const skipped = skip.unsqueeze(1);
+  scatterValue_(listed, 1, skipped, 0);
   const flat = listed.view(-1);
   const indices = nonzero(flat);
   const found = indices.squeeze(1);
-  for (const t of [listed, flat, indices]) t.dispose();
+  for (const t of [column, listed, skipped, flat, indices]) t.dispose();
   return found;
 }
 
