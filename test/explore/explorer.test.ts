@@ -68,15 +68,17 @@ function setInput(page: Page, selector: string, value: string): Promise<void> {
 }
 
 /**
- * A page expression: the tiles are ordered by `field` (`sign` 1 ascending, -1 descending), those of
- * at least `min` images first, then the smaller ones, each part in that order.
+ * A page expression: the newest view has loaded (an older grid may pass the order by chance) and
+ * the tiles are ordered by `field` (`sign` 1 ascending, -1 descending), those of at least `min`
+ * images first, then the smaller ones, each part in that order.
  */
 function rankedBy(field: 'purity' | 'spread', sign: 1 | -1, min: number): string {
   return `(() => {
     const tiles = [...document.querySelectorAll('.tile')].map((t) => ({ v: Number(t.dataset.${field}), n: Number(t.dataset.size) }));
     const big = tiles.filter((t) => t.n >= ${min});
     const ordered = (ts) => ts.every((t, i) => i === 0 || ${sign} * (t.v - ts[i - 1].v) >= 0);
-    return tiles.length === ${CLUSTERS} && tiles.slice(0, big.length).every((t) => t.n >= ${min}) &&
+    return !document.querySelector('.clustering[data-loading]') && tiles.length === ${CLUSTERS} &&
+      tiles.slice(0, big.length).every((t) => t.n >= ${min}) &&
       ordered(big) && ordered(tiles.slice(big.length));
   })()`;
 }
@@ -437,6 +439,45 @@ print(json.dumps(out))`,
     const errors = await checkPage(context, explorer.url, shots, 'explorer');
     assert.deepEqual(errors, []);
     assert.ok(existsSync(join(out, '.explore', 'thumbs')), 'thumbnails are cached in the run folder');
+  });
+
+  it('views that overlap (back/forward while a page of clusters loads) show the newest, never a stale grid redrawn later', async () => {
+    const page: Page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    try {
+      await page.goto(explorer.url, { timeout: TIMEOUT });
+      await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+      const id = (await page.getAttribute('.clustering', 'data-clustering')) ?? '';
+      const cluster = (await page.getAttribute('.tile >> nth=2', 'data-cluster')) ?? '';
+      // Every page of clusters from now on is answered late, so the second view arrives while the
+      // first one's page is still on its way (as two quick back/forward steps on a slow server).
+      const LATE_MS = 400;
+      await page.route(/\/api\/clusters\?/, async (route) => {
+        await new Promise((wake) => setTimeout(wake, LATE_MS));
+        await route.continue();
+      });
+      const base = `view=${encodeURIComponent(id)}&${encodeURIComponent(`${id}:sort`)}=purity`;
+      const go = (hash: string) => page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+      await go(base);
+      await page.waitForTimeout(LATE_MS / 4);
+      await go(`${base}&${encodeURIComponent(`${id}:cluster`)}=${cluster}`);
+      // When the selection shows, the view is complete: sorted by purity, and nothing on it is
+      // replaced afterwards (the older load, answered later, must not redraw the grid or heat map).
+      await page.waitForSelector(`.tile.selected[data-cluster="${cluster}"]`, { timeout: TIMEOUT });
+      await page.evaluate(`window.shown = [document.querySelector('.heatmap'), ...document.querySelectorAll('.tile')]`);
+      const min = Number(
+        await page.$eval('.clustering input.min-size', (i) => (i as unknown as { value: string }).value),
+      );
+      assert.equal(await page.evaluate(rankedBy('purity', -1, min)), true, 'the grid is the newest view');
+      await page.waitForTimeout(3 * LATE_MS);
+      const still = await page.evaluate(`window.shown.map((node) => node.isConnected)`);
+      assert.deepEqual(still, new Array(CLUSTERS + 1).fill(true), 'the shown heat map and tiles stay on the page');
+      assert.equal(await page.getAttribute('.tile.selected', 'data-cluster'), cluster);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
   });
 
   it('writes a static report that opens the same way with no server', async () => {

@@ -124,13 +124,33 @@ function renderClustering(root, info) {
     select(cluster);
     viewState.save(info.id);
   };
-  let loaded = null;
+  // The page of clusters on screen, and the newest load: back/forward and quick changes start loads
+  // that overlap, and only the newest may touch the page. An older one still waiting on the server
+  // gives way (it would draw a stale grid, or redraw the heat map after the newer view was shown);
+  // the newer one fetches its own page rather than trust one still in flight.
+  let shown = null;
+  let newest = 0;
   const load = async () => {
+    const ticket = ++newest;
     const offset = (state.page - 1) * PAGE_SIZE;
     const key = JSON.stringify([state.sort, state.order, state.page, state.min]);
-    if (loaded !== key) {
-      loaded = key;
-      const page = await api.clusters(info.id, { ...state, offset, limit: PAGE_SIZE, minSize: state.min });
+    if (shown !== key) {
+      // Marked while the newest view is on its way (the grid dims; tests wait for it to clear).
+      section.dataset.loading = 'true';
+      let page, rows;
+      try {
+        page = await api.clusters(info.id, { ...state, offset, limit: PAGE_SIZE, minSize: state.min });
+        rows = info.classes.length
+          ? await api.heatmap(
+              info.id,
+              page.tiles.map((t) => t.cluster),
+            )
+          : null;
+      } catch (error) {
+        if (ticket === newest) delete section.dataset.loading;
+        throw error;
+      }
+      if (ticket !== newest) return;
       const last = offset + page.tiles.length;
       const below =
         MIN_SIZE_SORTS.includes(state.sort) && page.below > 0 ? ` (${page.below} under ${state.min} images last)` : '';
@@ -138,13 +158,10 @@ function renderClustering(root, info) {
       grid.replaceChildren(...page.tiles.map((tile) => renderTile(info, tile, pick)));
       prev.disabled = state.page <= 1;
       next.disabled = offset + PAGE_SIZE >= page.total;
-      heatRows = info.classes.length
-        ? await api.heatmap(
-            info.id,
-            page.tiles.map((t) => t.cluster),
-          )
-        : null;
+      heatRows = rows;
+      shown = key;
     }
+    delete section.dataset.loading;
     select(state.cluster);
     section.dataset.view = JSON.stringify(state);
   };
