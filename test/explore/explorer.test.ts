@@ -480,6 +480,31 @@ print(json.dumps(out))`,
     }
   });
 
+  it('two neighbour searches in a row show the second image, whichever answer comes back first', async () => {
+    const page: Page = await context.newPage();
+    try {
+      await page.goto(explorer.url, { timeout: TIMEOUT });
+      await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+      await page.waitForFunction(allLoaded('.tile img'), undefined, { timeout: TIMEOUT });
+      const [first, second] = await page.$$eval('.tile img', (imgs) =>
+        imgs.slice(0, 2).map((img) => img.getAttribute('data-image') ?? ''),
+      );
+      // The first search is answered last.
+      await page.route(/\/api\/neighbours\?/, async (route) => {
+        const image = new URL(route.request().url()).searchParams.get('image');
+        await new Promise((wake) => setTimeout(wake, image === first ? 800 : 50));
+        await route.continue();
+      });
+      await page.click(`.tile img[data-image="${first}"]`);
+      await page.click(`.tile img[data-image="${second}"]`);
+      await page.waitForSelector('#neighbours .nb', { timeout: TIMEOUT });
+      await page.waitForTimeout(1200);
+      assert.match((await page.textContent('#neighbours .query')) ?? '', new RegExp(`^image ${second}cluster`));
+    } finally {
+      await page.close();
+    }
+  });
+
   it('writes a static report that opens the same way with no server', async () => {
     // Through the command line, as a user (or CI) makes one.
     const file = join(shots, 'report.html');

@@ -11,12 +11,17 @@ function cosine(distance) {
   return 1 - distance / 2;
 }
 
+/** The newest search: a quick second click must not be overwritten by the first one's later answer. */
+let neighboursAsked = 0;
+
 async function showNeighbours(info, index) {
+  const ticket = ++neighboursAsked;
   const panel = document.getElementById('neighbours');
   panel.hidden = false;
   panel.replaceChildren(el('p', { class: 'muted' }, 'searching…'));
   try {
     const found = await api.neighbours(info.id, index);
+    if (ticket !== neighboursAsked) return;
     panel.replaceChildren(
       el(
         'div',
@@ -65,6 +70,7 @@ async function showNeighbours(info, index) {
       ),
     );
   } catch (error) {
+    if (ticket !== neighboursAsked) return;
     panel.replaceChildren(
       el('p', {}, String(error.message)),
       el(
