@@ -19,6 +19,8 @@ export interface AssignOptions {
    * 'float32' (default) computes distances as FAISS does; 'tf32' and 'bfloat16' run the GEMM on
    * rounded inputs (TF32 tensor cores on CUDA) and recheck the near-ties in float32, so the
    * labels are the float32 search's (see fast-assign.ts). L2 only: inner products stay float32.
+   * On a CPU the GEMM stays float32, so a reduced precision is extra work there (fast-assign.ts's
+   * reducedPrecisionWarning).
    */
   precision?: DistancePrecision;
 }

@@ -91,6 +91,22 @@ export interface Rechecked {
   researched: number;
 }
 
+/**
+ * The warning a reduced precision deserves on a CPU, or null where it can pay: libtorch has no TF32
+ * on a CPU, and the bfloat16 rounding is followed by a float32 GEMM here (a bfloat16 product would
+ * need a wider error bound, docs/benchmark-cpu.md), so the rounding and its float32 rechecks are
+ * extra work on the same GEMM; k-means also gives up its bounds for it (measured on real ResNet-50
+ * features: 0.44-0.56x FAISS, against 2.7-5.1x with float32, docs/benchmark-kmeans.md).
+ */
+export function reducedPrecisionWarning(precision: DistancePrecision, device: string): string | null {
+  if (precision === 'float32' || device !== 'cpu') return null;
+  return (
+    `precision '${precision}' on a CPU: the distances are still multiplied in float32 here, so the rounding and ` +
+    `its float32 rechecks only add work (and k-means searches every point instead of using its bounds); ` +
+    `'float32', the default, gives the same labels faster`
+  );
+}
+
 function roundInput(x: Tensor, precision: FastCentroids['precision']): Tensor {
   // TF32 rounding happens inside the GEMM; bfloat16 is rounded here, then exact in TF32/float32.
   return precision === 'bfloat16' ? x.to('bfloat16').float() : x;

@@ -8,7 +8,13 @@ import { totalmem } from 'node:os';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
-import { assignChunkFast, prepareFast, type DistancePrecision, type Rechecked } from './fast-assign.js';
+import {
+  assignChunkFast,
+  prepareFast,
+  reducedPrecisionWarning,
+  type DistancePrecision,
+  type Rechecked,
+} from './fast-assign.js';
 import { ElkanAssignment, elkanBytes, type IncrementalAssignment } from './elkan.js';
 import { PrunedAssignment } from './pruned.js';
 import { Mt19937, randPerm } from './random.js';
@@ -45,12 +51,13 @@ export interface KMeansOptions {
   memoryBudget?: number;
   /**
    * Distance arithmetic (L2): 'float32' as FAISS (default), or 'tf32' / 'bfloat16': a faster GEMM
-   * whose near-ties are rechecked in float32 (rescored among their nearest candidates, or searched
-   * again), giving the same labels (fast-assign.ts). The fast paths search every point (no pruning).
+   * on a GPU whose near-ties are rechecked in float32 (rescored among their nearest candidates, or
+   * searched again), giving the same labels (fast-assign.ts). The fast paths search every point (no
+   * pruning); on a CPU they only add work, and say so through `warn`.
    */
   precision?: DistancePrecision;
   onIteration?: (stats: IterationStats) => void;
-  /** Where FAISS's warnings go (default: console.warn). */
+  /** Where warnings go: FAISS's, and a reduced `precision` on a CPU (default: console.warn). */
   warn?: (message: string) => void;
   /** `x` is this rank's part of a training set spread over several ranks (see KMeansShard). */
   shard?: KMeansShard;
@@ -472,6 +479,8 @@ export function kmeans(x: Tensor, k: number, options: KMeansOptions = {}): KMean
   checkClusterCount(n, k);
   const params = resolveKMeansParams(options);
   const warn = options.warn ?? console.warn;
+  const precisionWarning = params.spherical ? null : reducedPrecisionWarning(options.precision ?? 'float32', x.device);
+  if (precisionWarning !== null) warn(precisionWarning);
   return torch.tidy(() => {
     const rows = chunkRows(k, options, x.device);
     checkFinite(x, rows);

@@ -90,9 +90,21 @@ test('an exact tie between two centroids is flagged and resolved as float32 reso
 test('k-means with bfloat16 distances: objective within 0.1% of the float32 search, near-ties counted', () => {
   const x = keep(l2Normalize(mixture(6000, 48, 30, 5)));
   const options = { niter: 10, seed: 7, pruning: false };
-  const exact = kmeans(x, 60, options);
-  const fast = kmeans(x, 60, { ...options, precision: 'bfloat16' });
+  const warnings: string[] = [];
+  const exact = kmeans(x, 60, { ...options, warn: (m) => warnings.push(m) });
+  assert.equal(warnings.length, 0, 'float32 asks for no warning');
+  const fast = kmeans(x, 60, { ...options, precision: 'bfloat16', warn: (m) => warnings.push(m) });
   owned.push(exact.centroids, fast.centroids);
+  // On a CPU the GEMM stays float32: the user is told that bfloat16 only adds work there.
+  if (x.device === 'cpu') {
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!,
+      /precision 'bfloat16' on a CPU: .*only add work.*'float32', the default, gives the same labels faster/,
+    );
+  } else {
+    assert.deepEqual(warnings, []);
+  }
   exact.objective.forEach((o, i) =>
     assert.ok(relative(fast.objective[i]!, o) < 1e-3, `iteration ${i}: ${fast.objective[i]} vs ${o}`),
   );
