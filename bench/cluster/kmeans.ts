@@ -11,9 +11,10 @@
 // settles within a few iterations, which flatters pruned assignment. --features takes real
 // features instead (an N x d .npy, e.g. made with bench/cluster/cifar10-resnet56-features.yaml),
 // L2-normalised as the cluster_features engine does, clustered into each K of --k.
-// --pruning on|point|off|both|all: ours with pruned assignment (the default: bounds per point and
-// centroid where they fit, elkan.ts), with one bound per point (pruned.ts), with the full search
-// FAISS runs; both is on and off, all is the three. --addon also times the FAISS addon (CLUSTER_BACKEND faiss) in this process.
+// --pruning on|centroid|point|off|both|all: ours with pruned assignment (the default: bounds per
+// point and centroid where they fit the default budget, elkan.ts), with bounds per point and
+// centroid whatever their memory, with one bound per point (pruned.ts), with the full search
+// FAISS runs; both is on and off, all is on, point and off; a list (on,centroid) runs each. --addon also times the FAISS addon (CLUSTER_BACKEND faiss) in this process.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,10 +63,23 @@ interface Pruning {
   boundsMemory?: number;
 }
 const ON: Pruning = { name: 'ours, pruned', pruning: true };
+const CENTROID: Pruning = { name: 'ours, pruned per centroid', pruning: true, boundsMemory: Infinity };
 const POINT: Pruning = { name: 'ours, pruned per point', pruning: true, boundsMemory: 0 };
 const OFF: Pruning = { name: 'ours, full search', pruning: false };
-const pruningModes = { on: [ON], point: [POINT], off: [OFF], both: [ON, OFF], all: [ON, POINT, OFF] }[values.pruning!];
-if (pruningModes === undefined) throw new Error(`--pruning takes on, point, off, both or all, got '${values.pruning}'`);
+const PRUNING_WORDS: Record<string, Pruning[]> = {
+  on: [ON],
+  centroid: [CENTROID],
+  point: [POINT],
+  off: [OFF],
+  both: [ON, OFF],
+  all: [ON, POINT, OFF],
+};
+const pruningModes = values.pruning!.split(',').flatMap((word) => {
+  const modes = PRUNING_WORDS[word];
+  if (modes === undefined)
+    throw new Error(`--pruning takes on, centroid, point, off, both or all (or a list: on,point), got '${word}'`);
+  return modes;
+});
 const precisions = values.precision!.split(',') as DistancePrecision[];
 for (const p of precisions) {
   if (!['float32', 'tf32', 'bfloat16'].includes(p))
