@@ -10,6 +10,7 @@ export {
   type Metric,
 } from './assign.js';
 export {
+  defaultBoundsMemory,
   kmeans,
   trainingSample,
   type KMeansOptions,

@@ -4,7 +4,7 @@
 // with FAISS number for number. Distances are one GEMM per chunk of rows (see assign.ts), and
 // by default only for the pairs or points whose cluster the bounds cannot vouch for (elkan.ts,
 // pruned.ts).
-import { totalmem } from 'node:os';
+import { freemem, totalmem } from 'node:os';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { assignChunk, checkFeatures, chunkRows, prepareCentroids, squaredNorms, type Metric } from './assign.js';
@@ -42,8 +42,9 @@ export interface KMeansOptions {
    * searched that does not depend on the machine's load).
    */
   pruning?: boolean | 'always';
-  /** Bytes the per-centroid bounds (N x K float32) may take (default 1 GiB, or an eighth of the
-   * machine's memory where less); 0 keeps one bound per point (pruned.ts). */
+  /** Bytes the per-centroid bounds (N x K float32) may take (default `defaultBoundsMemory()`: half
+   * the memory available at the start, at most a quarter of the machine's); 0 keeps one bound per
+   * point (pruned.ts). */
   boundsMemory?: number;
   /** Rows per distance chunk; by default as many as fit `memoryBudget`. */
   chunkSize?: number;
@@ -173,11 +174,18 @@ function rowIndex(rows: Int32Array, device: string): Tensor {
 
 // FAISS perturbs a split centroid by this relative amount, a bit above float16's epsilon.
 const EPS = 1 / 1024;
-// The per-centroid bounds' default memory (KMeansOptions.boundsMemory): 1 GiB, or an eighth of the
-// machine's memory where that is less, so that a small machine does not run out for a speed-up.
-// 53,576 points x K = 4,000 is 0.86 GB; ImageNet-scale runs (1.28 M x 16,000: 82 GB) keep one bound
-// per point.
-const DEFAULT_BOUNDS_MEMORY = Math.min(2 ** 30, totalmem() / 8);
+/**
+ * The per-centroid bounds' default memory (KMeansOptions.boundsMemory): half the memory available
+ * when k-means starts, at most a quarter of the machine's, shared by `processes` processes of one
+ * machine that size their bounds at about the same time (a job's ranks on one node). The bounds pay
+ * wherever they fit: on real 2048-d ResNet-50 features, 107,152 points x K = 4,000 (1.7 GB of
+ * bounds) took 43 s with them and 183 s with one bound per point (FAISS 208 s; 2-core AMD EPYC VM,
+ * docs/benchmark-kmeans.md), so the budget is what the machine can spare rather than a fixed cap.
+ * ImageNet's 1.28 M x 16,000 (82 GB) uses them only on a machine of 330 GB or more.
+ */
+export function defaultBoundsMemory(processes = 1): number {
+  return Math.min(totalmem() / 4, freemem() / 2) / Math.max(1, processes);
+}
 
 /**
  * FAISS's split_clusters: each empty cluster takes over half of a cluster picked with
@@ -301,7 +309,7 @@ function boundedAssignment(
   k: number,
   options: KMeansOptions,
 ): IncrementalAssignment {
-  const budget = options.boundsMemory ?? DEFAULT_BOUNDS_MEMORY;
+  const budget = options.boundsMemory ?? defaultBoundsMemory();
   if (options.pruning !== 'always' && x.device === 'cpu' && elkanBytes(x.shape[0]!, k) <= budget) {
     return new ElkanAssignment(x, rowNorms, rows, k);
   }

@@ -12,6 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  defaultBoundsMemory,
   faissAssign,
   faissAvailable,
   faissKmeans,
@@ -147,7 +148,7 @@ export async function clusterTask(cfg: Config, options: TaskOptions = {}): Promi
 }
 
 async function clusterIn(ctx: TaskContext, layer: string, options: TaskOptions): Promise<ClusterResult> {
-  const { cfg, device, dir, logger } = ctx;
+  const { cfg, device, dir, logger, ranks } = ctx;
   const cf = cfg.CLUSTERFIT;
   const partitions = [cf.FEATURES.DATA_PARTITION as Partition];
   if (cf.FEATURES.TEST_PARTITION !== '' && cfg.DATA[cf.FEATURES.TEST_PARTITION as Partition].DATA_PATHS.length > 0) {
@@ -212,6 +213,8 @@ async function clusterIn(ctx: TaskContext, layer: string, options: TaskOptions):
     );
     const kmeansOptions = {
       niter: cf.NUM_ITER,
+      // The ranks on this machine size their bounds at once: each takes its share of the memory.
+      boundsMemory: defaultBoundsMemory(ranks.localWorldSize),
       onIteration: (stats: IterationStats) =>
         logger.metrics('kmeans_iteration', {
           objective: stats.objective,

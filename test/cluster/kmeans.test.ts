@@ -1,11 +1,12 @@
 // k-means against python3-faiss's faiss.Kmeans on the same features: objectives, splits of empty
 // clusters, subsampling, spherical mode; assignment against IndexFlatL2 search; errors; no leaks.
 import assert from 'node:assert/strict';
+import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { assign, kmeans, trainingSample, type KMeansOptions } from '../../src/cluster/index.js';
+import { assign, defaultBoundsMemory, kmeans, trainingSample, type KMeansOptions } from '../../src/cluster/index.js';
 import { mixture, reference, relative, tempDir } from './reference.js';
 
 const dir = tempDir();
@@ -206,6 +207,15 @@ test('bounds per point and centroid (the CPU default) reach the full search’s 
   // One byte short of the bounds' size: one bound per point instead, which proves far less.
   const perPointTotal = perPoint.iterations.reduce((a, s) => a + s.searched!, 0);
   assert.ok(perPointTotal > 2 * total, `per point ${perPointTotal}, per point and centroid ${total}`);
+});
+
+test('the bounds’ default memory: half of what is available, at most a quarter of the machine, shared by its ranks', () => {
+  const alone = defaultBoundsMemory();
+  assert.ok(alone > 0 && alone <= totalmem() / 4, `${alone} bytes of ${totalmem()}`);
+  // freemem() moves between calls: compare within a tenth.
+  assert.ok(Math.abs(alone - Math.min(totalmem() / 4, freemem() / 2)) < 0.1 * alone);
+  assert.ok(Math.abs(defaultBoundsMemory(4) * 4 - alone) < 0.1 * alone);
+  assert.ok(Math.abs(defaultBoundsMemory(0) - alone) < 0.1 * alone, 'no ranks counts as one');
 });
 
 test('a chunk with most pairs in doubt is searched by GEMM, with the same results', () => {
