@@ -54,31 +54,10 @@ started=$(date +%s)
 : > "$report"
 cli() { node dist/src/cli/main.js "$@"; }
 
-say() { echo "$*" | tee -a "$report"; }
+STEP_TAIL=150
+# shellcheck source=report-steps.sh
+. "$root/scripts/report-steps.sh"
 wanted() { [[ "$skip" != *",$1,"* ]]; }
-# step <title> <seconds> <command...>: runs it under a time limit, with the load average before it (a
-# figure from a busy machine is not one), the last 150 lines of its output in the report and all of it
-# in $out/step-<n>.log. A command that is one of this script's functions runs in a child bash (timeout
-# runs programs), which gets the functions and settings exported below.
-steps=0
-step() {
-  local title=$1 limit=$2
-  shift 2
-  steps=$((steps + 1))
-  say ""
-  say "## $title"
-  say ""
-  say "\`$*\` (limit ${limit}s, started at +$(($(date +%s) - started))s, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  say '```'
-  local t0=$(date +%s)
-  local run=("$@")
-  declare -F "$1" > /dev/null && run=(bash -c '"$@"' step "$@")
-  timeout --kill-after=10 "$limit" "${run[@]}" 2>&1 | tee "$out/step-$steps.log" | tail -n 150 | tee -a "$report"
-  local rc=${PIPESTATUS[0]}
-  say '```'
-  say "exit $rc after $(($(date +%s) - t0))s"
-  return "$rc"
-}
 
 # The machine: what every figure below must name.
 machine() {

@@ -22,26 +22,8 @@ work=$(mktemp -d /tmp/cf-gpu-check.XXXXXX)
 started=$(date +%s)
 : > "$report"
 
-say() { echo "$*" | tee -a "$report"; }
-# step <title> <seconds> <command...>: runs it under a time limit, the last 60 lines of its output
-# in the report and all of it in $out/step-<n>.log (a compiler's first error may be far above).
-steps=0
-step() {
-  local title=$1 limit=$2
-  shift 2
-  steps=$((steps + 1))
-  say ""
-  say "## $title"
-  say ""
-  say "\`$*\` (limit ${limit}s, started at +$(($(date +%s) - started))s)"
-  say '```'
-  local t0=$(date +%s)
-  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$out/step-$steps.log" | tail -n 60 | tee -a "$report"
-  local rc=${PIPESTATUS[0]}
-  say '```'
-  say "exit $rc after $(($(date +%s) - t0))s"
-  return "$rc"
-}
+# shellcheck source=report-steps.sh
+. "$root/scripts/report-steps.sh"
 
 say "# clusterfit GPU check ($mode mode), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
