@@ -35,6 +35,9 @@ export interface OpSchemaInfo {
 export interface NativeAddon {
   fromBuffer(view: ArrayBufferView, shape: readonly number[], dtype: number): Handle;
   toBuffer(h: Handle): ArrayBuffer;
+  /** Reads `length` bytes of the open file `fd` from `position` into a contiguous CPU tensor's
+   * memory; returns the bytes read (fewer only at the end of the file). */
+  readFile(h: Handle, fd: number, position: number, length: number): number;
   shape(h: Handle): number[];
   strides(h: Handle): number[];
   storageOffset(h: Handle): number;

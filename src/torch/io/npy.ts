@@ -9,9 +9,9 @@ import type { Tensor } from '../tensor.js';
 import { contiguous } from '../ops/convert.js';
 import { permute } from '../ops/shape.js';
 import { AtomicFile, writeFileAtomic } from './atomic-write.js';
-import { readExactly, readSlices, requireRegularFile, SequentialWriter, writeAll } from './file-bytes.js';
+import { readExactly, requireRegularFile, SequentialWriter, writeAll } from './file-bytes.js';
 import { explainMalformed } from './malformed.js';
-import { tensorFromPieces, writeTensorBytes } from './storage.js';
+import { tensorFromFile, writeTensorBytes } from './storage.js';
 
 const MAGIC = Buffer.from('\x93NUMPY', 'latin1');
 /** Strings are paths and names: a width beyond this is a corrupt header, not data. */
@@ -217,15 +217,12 @@ export class NpyReader {
     const shape = this.header.shape.length === 0 ? [] : [end - start, ...this.rowShape];
     const rowBytes = this.#rowBytes();
     // Fortran order is C order of the reversed shape: read that, then reverse the axes.
-    const stored = tensorFromPieces(element.dtype, fortran ? [...shape].reverse() : shape, (sliceBytes, consume) =>
-      readSlices(
-        this.#fd,
-        this.path,
-        this.header.dataOffset + start * rowBytes,
-        (end - start) * rowBytes,
-        sliceBytes,
-        consume,
-      ),
+    const stored = tensorFromFile(
+      this.#fd,
+      this.path,
+      this.header.dataOffset + start * rowBytes,
+      element.dtype,
+      fortran ? [...shape].reverse() : shape,
     );
     if (!fortran) return stored;
     const reversed = permute(

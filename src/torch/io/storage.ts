@@ -7,6 +7,7 @@ import type { Tensor } from '../tensor.js';
 import { empty, fromBytes } from '../ops/creation.js';
 import { asStrided, narrow, view } from '../ops/shape.js';
 import { contiguous } from '../ops/convert.js';
+import { native } from '../native.js';
 import { SLICE_BYTES } from './file-bytes.js';
 
 /** A consumer of consecutive byte pieces of one storage, as file readers deliver them. */
@@ -167,6 +168,32 @@ export function writeTensorBytes(t: Tensor, write: (piece: Uint8Array) => void):
     );
   } finally {
     dense.dispose();
+  }
+}
+
+/**
+ * A tensor of `shape` whose bytes are read from the open file `fd` at `position`, straight into its
+ * memory: one copy from the page cache and each page touched once, where bytes delivered in pieces
+ * cost a buffer and a copy each (three page faults a page: 0.65 s for a 440 MB feature file). A
+ * file that ends early, or a read that fails, is an error naming `path`.
+ */
+export function tensorFromFile(fd: number, path: string, position: number, dtype: DType, shape: number[]): Tensor {
+  const t = empty(shape, { dtype });
+  try {
+    const length = shape.reduce((a, b) => a * b, 1) * itemSize(dtype);
+    let read: number;
+    try {
+      read = native.readFile(t.handle, fd, position, length);
+    } catch (error) {
+      throw new Error(`${path}: ${(error as Error).message}`);
+    }
+    if (read !== length) {
+      throw new Error(`${path}: unexpected end of file at byte ${position + read} (truncated file?)`);
+    }
+    return t;
+  } catch (error) {
+    t.dispose();
+    throw error;
   }
 }
 

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arange, tensor, type Tensor } from '../../../src/torch/index.js';
 import { NpyReader, NpyWriter, readNpy, writeNpy } from '../../../src/torch/io/index.js';
+import { tensorFromFile } from '../../../src/torch/io/storage.js';
 import { python, tempFolder } from './python.js';
 
 const dir = tempFolder();
@@ -120,4 +122,37 @@ test('errors name the file and the problem', () => {
   assert.throws(() => readNpy(join(dir, 'big-endian.npy')), /big-endian\.npy: big-endian dtype '>f4'/);
   python('import sys; open(sys.argv[1], "wb").write(b"nope" * 10)', join(dir, 'junk.npy'));
   assert.throws(() => readNpy(join(dir, 'junk.npy')), /not a \.npy file: .*junk\.npy/);
+});
+
+test('tensorFromFile reads at an offset straight into a tensor; a file that ends early or a failed read names the file', () => {
+  const file = join(dir, 'raw.bin');
+  const bytes = Buffer.from(Float32Array.from({ length: 40 }, (_, i) => i * 0.5 - 3).buffer);
+  writeFileSync(file, Buffer.concat([Buffer.from('header!!'), bytes]));
+  const fd = openSync(file, 'r');
+  try {
+    // 6 x 4 float32 from byte 8 + 16 * 4: rows 4..9 of the 10 x 4 the file holds.
+    const t = tensorFromFile(fd, file, 8 + 16 * 4, 'float32', [6, 4]);
+    assert.deepEqual(t.shape, [6, 4]);
+    assert.deepEqual(
+      Array.from(t.toArray() as number[]),
+      Array.from({ length: 24 }, (_, i) => (16 + i) * 0.5 - 3),
+    );
+    t.dispose();
+    assert.equal(tensorFromFile(fd, file, 8, 'int64', [0, 3]).numel, 0);
+    assert.throws(
+      () => tensorFromFile(fd, file, 8 + 36 * 4, 'float32', [2, 4]),
+      (error: Error) => error.message === `${file}: unexpected end of file at byte ${8 + 40 * 4} (truncated file?)`,
+    );
+  } finally {
+    closeSync(fd);
+  }
+  const folder = openSync(dir, 'r');
+  try {
+    assert.throws(
+      () => tensorFromFile(folder, dir, 0, 'uint8', [4]),
+      new RegExp(`^Error: ${dir}: read failed: Is a directory`),
+    );
+  } finally {
+    closeSync(folder);
+  }
 });
