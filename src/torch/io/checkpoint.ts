@@ -11,11 +11,18 @@
 // owns the tensors. Tensors that shared a storage in PyTorch share one here.
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Tensor } from '../tensor.js';
-import { readExactly, readSlices, requireRegularFile } from './file-bytes.js';
+import { readExactly, requireRegularFile } from './file-bytes.js';
 import { explainMalformed } from './malformed.js';
 import { PickleTruncatedError, unpickle } from './pickle.js';
 import { pickle, PyOrderedDict } from './pickle-writer.js';
-import { groupByStorage, groupBytes, storageFromPieces, writeGroupBytes, type StorageGroup } from './storage.js';
+import {
+  groupByStorage,
+  groupBytes,
+  storageFromPieces,
+  tensorFromFile,
+  writeGroupBytes,
+  type StorageGroup,
+} from './storage.js';
 import {
   materializeTensors,
   storageBytes,
@@ -168,9 +175,7 @@ function loadLegacy(path: string): unknown {
         const root = head.storages.get(ref.key)!;
         const start = locations.get(ref.key);
         if (start === undefined) throw new Error('its bytes are missing from the file');
-        return storageFromPieces(root.dtype, root.numel, (sliceBytes, consume) =>
-          readSlices(fd, path, start, storageBytes(root), sliceBytes, consume),
-        );
+        return tensorFromFile(fd, path, start, root.dtype, [root.numel]);
       }),
     );
   } finally {

@@ -65,13 +65,18 @@ export function makeDirectories(path: string): void {
 /** Slice size for large reads: big enough to be fast, small enough to stay far below buffer limits. */
 export const SLICE_BYTES = 64 * 1024 * 1024;
 
+/** The error for a file that ends at `byte`, before the bytes its structure promised. */
+export function endOfFileError(path: string, byte: number): Error {
+  return new Error(`${path}: unexpected end of file at byte ${byte} (truncated file?)`);
+}
+
 /** Reads exactly `length` bytes at `position`; throws naming the file when it ends early. */
 export function readExactly(fd: number, length: number, position: number, path: string): Buffer {
   const buffer = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, buffer, done, length - done, position + done);
-    if (n === 0) throw new Error(`${path}: unexpected end of file at byte ${position + done} (truncated file?)`);
+    if (n === 0) throw endOfFileError(path, position + done);
     done += n;
   }
   return buffer;

@@ -5,10 +5,10 @@ import { itemSize, type DType } from '../dtype.js';
 import { op } from '../dispatch.js';
 import type { Tensor } from '../tensor.js';
 import { empty, fromBytes } from '../ops/creation.js';
-import { asStrided, narrow, view } from '../ops/shape.js';
+import { asStrided, narrow } from '../ops/shape.js';
 import { contiguous } from '../ops/convert.js';
 import { native } from '../native.js';
-import { SLICE_BYTES } from './file-bytes.js';
+import { endOfFileError, SLICE_BYTES } from './file-bytes.js';
 
 /** A consumer of consecutive byte pieces of one storage, as file readers deliver them. */
 export type PieceSource = (sliceBytes: number, consume: (piece: Buffer, offset: number) => void) => void;
@@ -174,7 +174,9 @@ export function writeTensorBytes(t: Tensor, write: (piece: Uint8Array) => void):
 /**
  * A tensor of `shape` whose bytes are read from the open file `fd` at `position`, straight into its
  * memory: one copy from the page cache and each page touched once, where bytes delivered in pieces
- * cost a buffer and a copy each (three page faults a page: 0.65 s for a 440 MB feature file). A
+ * cost a buffer and a copy each (three page faults a page: 0.65 s for a 440 MB feature file). For
+ * every raw, little-endian region of a file (.npy data, safetensors, a legacy checkpoint's
+ * storages); zip entries, which are checked as they stream, come in pieces (storageFromPieces). A
  * file that ends early, or a read that fails, is an error naming `path`.
  */
 export function tensorFromFile(fd: number, path: string, position: number, dtype: DType, shape: number[]): Tensor {
@@ -187,24 +189,10 @@ export function tensorFromFile(fd: number, path: string, position: number, dtype
     } catch (error) {
       throw new Error(`${path}: ${(error as Error).message}`);
     }
-    if (read !== length) {
-      throw new Error(`${path}: unexpected end of file at byte ${position + read} (truncated file?)`);
-    }
+    if (read !== length) throw endOfFileError(path, position + read);
     return t;
   } catch (error) {
     t.dispose();
     throw error;
   }
-}
-
-/** A tensor of `shape` from bytes delivered piece by piece (see storageFromPieces). */
-export function tensorFromPieces(dtype: DType, shape: number[], source: PieceSource): Tensor {
-  const flat = storageFromPieces(
-    dtype,
-    shape.reduce((a, b) => a * b, 1),
-    source,
-  );
-  const shaped = view(flat, shape);
-  flat.dispose();
-  return shaped;
 }
